@@ -1,0 +1,92 @@
+"""The composition root: config, database, domain service, renderer, outbox and transport."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from bot.config import Config
+from bot.outbox import Outbox
+from bot.render import Renderer
+from bot.transport import Transport
+from routing.model import Inbound
+from routing.org import RoomKind
+from routing.ports import Outbound
+from routing.privacy import mask
+from routing.service import RelayService
+from routing.tagging import Classifier, Tagger
+from storage.db import Database
+from storage.repository import SqlRepository
+
+log = logging.getLogger(__name__)
+
+
+def build_tagger(config: Config, model: Classifier | None = None) -> Tagger:
+    """The tagger the config asks for (keywords, plus the trained model when given)."""
+    return Tagger(config.category_keywords, config.raw.urgency.keywords, model)
+
+
+class Relay:
+    """Messages in, messages out: one transaction per message or tick, the outbox in between."""
+
+    def __init__(self, config: Config, db: Database, transport: Transport, tagger: Tagger | None = None) -> None:
+        self.config = config
+        self.db = db
+        self.transport = transport
+        self.service = RelayService(config.county, config.policy, tagger or build_tagger(config))
+        self.renderer = Renderer(config.tz)
+        self.outbox = Outbox(db, config.raw.sending.max_attempts)
+        self._unknown_rooms: set[str] = set()
+
+    # --- inbound -----------------------------------------------------------------
+    def receive(self, msg: Inbound) -> None:
+        """Handle one chat message and queue the replies (sending is separate: see `flush`)."""
+        if self.config.county.place(msg.room) is None:
+            if msg.room not in self._unknown_rooms:
+                self._unknown_rooms.add(msg.room)
+                log.info("message from a room not in the config ignored: %r (add it to the config to serve it)",
+                         msg.room)
+            return
+        for attempt in (1, 2):
+            try:
+                with self.db.transaction() as tx:
+                    self._record(tx, self.service.handle(tx, msg), msg.ts)
+                return
+            except (IntegrityError, OperationalError) as e:
+                # another process took the same number or message id first: retry once, then report
+                if attempt == 2:
+                    raise
+                log.warning("retrying message %s after a database conflict: %s", msg.msg_id, e.orig)
+
+    # --- time --------------------------------------------------------------------
+    def tick(self, now: datetime) -> int:
+        """Run every time-driven job due at `now`; returns how many messages it queued."""
+        with self.db.transaction() as tx:
+            outs = self.service.tick(tx, now)
+            return self._record(tx, outs, now)
+
+    def next_due(self, after: datetime) -> datetime | None:
+        """When the next time-driven job falls due after `after`, if any."""
+        with self.db.transaction() as tx:
+            return self.service.next_due(tx, after)
+
+    # --- outbound -----------------------------------------------------------------
+    def _record(self, tx: SqlRepository, outs: Iterable[Outbound], at: datetime) -> int:
+        count = 0
+        for out in outs:
+            text = self.renderer.render(out)
+            place = self.config.county.place(out.room)
+            if place is None or place.kind is not RoomKind.VILLAGE:
+                # personal data stays in the village room it was posted in
+                text = mask(text)
+            mentions = [{"name": p.name, "id": p.contact_id} for p in out.mentions]
+            if tx.enqueue(out.room, text, mentions, at, out.key):
+                count += 1
+        return count
+
+    def flush(self, now: datetime) -> int:
+        """Send everything queued, at once (simulated groups; the live bot paces its sends)."""
+        return self.outbox.drain(self.transport, now)

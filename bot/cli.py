@@ -1,0 +1,308 @@
+"""The `minqing` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from bot.app import Relay
+from bot.clock import ManualClock, SystemClock
+from bot.config import Config, ConfigError, calendar_warnings, load_config
+from bot.listing import iso, request_json
+from bot.logs import setup_logging
+from bot.render import STATUS_NAMES, TIER_NAMES
+from bot.replay import Replayer, ReplayInputError, parse_time, said_json
+from bot.transport import SimulatedTransport
+from routing.model import Status, Tier
+from routing.ports import RequestFilter
+from storage.db import Database, DatabaseError, database_url
+
+OK, FAILURE, BAD_CONFIG, BAD_INPUT = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="minqing",
+    help="民情直通车 minqing-relay: villagers' requests relayed up the village, township and county groups.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+ConfigOpt = Annotated[
+    Path,
+    typer.Option("--config", "-c", envvar="MINQING_CONFIG", help="The config file (TOML).", show_default=True),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="Database path or URL (default: [bot] database of the config)."),
+]
+
+
+class Exit(Exception):
+    """Leave the CLI with a message and an exit status."""
+
+    def __init__(self, code: int, message: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@app.callback()
+def _main(
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "warning",
+    log_format: Annotated[str, typer.Option("--log-format", help="text or json (one JSON object a line).")] = "text",
+) -> None:
+    """Set up logging for every command."""
+    level = getattr(logging, log_level.upper(), None)
+    if not isinstance(level, int) or log_format not in ("text", "json"):
+        raise typer.BadParameter("--log-level is debug|info|warning|error and --log-format is text|json")
+    setup_logging(level, log_format)
+
+
+def _config(path: Path) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        raise Exit(BAD_CONFIG, str(e)) from None
+
+
+def _database(config: Config, db: str | None, *, must_exist: bool = False) -> Database:
+    url = database_url(db, Path.cwd()) if db else database_url(config.database, config.base_dir)
+    try:
+        database = Database(url, config.county.name, create=False)
+        if must_exist and not database.has_tables():
+            raise Exit(FAILURE, f"{database.safe_url} holds no minqing-relay data yet")
+        database.create()
+        return database
+    except DatabaseError as e:
+        raise Exit(FAILURE, str(e)) from None
+
+
+# --- check-config ---------------------------------------------------------------
+@app.command("check-config")
+def check_config(path: Annotated[Path, typer.Argument(help="The config file to check.")]) -> None:
+    """Validate a config; print the tier tree, or every problem (exit 2)."""
+    config = _config(path)
+    county = config.county
+
+    def people(members) -> str:
+        return "、".join(m.name + (f"({m.wechat_id})" if m.wechat_id else "") for m in members) or "—"
+
+    tree = Tree(f"[bold]{county.name}[/]  {county.room}", guide_style="dim")
+    tree.add(f"县级: {people(county.staff)}")
+    for t in county.townships:
+        node = tree.add(f"[bold]{t.name}[/]  {t.room}")
+        node.add(f"班子群: {t.leaders_room or '—'}")
+        node.add(f"工作人员: {people(t.staff)}  领导: {people(t.leaders)}")
+        for v in t.villages:
+            node.add(f"[bold]{v.name}[/]  {v.room}  村干部: {people(v.cadres)}")
+    out.print(tree)
+    p = config.policy
+    out.print(f"时限: 响应 {p.sla.acknowledge}, 办结 {p.sla.resolve}; 紧急 {p.sla.urgent_acknowledge} / "
+              f"{p.sla.urgent_resolve}; 提醒间隔 {p.sla.remind_every}; 评价期 {p.sla.rating_window}")
+    for name, d in sorted(p.sla.category_resolve.items()):
+        out.print(f"  {name}: 办结 {d}")
+    for name, d in sorted(p.sla.category_acknowledge.items()):
+        out.print(f"  {name}: 响应 {d}")
+    auto = p.escalation.auto_after or "never"
+    out.print(f"上报: 提请 {p.escalation.propose_after}, 自动 {auto}; 直报镇级: "
+              f"{'、'.join(sorted(p.escalation.direct_to_township)) or '—'}")
+    for w in calendar_warnings(config, SystemClock().now().astimezone(config.tz).date()):
+        err.print(f"warning: {w}", markup=False, highlight=False)
+    out.print(f"[green]OK[/] {path}: {len(county.townships)} townships, {len(county.villages())} villages, "
+              f"{len(county.rooms)} rooms, {len(county.members())} handlers")
+
+
+# --- replay ------------------------------------------------------------------------
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(help="JSON Lines of chat messages ('-' for standard input).")],
+    config: ConfigOpt = Path("config.toml"),
+    db: DbOpt = None,
+    until: Annotated[str | None, typer.Option("--until", help="Run the clock on to this time after the last line.")] = None,
+) -> None:
+    """Replay chat messages through the bot on a simulated clock; print what it said as JSON Lines."""
+    cfg = _config(config)
+    until_ts = None
+    if until:
+        try:
+            until_ts = parse_time(until, cfg.tz)
+        except ValueError as e:
+            raise Exit(BAD_CONFIG, f"--until: {e}") from None
+    with _temporary_db(cfg, db) as database:
+        emitted = _run_replay(cfg, database, file, until_ts)
+    logging.getLogger(__name__).info("replay done: the bot said %d messages", emitted)
+
+
+@contextmanager
+def _temporary_db(cfg: Config, db: str | None):
+    if db:
+        database = _database(cfg, db)
+        try:
+            yield database
+        finally:
+            database.dispose()
+        return
+    with tempfile.TemporaryDirectory(prefix="minqing-") as folder:
+        database = _database(cfg, str(Path(folder) / "replay.db"))
+        try:
+            yield database
+        finally:
+            database.dispose()
+
+
+def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | None) -> int:
+    clock = ManualClock(datetime.fromtimestamp(0).astimezone(cfg.tz))
+    emitted = 0
+
+    def emit(said) -> None:
+        nonlocal emitted
+        emitted += 1
+        sys.stdout.write(said_json(said, cfg.tz) + "\n")
+        sys.stdout.flush()
+
+    relay = Relay(cfg, database, SimulatedTransport(clock, on_send=emit))
+    replayer = Replayer(relay, clock)
+    if replayer.mark is not None:
+        clock.set(replayer.mark)
+    try:
+        stream = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
+    except OSError as e:
+        raise Exit(BAD_INPUT, f"cannot read {file}: {e.strerror}") from None
+    try:
+        replayer.feed(stream)
+        replayer.finish(until)
+    except ReplayInputError as e:
+        raise Exit(BAD_INPUT, f"{file}: {e}") from None
+    except UnicodeDecodeError as e:
+        raise Exit(BAD_INPUT, f"{file}: not UTF-8 text ({e.reason})") from None
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+    return emitted
+
+
+# --- list, show, people ------------------------------------------------------------
+@app.command("list")
+def list_requests(
+    config: ConfigOpt = Path("config.toml"),
+    db: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array (the documented listing).")] = False,
+    status: Annotated[list[str] | None, typer.Option("--status", help="Only these statuses.")] = None,
+    township: Annotated[str | None, typer.Option("--township")] = None,
+    village: Annotated[str | None, typer.Option("--village")] = None,
+    tier: Annotated[str | None, typer.Option("--tier", help="village, township or county.")] = None,
+) -> None:
+    """List requests."""
+    cfg = _config(config)
+    try:
+        flt = RequestFilter(
+            statuses=frozenset(Status(s) for s in status) if status else None,
+            tier=Tier.from_key(tier) if tier else None,
+            township=township,
+            village=village,
+        )
+    except (ValueError, KeyError) as e:
+        raise Exit(BAD_CONFIG, f"bad filter: {e}") from None
+    database = _database(cfg, db)
+    with database.transaction() as tx:
+        requests = tx.find(flt)
+    if as_json:
+        sys.stdout.write(json.dumps([request_json(r, cfg.tz) for r in requests], ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("#", "状态", "层级", "村", "分类", "经办人", "提出人", "登记时间", "内容", box=None)
+    for r in requests:
+        table.add_row(
+            str(r.number), STATUS_NAMES[r.status.value], TIER_NAMES[r.tier], f"{r.township}{r.village}",
+            r.category + ("·紧急" if r.urgent else ""), r.handler or "—", r.requester,
+            r.created_at.astimezone(cfg.tz).strftime("%m-%d %H:%M"), r.text[:30],
+        )
+    out.print(table)
+    out.print(f"{len(requests)} requests")
+
+
+@app.command()
+def show(
+    number: Annotated[int, typer.Argument(help="The request number.")],
+    config: ConfigOpt = Path("config.toml"),
+    db: DbOpt = None,
+) -> None:
+    """Show one request with its whole event log."""
+    cfg = _config(config)
+    database = _database(cfg, db)
+    with database.transaction() as tx:
+        r = tx.get(number)
+        events = tx.events(number) if r else []
+    if r is None:
+        raise Exit(FAILURE, f"no request #{number}")
+    out.print_json(json.dumps(request_json(r, cfg.tz), ensure_ascii=False))
+    table = Table("时间", "事件", "层级", "人", "状态", "说明", box=None)
+    for e in events:
+        table.add_row(iso(e.at, cfg.tz), e.kind.value, e.tier.key, e.actor or "(bot)",
+                      f"{e.from_status.value if e.from_status else ''}→{e.to_status.value if e.to_status else ''}",
+                      " ".join(x for x in (e.rule and f"[{e.rule}]", e.note) if x)[:60])
+    out.print(table)
+
+
+@app.command()
+def people(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
+    """List the people seen in the configured rooms, with their WeChat ids, to copy into the config."""
+    cfg = _config(config)
+    database = _database(cfg, db)
+    roles: dict[str, list[str]] = {}
+    for m in cfg.county.members():
+        unit = m.village or m.township or cfg.county.name
+        roles.setdefault(m.wechat_id or m.name, []).append(f"{unit}{m.role.value}")
+    with database.transaction() as tx:
+        seen = tx.people()
+        pins = tx.pins()
+    table = Table("名字", "微信 id", "角色", "群", "消息数", "最后发言", "备注", box=None)
+    for p in seen:
+        role = roles.get(p.contact_id or "", []) or roles.get(p.name, [])
+        note = ""
+        if p.name in pins:
+            note = "已绑定" if pins[p.name] == p.contact_id else "名字冲突: 无权限"
+        table.add_row(p.name, p.contact_id or "—", "、".join(role) or "群众", "、".join(p.rooms), str(p.messages),
+                      iso(p.last_seen, cfg.tz)[:16], note)
+    out.print(table)
+
+
+# --- demo ------------------------------------------------------------------------
+@app.command()
+def demo() -> None:
+    """Replay a scripted week in the example county on simulated groups; print the transcript and a summary."""
+    from bot.demo import run_demo
+
+    run_demo(out)
+
+
+def main() -> None:
+    """Entry point of the `minqing` console script."""
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    try:
+        app(standalone_mode=False)
+    except Exit as e:
+        if e.args and e.args[0]:
+            err.print(e.args[0], markup=False, highlight=False)
+        sys.exit(e.code)
+    except typer.Abort:
+        sys.exit(FAILURE)
+    except Exception as e:  # click's usage errors carry their own exit code
+        code = getattr(e, "exit_code", None)
+        if code is not None and hasattr(e, "show"):
+            e.show()
+            sys.exit(BAD_CONFIG if code == 2 else code)
+        logging.getLogger("minqing").exception("failed: %s", e)
+        sys.exit(FAILURE)

@@ -1,0 +1,38 @@
+"""The request listing of `minqing list --json` (a contract: see the design, section 4)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from routing.model import Request
+
+
+def iso(when: datetime | None, tz: ZoneInfo) -> str | None:
+    """ISO 8601 in the configured timezone, or None."""
+    return when.astimezone(tz).isoformat() if when else None
+
+
+def request_json(r: Request, tz: ZoneInfo) -> dict:
+    """One request as the listing shows it."""
+    return {
+        "id": r.number,
+        "status": r.status.value,
+        "tier": r.tier.key,
+        "village": r.village,
+        "township": r.township,
+        "handler": r.handler,
+        "category": r.category,
+        "urgent": r.urgent,
+        "requester": r.requester,
+        "text": r.text,
+        "created_at": iso(r.created_at, tz),
+        "acknowledged_at": iso(r.acknowledged_at, tz),
+        "escalated_at": iso(r.escalated_at, tz),
+        "resolved_at": iso(r.resolved_at, tz),
+        "closed_at": iso(r.closed_at, tz),
+        "rating": r.rating.value if r.rating else None,
+        "reopened": r.reopened,
+        "ack_due_at": iso(r.ack_due_at, tz),
+        "resolve_due_at": iso(r.resolve_due_at, tz),
+    }

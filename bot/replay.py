@@ -1,0 +1,167 @@
+"""`minqing replay`: chat messages from JSON Lines through the bot on a simulated clock."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.app import Relay
+from bot.clock import ManualClock
+from bot.transport import Said
+from routing import grammar
+from routing.model import Inbound
+
+log = logging.getLogger(__name__)
+
+MARK = "clock_mark"
+MAX_TEXT = 100_000  # longer lines are cut (and logged): a chat message is never this long
+
+
+class ReplayInputError(Exception):
+    """A line of the input that cannot be replayed (exit status 3)."""
+
+    def __init__(self, lineno: int, reason: str) -> None:
+        super().__init__(f"line {lineno}: {reason}")
+        self.lineno = lineno
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One parsed input line: a chat message, or a tick that only moves time."""
+
+    ts: datetime
+    message: Inbound | None
+
+
+def parse_time(value: object, tz: ZoneInfo) -> datetime:
+    """An ISO 8601 time; one without an offset is taken in the configured timezone."""
+    if not isinstance(value, str):
+        raise ValueError("ts must be an ISO 8601 string such as 2026-10-09T09:15:00+08:00")
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"ts {value!r} is not an ISO 8601 time") from None
+    return t if t.tzinfo else t.replace(tzinfo=tz)
+
+
+def parse_line(raw: str, lineno: int, tz: ZoneInfo, bot_name: str) -> Line | None:
+    """Parse one JSON Lines line; None for a blank line."""
+    if not raw.strip():
+        return None
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ReplayInputError(lineno, f"not JSON: {e.msg} at column {e.colno}") from None
+    if not isinstance(obj, dict):
+        raise ReplayInputError(lineno, "each line must be a JSON object")
+    try:
+        ts = parse_time(obj.get("ts"), tz)
+    except ValueError as e:
+        raise ReplayInputError(lineno, str(e)) from None
+    if obj.get("tick") is True:
+        return Line(ts, None)
+    for key in ("room", "sender", "text"):
+        if not isinstance(obj.get(key), str):
+            raise ReplayInputError(lineno, f"{key!r} must be a string")
+    if not obj["room"].strip() or not obj["sender"].strip():
+        raise ReplayInputError(lineno, "room and sender must not be empty")
+    for key in ("sender_id", "id"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise ReplayInputError(lineno, f"{key!r} must be a string")
+    mentions = obj.get("mentions") or []
+    if not isinstance(mentions, list) or not all(isinstance(m, str) for m in mentions):
+        raise ReplayInputError(lineno, "'mentions' must be a list of names")
+    text = obj["text"]
+    if len(text) > MAX_TEXT:
+        log.warning("line %d: text of %d characters cut to %d", lineno, len(text), MAX_TEXT)
+        text = text[:MAX_TEXT]
+    msg_id = obj.get("id") or derived_id(obj["ts"], obj["room"], obj["sender"], obj["text"])
+    return Line(ts, Inbound(
+        ts=ts,
+        room=obj["room"],
+        sender=obj["sender"],
+        sender_id=obj.get("sender_id") or None,
+        text=text,
+        msg_id=msg_id,
+        mentions_bot=bot_name in mentions or grammar.mentions(text, bot_name),
+    ))
+
+
+def derived_id(ts: str, room: str, sender: str, text: str) -> str:
+    """A stable id for a message that came without one."""
+    digest = hashlib.sha256(json.dumps([ts, room, sender, text], ensure_ascii=False).encode()).hexdigest()
+    return "derived:" + digest[:32]
+
+
+def said_json(said: Said, tz: ZoneInfo) -> str:
+    """One output line: what the bot said, where and when."""
+    return json.dumps({
+        "ts": said.ts.astimezone(tz).isoformat(),
+        "room": said.room,
+        "text": said.text,
+        "mentions": [m.name for m in said.mentions],
+    }, ensure_ascii=False)
+
+
+class Replayer:
+    """Feeds lines to the relay, running the time-driven jobs that fall due in between."""
+
+    def __init__(self, relay: Relay, clock: ManualClock) -> None:
+        self.relay = relay
+        self.clock = clock
+        with relay.db.transaction() as tx:
+            mark = tx.get_meta(MARK)
+        self.mark: datetime | None = datetime.fromisoformat(mark) if mark else None
+
+    def _save_mark(self, when: datetime) -> None:
+        self.mark = when
+        with self.relay.db.transaction() as tx:
+            tx.set_meta(MARK, when.isoformat())
+
+    def run_until(self, when: datetime) -> None:
+        """Run every job due up to and including `when`, each at its due time."""
+        if self.mark is None:
+            self._save_mark(when)  # a fresh database's clock starts here
+        while (due := self.relay.next_due(self.mark)) is not None and due <= when:
+            self.clock.set(due)
+            self.relay.tick(due)
+            self.relay.flush(due)
+            self._save_mark(due)
+        self.clock.set(max(when, self.clock.now()))
+
+    def feed(self, lines: Iterable[str], on_line: Callable[[int], None] | None = None) -> int:
+        """Replay JSON Lines; returns how many lines were processed."""
+        tz = self.relay.config.tz
+        bot = self.relay.config.policy.bot_name
+        count = 0
+        for lineno, raw in enumerate(lines, 1):
+            line = parse_line(raw, lineno, tz, bot)
+            if line is None:
+                continue
+            if self.mark is not None and line.ts < self.mark:
+                raise ReplayInputError(
+                    lineno, f"time goes backwards: {line.ts.isoformat()} is before {self.mark.isoformat()}, "
+                    "where the clock already is")
+            self.run_until(line.ts)
+            if line.message is not None:
+                self.relay.receive(line.message)
+                self.relay.flush(line.ts)
+            self._save_mark(line.ts)
+            count += 1
+            if on_line:
+                on_line(lineno)
+        return count
+
+    def finish(self, until: datetime | None) -> None:
+        """Run the clock on to `until` after the last line."""
+        if until is None:
+            return
+        if self.mark is not None and until < self.mark:
+            raise ReplayInputError(0, f"--until {until.isoformat()} is before the clock ({self.mark.isoformat()})")
+        self.run_until(until)
+        self._save_mark(until)

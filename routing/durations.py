@@ -1,0 +1,72 @@
+"""SLA durations: `N workdays`, `N workhours`, `N hours`, `N days`."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+
+class Unit(str, enum.Enum):
+    """How a duration is counted."""
+
+    WORKDAYS = "workdays"
+    WORKHOURS = "workhours"
+    HOURS = "hours"
+    DAYS = "days"
+
+    @property
+    def working_time(self) -> bool:
+        """True when the unit counts only working time."""
+        return self in (Unit.WORKDAYS, Unit.WORKHOURS)
+
+
+_UNITS = {
+    "workday": Unit.WORKDAYS,
+    "workdays": Unit.WORKDAYS,
+    "workhour": Unit.WORKHOURS,
+    "workhours": Unit.WORKHOURS,
+    "hour": Unit.HOURS,
+    "hours": Unit.HOURS,
+    "day": Unit.DAYS,
+    "days": Unit.DAYS,
+}
+
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$")
+
+
+class DurationError(ValueError):
+    """A duration string that cannot be understood."""
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """An amount of calendar or working time."""
+
+    amount: float
+    unit: Unit
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        """Parse `"2 workdays"`, `"1 workday"`, `"4 workhours"`, `"2 hours"`, `"3 days"`."""
+        m = _PATTERN.match(text or "")
+        if not m:
+            raise DurationError(
+                f"{text!r} is not a duration; write a number and a unit, "
+                "e.g. \"1 workdays\", \"4 workhours\", \"2 hours\" or \"3 days\""
+            )
+        amount = float(m.group(1))
+        unit = _UNITS.get(m.group(2).lower())
+        if unit is None:
+            raise DurationError(
+                f"unknown unit {m.group(2)!r} in {text!r}; use workdays, workhours, hours or days"
+            )
+        if amount <= 0:
+            raise DurationError(f"{text!r} must be longer than zero")
+        if unit in (Unit.WORKDAYS, Unit.DAYS) and amount != int(amount):
+            raise DurationError(f"{text!r}: {unit.value} must be a whole number")
+        return cls(amount, unit)
+
+    def __str__(self) -> str:
+        n = int(self.amount) if self.amount == int(self.amount) else self.amount
+        return f"{n} {self.unit.value}"

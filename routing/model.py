@@ -1,0 +1,196 @@
+"""Core domain types: tiers, statuses, people, requests and their events."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Tier(enum.IntEnum):
+    """The three levels a request can sit at; higher value = higher tier."""
+
+    VILLAGE = 1
+    TOWNSHIP = 2
+    COUNTY = 3
+
+    @property
+    def key(self) -> str:
+        """The lower-case name used in JSON and the database."""
+        return self.name.lower()
+
+    @classmethod
+    def from_key(cls, key: str) -> Tier:
+        """Parse `village`, `township` or `county`."""
+        return cls[key.upper()]
+
+    def next(self) -> Tier | None:
+        """The tier above, or None at the top."""
+        return Tier(self + 1) if self < Tier.COUNTY else None
+
+    def previous(self) -> Tier | None:
+        """The tier below, or None at the bottom."""
+        return Tier(self - 1) if self > Tier.VILLAGE else None
+
+
+class Status(str, enum.Enum):
+    """Where a request is in its lifecycle."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+
+    @property
+    def active(self) -> bool:
+        """True while someone still has to act on the request."""
+        return self in (Status.OPEN, Status.ACKNOWLEDGED)
+
+    @property
+    def final(self) -> bool:
+        """True once nothing can change the request any more."""
+        return self in (Status.CLOSED, Status.REJECTED)
+
+
+class Role(str, enum.Enum):
+    """Roles come from the config; everyone else is a villager."""
+
+    VILLAGE_CADRE = "village_cadre"
+    TOWNSHIP_STAFF = "township_staff"
+    TOWNSHIP_LEADER = "township_leader"
+    COUNTY_STAFF = "county_staff"
+
+    @property
+    def tier(self) -> Tier:
+        """The tier at which this role handles requests."""
+        return {
+            Role.VILLAGE_CADRE: Tier.VILLAGE,
+            Role.TOWNSHIP_STAFF: Tier.TOWNSHIP,
+            Role.TOWNSHIP_LEADER: Tier.TOWNSHIP,
+            Role.COUNTY_STAFF: Tier.COUNTY,
+        }[self]
+
+
+class Rating(str, enum.Enum):
+    """A requester's verdict on a resolution."""
+
+    SATISFIED = "satisfied"
+    UNSATISFIED = "unsatisfied"
+
+
+class EventKind(str, enum.Enum):
+    """Every kind of thing that can happen to a request."""
+
+    REGISTERED = "registered"
+    CLAIMED = "claimed"
+    ESCALATED = "escalated"
+    SENT_BACK = "sent_back"
+    RESOLVED = "resolved"
+    REJECTED = "rejected"
+    SATISFIED = "satisfied"
+    UNSATISFIED = "unsatisfied"
+    EXPIRED = "expired"  # rating window passed: closed unrated
+    URGED = "urged"  # 催办 by a person
+    REMINDED = "reminded"  # overdue reminder by the bot
+    PROPOSED = "proposed"  # the bot asked the village cadres to confirm escalation
+    ALERTED = "alerted"  # an urgent request shown to the township at once
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRef:
+    """Someone the bot can mention: a display name and, when known, a contact id."""
+
+    name: str
+    contact_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable identity: the contact id when known, else the name."""
+        return self.contact_id or f"name:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One chat message as the dispatcher sees it, whatever transport brought it."""
+
+    ts: datetime
+    room: str
+    sender: str
+    text: str
+    msg_id: str
+    sender_id: str | None = None
+    mentions_bot: bool = False
+    is_text: bool = True
+
+    @property
+    def sender_ref(self) -> PersonRef:
+        """The sender as a mentionable person."""
+        return PersonRef(self.sender, self.sender_id)
+
+
+@dataclass(slots=True)
+class Request:
+    """A villager's request (诉求) and its current state."""
+
+    number: int
+    requester: str
+    requester_key: str
+    requester_id: str | None
+    village: str
+    township: str
+    tier: Tier
+    category: str
+    urgent: bool
+    text: str
+    created_at: datetime
+    tier_since: datetime
+    ack_due_at: datetime | None
+    resolve_due_at: datetime | None
+    first_ack_due_at: datetime | None
+    status: Status = Status.OPEN
+    handler: str | None = None
+    handler_key: str | None = None
+    handler_id: str | None = None
+    urgency_reason: str | None = None
+    acknowledged_at: datetime | None = None
+    escalated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    rating: Rating | None = None
+    reopened: int = 0
+    result: str | None = None
+    proposed_at: datetime | None = None
+    last_reminded_at: datetime | None = None
+    alerted_at: datetime | None = None
+    source_msg_id: str | None = None
+
+    @property
+    def requester_ref(self) -> PersonRef:
+        """The requester as a mentionable person."""
+        return PersonRef(self.requester, self.requester_id)
+
+    @property
+    def handler_ref(self) -> PersonRef | None:
+        """The current handler as a mentionable person, if any."""
+        if self.handler is None:
+            return None
+        return PersonRef(self.handler, self.handler_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of a request's append-only log."""
+
+    number: int
+    kind: EventKind
+    at: datetime
+    tier: Tier
+    actor: str | None
+    actor_key: str | None = None
+    from_status: Status | None = None
+    to_status: Status | None = None
+    from_tier: Tier | None = None
+    note: str | None = None
+    rule: str | None = None
+    data: dict = field(default_factory=dict)

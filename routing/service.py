@@ -1,0 +1,500 @@
+"""The relay service: what happens when someone writes in a room, or when time passes.
+
+Handlers are rows of one command table; each row names the command's verbs, what it needs,
+who may use it and the function that carries it out. Every change to a request goes through
+`routing.lifecycle.transition`, which writes the event.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from routing import grammar
+from routing.grammar import Malformed, Need, Parsed
+from routing.intake import has_content, request_text
+from routing.lifecycle import TransitionError, can, registered_event, transition
+from routing.model import EventKind, Inbound, PersonRef, Request, Role, Status, Tier
+from routing.org import County, Member, Place, RoomKind
+from routing.policy import Policy
+from routing.ports import Outbound, Repository, RequestFilter
+from routing.tagging import Tagger
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED = 20  # a 待办 list longer than this is cut, with a count of the rest
+REQUESTER_URGE_GAP = timedelta(minutes=30)
+
+
+class Who(enum.Enum):
+    """Who may use a command (checked against the request it names, if any)."""
+
+    ANYONE = "anyone"
+    HANDLER = "handler"  # a handler of the request's branch at or above its tier
+    UPPER_HANDLER = "upper_handler"  # such a handler at township or county tier
+    URGER = "urger"  # the requester, or a handler above the request's tier
+    VIEWER = "viewer"  # anyone in a room of the request's village, township or county
+    REQUESTER = "requester"
+    ROOM_HANDLER = "room_handler"  # a handler of this room's branch and tier
+
+
+class Refusal(str, enum.Enum):
+    """Why a command was refused (each has a sentence in templates/refused.j2)."""
+
+    NOT_HANDLER = "not_handler"
+    VILLAGE_CADRE = "village_cadre"
+    NOT_REQUESTER = "not_requester"
+    NOT_IN_BRANCH = "not_in_branch"
+    NOT_HIGHER = "not_higher"
+    NOT_ROOM_HANDLER = "not_room_handler"
+
+
+@dataclass(slots=True)
+class Turn:
+    """One incoming message being handled: who, where, when, and what the bot will say."""
+
+    tx: Repository
+    msg: Inbound
+    place: Place
+    roles: tuple[Member, ...]
+    out: list[Outbound] = field(default_factory=list)
+
+    @property
+    def now(self) -> datetime:
+        """When the message was written."""
+        return self.msg.ts
+
+    @property
+    def sender(self) -> PersonRef:
+        """Who wrote it."""
+        return self.msg.sender_ref
+
+    def say(self, room: str, template: str, mentions: tuple[PersonRef, ...] = (), **context) -> None:
+        """Queue a message to a room."""
+        self.out.append(Outbound(room, template, context, mentions))
+
+    def reply(self, template: str, *also: PersonRef | None, **context) -> None:
+        """Answer in the room where the message was written, mentioning its sender."""
+        mentions = _unique((self.sender, *also))
+        self.say(self.msg.room, template, mentions, **context)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One row of the command table."""
+
+    name: str
+    verbs: tuple[str, ...]
+    number: Need
+    arg: Need
+    who: Who
+    run: Callable[[RelayService, Turn, Parsed, Request | None], None]
+
+
+def _unique(refs) -> tuple[PersonRef, ...]:
+    seen, out = set(), []
+    for r in refs:
+        if r is not None and r.key not in seen:
+            seen.add(r.key)
+            out.append(r)
+    return tuple(out)
+
+
+class RelayService:
+    """Registers requests, carries out commands and runs time-driven work."""
+
+    def __init__(self, county: County, policy: Policy, tagger: Tagger) -> None:
+        self.county = county
+        self.policy = policy
+        self.tagger = tagger
+        self._by_id: dict[str, list[Member]] = {}
+        self._by_name: dict[str, list[Member]] = {}
+        for m in county.members():
+            if m.wechat_id:
+                self._by_id.setdefault(m.wechat_id, []).append(m)
+            else:
+                self._by_name.setdefault(m.name, []).append(m)
+
+    # --- entry point ---------------------------------------------------------
+    def handle(self, tx: Repository, msg: Inbound) -> list[Outbound]:
+        """Handle one chat message; returns what the bot says in reply."""
+        place = self.county.place(msg.room)
+        if place is None:
+            return []
+        if not tx.first_delivery(msg.msg_id, msg.ts):
+            log.info("duplicate delivery of message %s ignored", msg.msg_id)
+            return []
+        tx.note_person(msg.sender_ref, msg.room, msg.ts)
+        turn = Turn(tx, msg, place, ())
+        turn.roles = self._identify(turn)
+        if not msg.is_text:
+            if msg.mentions_bot and place.kind is RoomKind.VILLAGE:
+                turn.reply("ask_text.j2", non_text=True)
+            return turn.out
+        parsed = grammar.parse(msg.text, COMMANDS, self.policy.bot_name)
+        if isinstance(parsed, Malformed):
+            turn.reply("malformed.j2", verb=parsed.verb, problem=parsed.problem.value)
+        elif isinstance(parsed, Parsed):
+            self._run(turn, parsed)
+        elif place.kind is RoomKind.VILLAGE:
+            self._maybe_register(turn)
+        elif msg.mentions_bot:
+            turn.reply("hint.j2", place=place)
+        return turn.out
+
+    # --- identity --------------------------------------------------------------
+    def _identify(self, turn: Turn) -> tuple[Member, ...]:
+        """The sender's handler roles: by WeChat id when configured, else by pinned display name."""
+        msg = turn.msg
+        if msg.sender_id and msg.sender_id in self._by_id:
+            return tuple(self._by_id[msg.sender_id])
+        by_name = self._by_name.get(msg.sender, [])
+        configured_ids = [m for ms in self._by_id.values() for m in ms if m.name == msg.sender]
+        if not by_name:
+            if configured_ids:
+                self._report_clash(turn, configured_ids[0])
+            return ()
+        if msg.sender_id is None:
+            return tuple(by_name)
+        pinned = turn.tx.pinned_id(msg.sender)
+        if pinned is None:
+            turn.tx.pin(msg.sender, msg.sender_id, msg.ts)
+            return tuple(by_name)
+        if pinned == msg.sender_id:
+            return tuple(by_name)
+        self._report_clash(turn, by_name[0])
+        return ()
+
+    def _report_clash(self, turn: Turn, member: Member) -> None:
+        msg = turn.msg
+        if msg.sender_id is None or not turn.tx.first_clash(msg.sender, msg.sender_id, msg.ts):
+            return
+        room = self.county.township(member.township).room if member.township else self.county.room
+        log.warning("contact %s uses the name of handler %s; no handler rights", msg.sender_id, msg.sender)
+        turn.say(room, "identity_clash.j2", member=member, sender_id=msg.sender_id, seen_in=msg.room)
+
+    # --- permissions -------------------------------------------------------------
+    @staticmethod
+    def covers(member: Member, req: Request) -> bool:
+        """True when the member handles the request's branch at or above its current tier."""
+        if member.role.tier < req.tier:
+            return False
+        if member.role is Role.COUNTY_STAFF:
+            return True
+        if member.township != req.township:
+            return False
+        return member.role is not Role.VILLAGE_CADRE or member.village == req.village
+
+    def _refusal(self, turn: Turn, who: Who, req: Request | None) -> Refusal | None:
+        roles, place = turn.roles, turn.place
+        if who is Who.ANYONE:
+            return None
+        if who is Who.ROOM_HANDLER:
+            ok = any(self._covers_place(m, place) for m in roles)
+            return None if ok else Refusal.NOT_ROOM_HANDLER
+        assert req is not None
+        is_requester = turn.sender.key == req.requester_key
+        if who is Who.REQUESTER:
+            return None if is_requester else Refusal.NOT_REQUESTER
+        if who is Who.VIEWER:
+            return None if self._in_branch(place, req) else Refusal.NOT_IN_BRANCH
+        covering = [m for m in roles if self.covers(m, req)]
+        if who is Who.HANDLER:
+            return None if covering else Refusal.NOT_HANDLER
+        if who is Who.UPPER_HANDLER:
+            if any(m.role.tier >= Tier.TOWNSHIP for m in covering):
+                return None
+            return Refusal.VILLAGE_CADRE if covering else Refusal.NOT_HANDLER
+        if who is Who.URGER:
+            if is_requester or any(m.role.tier > req.tier for m in covering):
+                return None
+            return Refusal.NOT_HIGHER if covering else Refusal.NOT_HANDLER
+        raise AssertionError(who)  # pragma: no cover
+
+    @staticmethod
+    def _in_branch(place: Place, req: Request) -> bool:
+        if place.kind is RoomKind.COUNTY:
+            return True
+        if place.kind is RoomKind.VILLAGE:
+            return place.township == req.township and place.village == req.village
+        return place.township == req.township
+
+    @staticmethod
+    def _covers_place(member: Member, place: Place) -> bool:
+        """True when the member handles requests of this room's branch and tier."""
+        if member.role.tier < place.tier:
+            return False
+        if member.role is Role.COUNTY_STAFF:
+            return True
+        if member.township != place.township:
+            return False
+        return member.role is not Role.VILLAGE_CADRE or member.village == place.village
+
+    # --- commands ------------------------------------------------------------
+    def _run(self, turn: Turn, parsed: Parsed) -> None:
+        cmd: Command = parsed.spec
+        req = None
+        if parsed.number is not None:
+            req = turn.tx.get(parsed.number)
+            if req is None:
+                turn.reply("not_found.j2", number=parsed.number)
+                return
+        elif cmd.number is Need.REQUIRED:  # pragma: no cover - the parser reports this
+            return
+        if req is not None or cmd.number is not Need.OPTIONAL:
+            refusal = self._refusal(turn, cmd.who, req)
+            if refusal is not None:
+                log.info("refused %s from %s: %s", cmd.name, turn.msg.sender, refusal.value)
+                turn.reply("refused.j2", reason=refusal.value, command=parsed.verb, r=req)
+                return
+        try:
+            cmd.run(self, turn, parsed, req)
+        except TransitionError as e:
+            turn.reply("bad_state.j2", r=e.request, command=parsed.verb)
+
+    def _change(self, turn: Turn, req: Request, kind: EventKind, **kw) -> None:
+        event = transition(req, kind, turn.now, turn.sender, **kw)
+        turn.tx.update(req, event)
+        log.info("request #%d %s by %s at %s", req.number, kind.value, turn.msg.sender, turn.msg.room)
+
+    def _village_room(self, req: Request) -> str:
+        return self.county.village(req.township, req.village).room
+
+    def _tier_room(self, req: Request, tier: Tier | None = None) -> str:
+        return self.county.room_for(tier or req.tier, req.township, req.village)
+
+    def _tier_handlers(self, req: Request, tier: Tier | None = None) -> tuple[PersonRef, ...]:
+        return tuple(m.ref for m in self.county.handlers_at(tier or req.tier, req.township, req.village))
+
+    def _tell_requester(self, turn: Turn, req: Request, template: str, **context) -> None:
+        """Notify the requester in their village room, unless the reply there already did."""
+        room = self._village_room(req)
+        if turn.msg.room != room:
+            turn.say(room, template, (req.requester_ref,), r=req, **context)
+
+    def _requester_also(self, turn: Turn, req: Request) -> PersonRef | None:
+        """The requester, when the reply goes to their own village room (one message for both)."""
+        return req.requester_ref if turn.msg.room == self._village_room(req) else None
+
+    def cmd_claim(self, turn: Turn, p: Parsed, req: Request) -> None:
+        """认领 #N: the sender becomes the handler."""
+        self._change(turn, req, EventKind.CLAIMED)
+        turn.reply("claimed.j2", self._requester_also(turn, req), r=req)
+        self._tell_requester(turn, req, "claimed_notice.j2")
+
+    def cmd_escalate(self, turn: Turn, p: Parsed, req: Request) -> None:
+        """上报 #N [理由]: move the request to the next tier and post it there."""
+        target = req.tier.next()
+        if target is None:
+            turn.reply("top_tier.j2", r=req)
+            return
+        if not can(req, EventKind.ESCALATED):
+            raise TransitionError(req, EventKind.ESCALATED)
+        self.escalate(turn.tx, req, target, turn.now, turn.sender, note=p.arg or None, out=turn.out)
+        turn.reply("escalated.j2", self._requester_also(turn, req), r=req)
+        self._tell_requester(turn, req, "escalated_notice.j2")
+
+    def escalate(
+        self,
+        tx: Repository,
+        req: Request,
+        target: Tier,
+        at: datetime,
+        actor: PersonRef | None,
+        *,
+        note: str | None,
+        out: list[Outbound],
+        rule: str | None = None,
+    ) -> None:
+        """Move a request up to `target` and post it in that tier's room."""
+        waited = at - req.created_at
+        event = transition(
+            req, EventKind.ESCALATED, at, actor, note=note, rule=rule, to_tier=target,
+            deadlines=self.policy.deadlines(at, req.category, req.urgent),
+        )
+        tx.update(req, event)
+        log.info("request #%d escalated to %s (%s)", req.number, target.key, rule or "by hand")
+        out.append(Outbound(
+            self._tier_room(req), "escalated_post.j2",
+            {"r": req, "by": actor, "reason": note, "waited": waited, "rule": rule},
+            self._tier_handlers(req),
+        ))
+
+    def cmd_resolve(self, turn: Turn, p: Parsed, req: Request) -> None:
+        """办结 #N 结果: report the result and ask the requester for a rating."""
+        self._change(turn, req, EventKind.RESOLVED, note=p.arg)
+        turn.reply("resolved.j2", self._requester_also(turn, req), r=req)
+        self._tell_requester(turn, req, "resolved_notice.j2")
+
+    def cmd_send_back(self, turn: Turn, p: Parsed, req: Request) -> None:
+        """退回 #N 理由: down one tier, open again there."""
+        target = req.tier.previous()
+        if target is None:
+            turn.reply("bottom_tier.j2", r=req)
+            return
+        self._change(
+            turn, req, EventKind.SENT_BACK, note=p.arg, to_tier=target,
+            deadlines=self.policy.deadlines(turn.now, req.category, req.urgent),
+        )
+        turn.reply("sent_back.j2", r=req)
+        room = self._tier_room(req)
+        if room != turn.msg.room:
+            turn.say(room, "sent_back_post.j2", self._tier_handlers(req), r=req, by=turn.sender, reason=p.arg)
+
+    def cmd_reject(self, turn: Turn, p: Parsed, req: Request) -> None:
+        """无效 #N 理由: not a request (or a duplicate); tell the requester why."""
+        self._change(turn, req, EventKind.REJECTED, note=p.arg)
+        turn.reply("rejected.j2", self._requester_also(turn, req), r=req)
+        self._tell_requester(turn, req, "rejected_notice.j2")
+
+    def cmd_urge(self, turn: Turn, p: Parsed, req: Request) -> None:
+        """催办 #N: remind the current tier's handlers now."""
+        if not can(req, EventKind.URGED):
+            raise TransitionError(req, EventKind.URGED)
+        by_requester = turn.sender.key == req.requester_key
+        last = req.last_reminded_at
+        if by_requester and last is not None and turn.now - last < REQUESTER_URGE_GAP:
+            turn.reply("urged_recently.j2", r=req, last=last)
+            return
+        self._change(turn, req, EventKind.URGED)
+        room = self._tier_room(req)
+        mentions = (req.handler_ref,) if req.handler_ref else self._tier_handlers(req)
+        turn.say(room, "urged_post.j2", mentions, r=req, by=turn.sender, now=turn.now)
+        if room != turn.msg.room:
+            turn.reply("urged.j2", r=req)
+
+    def cmd_progress(self, turn: Turn, p: Parsed, req: Request) -> None:
+        """进度 #N: status and history."""
+        turn.reply("progress.j2", r=req, events=turn.tx.events(req.number), now=turn.now)
+
+    def cmd_todo(self, turn: Turn, p: Parsed, req: None) -> None:
+        """待办: open and acknowledged requests at this room's tier and branch."""
+        place = turn.place
+        flt = RequestFilter(
+            statuses=frozenset({Status.OPEN, Status.ACKNOWLEDGED}),
+            tier=place.tier,
+            township=place.township,
+            village=place.village,
+        )
+        items = turn.tx.find(flt)
+        if place.kind in (RoomKind.TOWNSHIP, RoomKind.LEADERS):
+            # urgent village requests are shown to the township at once, so they are its business too
+            urgent = turn.tx.find(RequestFilter(
+                statuses=flt.statuses, tier=Tier.VILLAGE, township=place.township,
+            ))
+            items += [r for r in urgent if r.urgent]
+        items.sort(key=lambda r: (not r.urgent, r.number))
+        turn.reply("todo.j2", items=items[:MAX_LISTED], more=max(0, len(items) - MAX_LISTED), now=turn.now,
+                   place=place)
+
+    def cmd_rate(self, turn: Turn, p: Parsed, req: Request | None) -> None:
+        """满意 / 不满意 [#N] [原因]: close, or reopen at the tier that resolved it."""
+        satisfied = p.verb in SATISFIED_VERBS
+        if req is None:
+            waiting = turn.tx.find(RequestFilter(
+                statuses=frozenset({Status.RESOLVED}), requester_key=turn.sender.key,
+            ))
+            if not waiting:
+                return  # "满意" with nothing to rate is just chat
+            if len(waiting) > 1:
+                turn.reply("rate_which.j2", items=waiting, verb=p.verb)
+                return
+            req = waiting[0]
+        if satisfied:
+            self._change(turn, req, EventKind.SATISFIED, note=p.arg or None)
+            turn.reply("rated_satisfied.j2", r=req)
+            return
+        self._change(turn, req, EventKind.UNSATISFIED, note=p.arg or None)
+        turn.reply("rated_unsatisfied.j2", r=req)
+        room = self._tier_room(req)
+        mentions = (req.handler_ref,) if req.handler_ref else self._tier_handlers(req)
+        turn.say(room, "reopened_post.j2", mentions, r=req, reason=p.arg or None)
+
+    def cmd_help(self, turn: Turn, p: Parsed, req: None) -> None:
+        """帮助: the commands this sender can use here."""
+        turn.reply("help.j2", handler=bool(turn.roles), place=turn.place, bot=self.policy.bot_name,
+                   triggers=self.policy.intake.triggers)
+
+    # --- time ------------------------------------------------------------------
+    def tick(self, tx: Repository, now: datetime) -> list[Outbound]:
+        """Run every time-driven job due at `now`."""
+        return []
+
+    def next_due(self, tx: Repository, after: datetime) -> datetime | None:
+        """When the next time-driven job falls due after `after`."""
+        return None
+
+    # --- registration ----------------------------------------------------------
+    def _maybe_register(self, turn: Turn) -> None:
+        msg = turn.msg
+        text = request_text(msg.text, self.policy.intake, self.policy.bot_name, msg.mentions_bot)
+        if text is None:
+            return
+        if not has_content(text):
+            turn.reply("ask_text.j2", non_text=False)
+            return
+        self.register(turn, text)
+
+    def register(self, turn: Turn, text: str) -> Request:
+        """Create a request from a village-room message and announce it."""
+        place, now = turn.place, turn.now
+        tags = self.tagger.tag(text)
+        direct = tags.category in self.policy.escalation.direct_to_township
+        tier = Tier.TOWNSHIP if direct else Tier.VILLAGE
+        ack_due, resolve_due = self.policy.deadlines(now, tags.category, tags.urgent)
+        req = Request(
+            number=turn.tx.next_number(),
+            requester=turn.sender.name,
+            requester_key=turn.sender.key,
+            requester_id=turn.sender.contact_id,
+            village=place.village,
+            township=place.township,
+            tier=tier,
+            category=tags.category,
+            urgent=tags.urgent,
+            urgency_reason=tags.urgency_reason,
+            text=text,
+            created_at=now,
+            tier_since=now,
+            ack_due_at=ack_due,
+            resolve_due_at=resolve_due,
+            first_ack_due_at=ack_due,
+            source_msg_id=turn.msg.msg_id,
+        )
+        rule = "direct_to_township" if direct else None
+        turn.tx.add(req, registered_event(req, turn.sender, rule=rule))
+        log.info("request #%d registered in %s (%s%s)", req.number, place.room, req.category,
+                 ", urgent" if req.urgent else "")
+        turn.reply("registered.j2", r=req, direct=direct)
+        if direct:
+            turn.say(self._tier_room(req), "escalated_post.j2", self._tier_handlers(req),
+                     r=req, by=None, reason=None, waited=timedelta(0), rule=rule)
+        elif req.urgent:
+            self.alert_township(turn.tx, req, now, turn.out)
+        return req
+
+    def alert_township(self, tx: Repository, req: Request, at: datetime, out: list[Outbound]) -> None:
+        """Show an urgent request to the township at once; it stays at its tier."""
+        tx.update(req, transition(req, EventKind.ALERTED, at, None, rule="urgent"))
+        township = self.county.township(req.township)
+        out.append(Outbound(township.room, "urgent_post.j2", {"r": req},
+                            tuple(m.ref for m in township.staff + township.leaders)))
+
+
+SATISFIED_VERBS = ("满意",)
+
+COMMANDS: tuple[Command, ...] = (
+    Command("claim", ("认领", "接单"), Need.REQUIRED, Need.NONE, Who.HANDLER, RelayService.cmd_claim),
+    Command("escalate", ("上报", "确认上报"), Need.REQUIRED, Need.OPTIONAL, Who.HANDLER, RelayService.cmd_escalate),
+    Command("resolve", ("办结",), Need.REQUIRED, Need.REQUIRED, Who.HANDLER, RelayService.cmd_resolve),
+    Command("send_back", ("退回",), Need.REQUIRED, Need.REQUIRED, Who.UPPER_HANDLER, RelayService.cmd_send_back),
+    Command("reject", ("无效",), Need.REQUIRED, Need.REQUIRED, Who.UPPER_HANDLER, RelayService.cmd_reject),
+    Command("urge", ("催办",), Need.REQUIRED, Need.NONE, Who.URGER, RelayService.cmd_urge),
+    Command("progress", ("进度", "查询"), Need.REQUIRED, Need.NONE, Who.VIEWER, RelayService.cmd_progress),
+    Command("todo", ("待办",), Need.NONE, Need.NONE, Who.ROOM_HANDLER, RelayService.cmd_todo),
+    Command("rate", ("满意", "不满意"), Need.OPTIONAL, Need.OPTIONAL, Who.REQUESTER, RelayService.cmd_rate),
+    Command("help", ("帮助", "菜单"), Need.NONE, Need.NONE, Who.ANYONE, RelayService.cmd_help),
+)

@@ -1,0 +1,190 @@
+"""The working-time calendar: statutory holidays, make-up days and working hours."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+from routing.durations import Duration, Unit
+
+log = logging.getLogger(__name__)
+
+# Beyond the years chinese_calendar was released for, this is all that is certain.
+_FALLBACK_HOLIDAYS = {(1, 1), (5, 1), (10, 1), (10, 2), (10, 3)}
+_MAX_SCAN_DAYS = 3700  # ten years: a calendar with no working day must not loop forever
+
+
+def chinese_calendar_years() -> tuple[int, int]:
+    """The first and last year the installed chinese_calendar knows."""
+    years = [d.year for d in chinese_calendar.constants.holidays]
+    return min(years), max(years)
+
+
+class CalendarError(ValueError):
+    """A calendar that cannot be used (e.g. no working hours at all)."""
+
+
+@dataclass(slots=True)
+class WorkCalendar:
+    """Which days are working days and which hours of them are working hours."""
+
+    tz: ZoneInfo
+    mode: str = "chinese"  # "chinese" or "weekdays"
+    extra_holidays: frozenset[date] = frozenset()
+    extra_workdays: frozenset[date] = frozenset()
+    work_hours: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (time(14, 30), time(17, 30)))
+    warned_years: set[int] = field(default_factory=set)
+    _cache: dict[date, bool] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("chinese", "weekdays"):
+            raise CalendarError(f"unknown calendar {self.mode!r}; use \"chinese\" or \"weekdays\"")
+        if not self.work_hours:
+            raise CalendarError("work_hours must list at least one period")
+        prev_end: time | None = None
+        for start, end in self.work_hours:
+            if start >= end:
+                raise CalendarError(f"working period {start:%H:%M}-{end:%H:%M} ends before it starts")
+            if prev_end is not None and start < prev_end:
+                raise CalendarError("working periods must be in order and must not overlap")
+            prev_end = end
+
+    # --- days -------------------------------------------------------------
+    def is_workday(self, d: date) -> bool:
+        """True when d is a working day in this calendar."""
+        cached = self._cache.get(d)
+        if cached is not None:
+            return cached
+        if d in self.extra_workdays:
+            result = True
+        elif d in self.extra_holidays:
+            result = False
+        elif self.mode == "weekdays":
+            result = d.weekday() < 5
+        else:
+            result = self._chinese(d)
+        self._cache[d] = result
+        return result
+
+    def _chinese(self, d: date) -> bool:
+        try:
+            return chinese_calendar.is_workday(d)
+        except NotImplementedError:
+            if d.year not in self.warned_years:
+                self.warned_years.add(d.year)
+                first, last = chinese_calendar_years()
+                log.warning(
+                    "chinese_calendar knows holidays for %d-%d only; for %d the calendar falls back to "
+                    "Mon-Fri with 1 Jan, 1 May and 1-3 Oct off plus [calendar] extra_holidays/extra_workdays",
+                    first, last, d.year,
+                )
+            return d.weekday() < 5 and (d.month, d.day) not in _FALLBACK_HOLIDAYS
+
+    def uses_fallback(self, year: int) -> bool:
+        """True when the year lies beyond what chinese_calendar knows (chinese mode only)."""
+        return self.mode == "chinese" and year > chinese_calendar_years()[1]
+
+    def workdays_from(self, d: date) -> Iterator[date]:
+        """Working days from d (inclusive) onwards."""
+        for i in range(_MAX_SCAN_DAYS):
+            day = d + timedelta(days=i)
+            if self.is_workday(day):
+                yield day
+        raise CalendarError("no working day within ten years: check [calendar]")
+
+    def next_workday(self, d: date) -> date:
+        """The first working day strictly after d."""
+        return next(self.workdays_from(d + timedelta(days=1)))
+
+    # --- moments ----------------------------------------------------------
+    def local(self, t: datetime) -> datetime:
+        """t in the calendar's timezone."""
+        return t.astimezone(self.tz)
+
+    def _periods(self, d: date) -> Iterator[tuple[datetime, datetime]]:
+        for start, end in self.work_hours:
+            yield (datetime.combine(d, start, self.tz), datetime.combine(d, end, self.tz))
+
+    def periods_from(self, t: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Working periods that end after t, in order, clipped to start no earlier than t."""
+        t = self.local(t)
+        for d in self.workdays_from(t.date()):
+            for ps, pe in self._periods(d):
+                if pe > t:
+                    yield (max(ps, t), pe)
+
+    def is_working_moment(self, t: datetime) -> bool:
+        """True when t falls inside working hours of a working day."""
+        t = self.local(t)
+        if not self.is_workday(t.date()):
+            return False
+        return any(ps <= t < pe for ps, pe in self._periods(t.date()))
+
+    def next_working_moment(self, t: datetime) -> datetime:
+        """t itself when inside working hours, else the start of the next working period."""
+        return next(self.periods_from(t))[0]
+
+    # --- arithmetic --------------------------------------------------------
+    def add(self, start: datetime, duration: Duration) -> datetime:
+        """The moment `duration` after `start` (an aware datetime), in the calendar's timezone."""
+        start = self.local(start)
+        if duration.unit is Unit.HOURS:
+            return start + timedelta(hours=duration.amount)
+        if duration.unit is Unit.DAYS:
+            return start + timedelta(days=duration.amount)
+        if duration.unit is Unit.WORKDAYS:
+            s = self.next_working_moment(start)
+            d = s.date()
+            for _ in range(int(duration.amount)):
+                d = self.next_workday(d)
+            return datetime.combine(d, s.timetz().replace(tzinfo=None), self.tz)
+        remaining = timedelta(hours=duration.amount)
+        for ps, pe in self.periods_from(start):
+            if remaining <= pe - ps:
+                return ps + remaining
+            remaining -= pe - ps
+        raise CalendarError("unreachable: periods_from never ends")  # pragma: no cover
+
+    def working_seconds(self, a: datetime, b: datetime) -> float:
+        """Working time between a and b, in seconds (0 when b <= a)."""
+        if b <= a:
+            return 0.0
+        a, b = self.local(a), self.local(b)
+        total = 0.0
+        d = a.date()
+        while d <= b.date():
+            if self.is_workday(d):
+                for ps, pe in self._periods(d):
+                    lo, hi = max(ps, a), min(pe, b)
+                    if hi > lo:
+                        total += (hi - lo).total_seconds()
+            d += timedelta(days=1)
+        return total
+
+    @property
+    def hours_per_day(self) -> float:
+        """Length of one working day in hours."""
+        return sum(
+            (datetime.combine(date.min, e) - datetime.combine(date.min, s)).total_seconds()
+            for s, e in self.work_hours
+        ) / 3600
+
+    def working_days(self, a: datetime, b: datetime) -> float:
+        """Working time between a and b, in working days."""
+        return self.working_seconds(a, b) / 3600 / self.hours_per_day
+
+
+def parse_dates(values: Iterable[str]) -> frozenset[date]:
+    """Parse `YYYY-MM-DD` strings (ValueError names the bad one)."""
+    out = set()
+    for v in values:
+        try:
+            out.add(date.fromisoformat(v))
+        except (TypeError, ValueError):
+            raise ValueError(f"{v!r} is not a date in the form YYYY-MM-DD") from None
+    return frozenset(out)

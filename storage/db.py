@@ -1,0 +1,127 @@
+"""Engine and transactions: SQLite (WAL) by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlmodel import Session, SQLModel, create_engine
+
+from storage import tables
+from storage.repository import SqlRepository
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be opened or is not this program's."""
+
+
+def database_url(value: str, base: Path | None = None) -> str:
+    """A SQLAlchemy URL from a URL or a file path (relative paths are taken from `base`)."""
+    value = value.strip()
+    if "://" not in value:
+        path = Path(value).expanduser()
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        return f"sqlite:///{path}"
+    if value.startswith("postgresql://") or value.startswith("postgres://"):
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
+    if value.startswith("sqlite:///") and base is not None:
+        raw = value[len("sqlite:///"):]
+        if raw and raw != ":memory:" and not raw.startswith("/"):
+            return f"sqlite:///{(base / raw)}"
+    return value
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record) -> None:
+        # let SQLAlchemy drive transactions so that BEGIN IMMEDIATE below takes effect
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:
+        # take the write lock at the start: a read that later writes cannot deadlock
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """One database, shared by one or many counties; opens transactions for one county."""
+
+    def __init__(self, url: str, county: str, *, create: bool = True) -> None:
+        self.url = url
+        self.county = county
+        try:
+            parsed = make_url(url)
+        except ArgumentError as e:
+            raise DatabaseError(f"not a database URL: {url!r} ({e})") from None
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        kwargs: dict = {}
+        if self.is_sqlite:
+            db = parsed.database
+            if db and db != ":memory:":
+                folder = Path(db).expanduser().parent
+                if not folder.exists():
+                    raise DatabaseError(f"folder {folder} of the database does not exist")
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
+        else:
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine = create_engine(url, **kwargs)
+        except Exception as e:  # the driver's own errors differ per backend
+            raise DatabaseError(f"cannot open {self.safe_url}: {e}") from None
+        if self.is_sqlite:
+            _sqlite_setup(self.engine)
+        if create:
+            self.create()
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for messages and logs."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def create(self) -> None:
+        """Create missing tables and check the schema version."""
+        try:
+            SQLModel.metadata.create_all(self.engine)
+        except OperationalError as e:
+            raise DatabaseError(f"cannot open {self.safe_url}: {e.orig}") from None
+        with self.transaction() as tx:
+            version = tx.get_meta("schema_version")
+            if version is None:
+                tx.set_meta("schema_version", str(tables.SCHEMA_VERSION))
+            elif int(version) > tables.SCHEMA_VERSION:
+                raise DatabaseError(
+                    f"{self.safe_url} was written by a newer minqing-relay (schema {version}); upgrade first"
+                )
+
+    def has_tables(self) -> bool:
+        """True when the database already holds this program's tables."""
+        return inspect(self.engine).has_table("requests")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[SqlRepository]:
+        """A repository inside one transaction: committed on success, rolled back on error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield SqlRepository(session, self.county)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        """Close every connection."""
+        self.engine.dispose()

@@ -1,0 +1,266 @@
+"""The repository: domain objects in and out of the tables, inside one session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import fields
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from routing.model import Event, EventKind, PersonRef, Rating, Request, Status, Tier
+from routing.ports import RequestFilter
+from storage.tables import (
+    AuditRow,
+    Counter,
+    EventRow,
+    MessageSeen,
+    Meta,
+    NameClash,
+    NamePin,
+    OutboxRow,
+    PersonSeen,
+    RequestRow,
+)
+
+_REQUEST_FIELDS = [f.name for f in fields(Request)]
+
+
+def _to_row(req: Request, row: RequestRow) -> RequestRow:
+    for name in _REQUEST_FIELDS:
+        value = getattr(req, name)
+        if isinstance(value, Tier):
+            value = value.key
+        elif isinstance(value, (Status, Rating)):
+            value = value.value
+        setattr(row, name, value)
+    return row
+
+
+def to_request(row: RequestRow) -> Request:
+    """A domain request from its row."""
+    values = {name: getattr(row, name) for name in _REQUEST_FIELDS}
+    values["tier"] = Tier.from_key(row.tier)
+    values["status"] = Status(row.status)
+    values["rating"] = Rating(row.rating) if row.rating else None
+    return Request(**values)
+
+
+def to_event(row: EventRow) -> Event:
+    """A domain event from its row."""
+    return Event(
+        number=row.number,
+        kind=EventKind(row.kind),
+        at=row.at,
+        tier=Tier.from_key(row.tier),
+        actor=row.actor,
+        actor_key=row.actor_key,
+        from_status=Status(row.from_status) if row.from_status else None,
+        to_status=Status(row.to_status) if row.to_status else None,
+        from_tier=Tier.from_key(row.from_tier) if row.from_tier else None,
+        note=row.note,
+        rule=row.rule,
+        data=dict(row.data or {}),
+    )
+
+
+class SqlRepository:
+    """The domain's repository port over one SQLModel session and one county."""
+
+    def __init__(self, session: Session, county: str) -> None:
+        self.session = session
+        self.county = county
+
+    # --- messages and people ----------------------------------------------------
+    def first_delivery(self, msg_id: str, at: datetime) -> bool:
+        """Record a processed message id; False when it had been processed before."""
+        s = self.session
+        if s.exec(select(MessageSeen.id).where(MessageSeen.county == self.county, MessageSeen.msg_id == msg_id)).first():
+            return False
+        s.add(MessageSeen(county=self.county, msg_id=msg_id, at=at))
+        s.flush()
+        return True
+
+    def note_person(self, who: PersonRef, room: str, at: datetime) -> None:
+        """Remember that this person spoke in this room."""
+        s = self.session
+        row = s.exec(select(PersonSeen).where(
+            PersonSeen.county == self.county, PersonSeen.contact_key == who.key, PersonSeen.name == who.name,
+        )).first()
+        if row is None:
+            row = PersonSeen(county=self.county, contact_key=who.key, contact_id=who.contact_id, name=who.name,
+                             rooms=[], first_seen=at, last_seen=at)
+        if room not in row.rooms:
+            row.rooms = [*row.rooms, room]
+        row.messages += 1
+        row.last_seen = max(row.last_seen, at)
+        s.add(row)
+
+    def people(self) -> list[PersonSeen]:
+        """Everyone seen, by name."""
+        return list(self.session.exec(
+            select(PersonSeen).where(PersonSeen.county == self.county).order_by(PersonSeen.name, PersonSeen.first_seen)
+        ))
+
+    def pinned_id(self, name: str) -> str | None:
+        """The contact id first seen under a handler's display name, if any."""
+        return self.session.exec(
+            select(NamePin.contact_id).where(NamePin.county == self.county, NamePin.name == name)
+        ).first()
+
+    def pins(self) -> dict[str, str]:
+        """Every pinned handler name and its contact id."""
+        rows = self.session.exec(select(NamePin).where(NamePin.county == self.county))
+        return {r.name: r.contact_id for r in rows}
+
+    def pin(self, name: str, contact_id: str, at: datetime) -> None:
+        """Pin a handler's display name to the first contact id seen for it."""
+        self.session.add(NamePin(county=self.county, name=name, contact_id=contact_id, at=at))
+        self.session.flush()
+
+    def first_clash(self, name: str, contact_id: str, at: datetime) -> bool:
+        """Record that another contact used a pinned name; True the first time only."""
+        s = self.session
+        if s.exec(select(NameClash.id).where(
+            NameClash.county == self.county, NameClash.name == name, NameClash.contact_id == contact_id,
+        )).first():
+            return False
+        s.add(NameClash(county=self.county, name=name, contact_id=contact_id, at=at))
+        s.flush()
+        return True
+
+    # --- requests ----------------------------------------------------------------
+    def next_number(self) -> int:
+        """The next request number of the county (never reused)."""
+        s = self.session
+        counter = s.exec(select(Counter).where(Counter.county == self.county).with_for_update()).first()
+        if counter is None:
+            counter = Counter(county=self.county, last_number=0)
+        counter.last_number += 1
+        s.add(counter)
+        s.flush()
+        return counter.last_number
+
+    def _row(self, number: int) -> RequestRow | None:
+        return self.session.exec(
+            select(RequestRow).where(RequestRow.county == self.county, RequestRow.number == number)
+        ).first()
+
+    def add(self, request: Request, event: Event) -> None:
+        """Store a new request with its first event."""
+        self.session.add(_to_row(request, RequestRow(county=self.county)))
+        self._append(event)
+
+    def get(self, number: int) -> Request | None:
+        """The request with that number, or None."""
+        row = self._row(number)
+        return to_request(row) if row else None
+
+    def update(self, request: Request, event: Event) -> None:
+        """Store a request's new state and append the event that changed it."""
+        row = self._row(request.number)
+        if row is None:
+            raise KeyError(f"request #{request.number} is not stored")
+        self.session.add(_to_row(request, row))
+        self._append(event)
+
+    def _append(self, e: Event) -> None:
+        self.session.add(EventRow(
+            county=self.county, number=e.number, kind=e.kind.value, at=e.at, tier=e.tier.key,
+            from_tier=e.from_tier.key if e.from_tier else None, actor=e.actor, actor_key=e.actor_key,
+            from_status=e.from_status.value if e.from_status else None,
+            to_status=e.to_status.value if e.to_status else None, note=e.note, rule=e.rule, data=e.data,
+        ))
+        self.session.flush()
+
+    def events(self, number: int) -> list[Event]:
+        """A request's event log, oldest first."""
+        rows = self.session.exec(
+            select(EventRow).where(EventRow.county == self.county, EventRow.number == number).order_by(EventRow.id)
+        )
+        return [to_event(r) for r in rows]
+
+    def _filtered(self, flt: RequestFilter):
+        q = select(RequestRow).where(RequestRow.county == self.county)
+        if flt.statuses is not None:
+            q = q.where(col(RequestRow.status).in_([s.value for s in flt.statuses]))
+        if flt.tier is not None:
+            q = q.where(RequestRow.tier == flt.tier.key)
+        if flt.township is not None:
+            q = q.where(RequestRow.township == flt.township)
+        if flt.village is not None:
+            q = q.where(RequestRow.village == flt.village)
+        if flt.requester_key is not None:
+            q = q.where(RequestRow.requester_key == flt.requester_key)
+        if flt.created_from is not None:
+            q = q.where(RequestRow.created_at >= flt.created_from)
+        if flt.created_to is not None:
+            q = q.where(RequestRow.created_at < flt.created_to)
+        return q.order_by(RequestRow.number)
+
+    def find(self, flt: RequestFilter) -> list[Request]:
+        """Requests matching the filter, by number."""
+        return [to_request(r) for r in self.session.exec(self._filtered(flt))]
+
+    def stream(self, flt: RequestFilter, batch: int = 2000) -> Iterator[Request]:
+        """Requests matching the filter, by number, fetched in batches (for large exports)."""
+        result = self.session.exec(self._filtered(flt).execution_options(yield_per=batch))
+        for row in result:
+            yield to_request(row)
+
+    def count(self) -> int:
+        """How many requests the county has."""
+        return self.session.exec(
+            select(func.count()).select_from(RequestRow).where(RequestRow.county == self.county)
+        ).one()
+
+    # --- outbox --------------------------------------------------------------
+    def has_key(self, key: str) -> bool:
+        """True when an outbound message with this key was already recorded."""
+        return self.session.exec(
+            select(OutboxRow.id).where(OutboxRow.county == self.county, OutboxRow.key == key)
+        ).first() is not None
+
+    def enqueue(self, room: str, text: str, mentions: list[dict], at: datetime, key: str | None = None) -> bool:
+        """Record a message to send; False (and nothing recorded) when its key was recorded before."""
+        if key is not None and self.has_key(key):
+            return False
+        self.session.add(OutboxRow(county=self.county, room=room, text=text, mentions=mentions, key=key,
+                                   created_at=at))
+        self.session.flush()
+        return True
+
+    def outbox(self, statuses: tuple[str, ...] = ("queued",), limit: int | None = None) -> list[OutboxRow]:
+        """Outbox rows in the order they were recorded."""
+        q = (select(OutboxRow).where(OutboxRow.county == self.county, col(OutboxRow.status).in_(statuses))
+             .order_by(OutboxRow.id))
+        if limit is not None:
+            q = q.limit(limit)
+        return list(self.session.exec(q))
+
+    def outbox_row(self, row_id: int) -> OutboxRow | None:
+        """One outbox row by id."""
+        return self.session.get(OutboxRow, row_id)
+
+    def save(self, row) -> None:
+        """Store a changed row."""
+        self.session.add(row)
+        self.session.flush()
+
+    # --- meta and audit ----------------------------------------------------------
+    def get_meta(self, name: str) -> str | None:
+        """A stored setting of the deployment (e.g. the clock's high-water mark)."""
+        row = self.session.get(Meta, (self.county, name))
+        return row.value if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Store a setting of the deployment."""
+        row = self.session.get(Meta, (self.county, name)) or Meta(county=self.county, name=name, value=value)
+        row.value = value
+        self.session.add(row)
+        self.session.flush()
+
+    def audit(self, at: datetime, who: str, action: str, detail: dict) -> None:
+        """Write an audit record."""
+        self.session.add(AuditRow(county=self.county, at=at, who=who, action=action, detail=detail))
+        self.session.flush()

@@ -1,0 +1,213 @@
+"""SQLModel tables. Every row carries its county, so many deployments can share one database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy.types import DateTime, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+SCHEMA_VERSION = 1
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, stored as naive UTC (the same on SQLite and PostgreSQL), aware UTC out."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; times must carry a timezone")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _time(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _text() -> Any:
+    return Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class RequestRow(SQLModel, table=True):
+    """A request's current state (its history is in EventRow)."""
+
+    __tablename__ = "requests"
+    __table_args__ = (
+        UniqueConstraint("county", "number", name="uq_requests_county_number"),
+        Index("ix_requests_county_status", "county", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    county: str
+    number: int
+    requester: str
+    requester_key: str = Field(index=True)
+    requester_id: str | None = None
+    village: str
+    township: str
+    tier: str
+    category: str
+    urgent: bool = False
+    urgency_reason: str | None = None
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    status: str
+    handler: str | None = None
+    handler_key: str | None = None
+    handler_id: str | None = None
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    tier_since: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ack_due_at: datetime | None = _time()
+    resolve_due_at: datetime | None = _time()
+    first_ack_due_at: datetime | None = _time()
+    acknowledged_at: datetime | None = _time()
+    escalated_at: datetime | None = _time()
+    resolved_at: datetime | None = _time()
+    closed_at: datetime | None = _time()
+    rating: str | None = None
+    reopened: int = 0
+    result: str | None = _text()
+    proposed_at: datetime | None = _time()
+    last_reminded_at: datetime | None = _time()
+    alerted_at: datetime | None = _time()
+    source_msg_id: str | None = None
+
+
+class EventRow(SQLModel, table=True):
+    """One entry of a request's append-only log."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_county_number", "county", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    county: str
+    number: int
+    kind: str
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    tier: str
+    from_tier: str | None = None
+    actor: str | None = None
+    actor_key: str | None = None
+    from_status: str | None = None
+    to_status: str | None = None
+    note: str | None = _text()
+    rule: str | None = None
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class MessageSeen(SQLModel, table=True):
+    """Message ids already processed: a message delivered twice is handled once."""
+
+    __tablename__ = "messages_seen"
+    __table_args__ = (UniqueConstraint("county", "msg_id", name="uq_messages_seen"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    county: str
+    msg_id: str
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class PersonSeen(SQLModel, table=True):
+    """Someone who wrote in a configured room: name, contact id and where."""
+
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("county", "contact_key", "name", name="uq_people"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    county: str
+    contact_key: str
+    contact_id: str | None = None
+    name: str
+    rooms: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    messages: int = 0
+    first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class NamePin(SQLModel, table=True):
+    """A handler's display name pinned to the first contact id seen using it."""
+
+    __tablename__ = "name_pins"
+    __table_args__ = (UniqueConstraint("county", "name", name="uq_name_pins"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    county: str
+    name: str
+    contact_id: str
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class NameClash(SQLModel, table=True):
+    """Another contact id seen under a pinned handler name (reported once)."""
+
+    __tablename__ = "name_clashes"
+    __table_args__ = (UniqueConstraint("county", "name", "contact_id", name="uq_name_clashes"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    county: str
+    name: str
+    contact_id: str
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Counter(SQLModel, table=True):
+    """The last request number given out in a county."""
+
+    __tablename__ = "counters"
+
+    county: str = Field(primary_key=True)
+    last_number: int = 0
+
+
+class OutboxRow(SQLModel, table=True):
+    """A message the bot will say or has said; recorded before it is sent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("county", "key", name="uq_outbox_key"),
+        Index("ix_outbox_county_status", "county", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    county: str
+    room: str
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    mentions: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    key: str | None = None
+    status: str = "queued"  # queued -> sending -> sent | failed | abandoned
+    attempts: int = 0
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    not_before: datetime | None = _time()
+    sent_at: datetime | None = _time()
+    error: str | None = _text()
+
+
+class Meta(SQLModel, table=True):
+    """Settings the deployment keeps: schema version, the clock's high-water mark."""
+
+    __tablename__ = "meta"
+
+    county: str = Field(primary_key=True)
+    name: str = Field(primary_key=True)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AuditRow(SQLModel, table=True):
+    """Who looked at or exported what (e.g. unmasked names)."""
+
+    __tablename__ = "audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    county: str
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    who: str
+    action: str
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
