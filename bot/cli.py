@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -38,8 +37,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def _out() -> Console:
+    """Standard output; wide when it is not a terminal, so tables are not cut for files and pipes."""
+    return Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+ROLE_NAMES = {"village_cadre": "村干部", "township_staff": "镇工作人员", "township_leader": "镇领导",
+              "county_staff": "县工作人员"}
 
 ConfigOpt = Annotated[
     Path,
@@ -94,6 +101,7 @@ def _database(config: Config, db: str | None, *, must_exist: bool = False) -> Da
 @app.command("check-config")
 def check_config(path: Annotated[Path, typer.Argument(help="The config file to check.")]) -> None:
     """Validate a config; print the tier tree, or every problem (exit 2)."""
+    out = _out()
     config = _config(path)
     county = config.county
 
@@ -180,7 +188,7 @@ def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | N
     try:
         stream = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
     except OSError as e:
-        raise Exit(BAD_INPUT, f"cannot read {file}: {e.strerror}") from None
+        raise Exit(BAD_CONFIG, f"cannot read {file}: {e.strerror}") from None
     try:
         replayer.feed(stream)
         replayer.finish(until)
@@ -206,6 +214,7 @@ def list_requests(
     tier: Annotated[str | None, typer.Option("--tier", help="village, township or county.")] = None,
 ) -> None:
     """List requests."""
+    out = _out()
     cfg = _config(config)
     try:
         flt = RequestFilter(
@@ -240,6 +249,7 @@ def show(
     db: DbOpt = None,
 ) -> None:
     """Show one request with its whole event log."""
+    out = _out()
     cfg = _config(config)
     database = _database(cfg, db)
     with database.transaction() as tx:
@@ -259,12 +269,13 @@ def show(
 @app.command()
 def people(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
     """List the people seen in the configured rooms, with their WeChat ids, to copy into the config."""
+    out = _out()
     cfg = _config(config)
     database = _database(cfg, db)
     roles: dict[str, list[str]] = {}
     for m in cfg.county.members():
         unit = m.village or m.township or cfg.county.name
-        roles.setdefault(m.wechat_id or m.name, []).append(f"{unit}{m.role.value}")
+        roles.setdefault(m.wechat_id or m.name, []).append(f"{unit}{ROLE_NAMES[m.role.value]}")
     with database.transaction() as tx:
         seen = tx.people()
         pins = tx.pins()
@@ -285,14 +296,15 @@ def demo() -> None:
     """Replay a scripted week in the example county on simulated groups; print the transcript and a summary."""
     from bot.demo import run_demo
 
-    run_demo(out)
+    # the summary table is wider than the 80 columns rich assumes when output is piped
+    out = _out()
+    run_demo(Console(soft_wrap=True, width=max(out.width, 110)) if sys.stdout.isatty() else out)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point of the `minqing` console script."""
-    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     try:
-        app(standalone_mode=False)
+        app(args=argv, standalone_mode=False)
     except Exit as e:
         if e.args and e.args[0]:
             err.print(e.args[0], markup=False, highlight=False)
@@ -306,3 +318,7 @@ def main() -> None:
             sys.exit(BAD_CONFIG if code == 2 else code)
         logging.getLogger("minqing").exception("failed: %s", e)
         sys.exit(FAILURE)
+
+
+if __name__ == "__main__":
+    main()

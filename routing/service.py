@@ -211,7 +211,7 @@ class RelayService:
         if who is Who.URGER:
             if is_requester or any(m.role.tier > req.tier for m in covering):
                 return None
-            return Refusal.NOT_HIGHER if covering else Refusal.NOT_HANDLER
+            return Refusal.NOT_HIGHER
         raise AssertionError(who)  # pragma: no cover
 
     @staticmethod
@@ -269,11 +269,19 @@ class RelayService:
     def _tier_handlers(self, req: Request, tier: Tier | None = None) -> tuple[PersonRef, ...]:
         return tuple(m.ref for m in self.county.handlers_at(tier or req.tier, req.township, req.village))
 
+    def _unit(self, turn: Turn, req: Request) -> str:
+        """The unit the sender acts for on this request: its most local role that covers it."""
+        covering = sorted((m for m in turn.roles if self.covers(m, req)), key=lambda m: m.role.tier)
+        if not covering:
+            return ""
+        m = covering[0]
+        return m.village or m.township or self.county.name
+
     def _tell_requester(self, turn: Turn, req: Request, template: str, **context) -> None:
         """Notify the requester in their village room, unless the reply there already did."""
         room = self._village_room(req)
         if turn.msg.room != room:
-            turn.say(room, template, (req.requester_ref,), r=req, **context)
+            turn.say(room, template, (req.requester_ref,), r=req, unit=self._unit(turn, req), **context)
 
     def _requester_also(self, turn: Turn, req: Request) -> PersonRef | None:
         """The requester, when the reply goes to their own village room (one message for both)."""
@@ -407,7 +415,9 @@ class RelayService:
             self._change(turn, req, EventKind.SATISFIED, note=p.arg or None)
             turn.reply("rated_satisfied.j2", r=req)
             return
-        self._change(turn, req, EventKind.UNSATISFIED, note=p.arg or None)
+        _, resolve_due = self.policy.deadlines(turn.now, req.category, req.urgent)
+        self._change(turn, req, EventKind.UNSATISFIED, note=p.arg or None,
+                     deadlines=(req.ack_due_at, resolve_due))
         turn.reply("rated_unsatisfied.j2", r=req)
         room = self._tier_room(req)
         mentions = (req.handler_ref,) if req.handler_ref else self._tier_handlers(req)

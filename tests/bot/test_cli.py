@@ -1,0 +1,88 @@
+"""The other commands: list --json (a contract), check-config, people, show, demo."""
+
+import json
+
+from tests.bot.cli_helpers import run
+from tests.conftest import EXAMPLE, LT, PX
+
+CFG = str(EXAMPLE)
+KEYS = {"id", "status", "tier", "village", "township", "handler", "category", "urgent", "requester", "text",
+        "created_at", "acknowledged_at", "escalated_at", "resolved_at", "closed_at", "rating", "reopened"}
+
+
+def replay(tmp_path, *msgs):
+    lines = [json.dumps({"ts": ts, "room": room, "sender": who, "sender_id": f"wxid_{who}", "text": text},
+                        ensure_ascii=False) for ts, room, who, text in msgs]
+    f = tmp_path / "in.jsonl"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = str(tmp_path / "r.db")
+    r = run("replay", "-c", CFG, "--db", db, str(f))
+    assert r.code == 0, r.err
+    return db
+
+
+def test_list_json_follows_the_contract(tmp_path):
+    db = replay(
+        tmp_path,
+        ("2026-10-12T09:00:00+08:00", LT, "唐命学", "@民情直通车 路灯坏了"),
+        ("2026-10-12T09:30:00+08:00", LT, "唐驻村", "上报 #1"),
+        ("2026-10-12T10:00:00+08:00", PX, "杨主任", "认领 #1"),
+        ("2026-10-12T11:00:00+08:00", PX, "杨主任", "办结 #1 修好了"),
+        ("2026-10-12T12:00:00+08:00", LT, "唐命学", "不满意 #1 还是不亮"),
+        ("2026-10-12T13:00:00+08:00", LT, "王大妈", "报修 水管爆了"),
+        ("2026-10-12T13:30:00+08:00", PX, "杨主任", "无效 #2 重复"),
+    )
+    r = run("list", "-c", CFG, "--db", db, "--json")
+    assert r.code == 0, r.err
+    items = json.loads(r.out)
+    assert all(KEYS <= set(x) for x in items)
+    a, b = items
+    assert a["id"] == 1 and a["status"] == "acknowledged" and a["tier"] == "township"
+    assert a["handler"] == "杨主任" and a["rating"] == "unsatisfied" and a["reopened"] == 1
+    assert a["resolved_at"] is None  # reopened
+    assert a["created_at"] == "2026-10-12T09:00:00+08:00"
+    assert a["acknowledged_at"] == a["escalated_at"] == "2026-10-12T09:30:00+08:00"
+    assert a["closed_at"] is None and a["urgent"] is False and a["requester"] == "唐命学"
+    assert b["status"] == "rejected" and b["closed_at"] == "2026-10-12T13:30:00+08:00"
+    assert b["category"] == "城乡建设" and b["handler"] is None and b["rating"] is None
+
+
+def test_list_table_and_filters(tmp_path):
+    db = replay(tmp_path, ("2026-10-12T09:00:00+08:00", LT, "唐命学", "@民情直通车 路灯坏了"))
+    r = run("list", "-c", CFG, "--db", db)
+    assert r.code == 0 and "路灯坏了" in r.out and "1 requests" in r.out
+    assert json.loads(run("list", "-c", CFG, "--db", db, "--json", "--status", "closed").out) == []
+    assert run("list", "-c", CFG, "--db", db, "--status", "bogus").code == 2
+
+
+def test_show_and_people(tmp_path):
+    db = replay(tmp_path, ("2026-10-12T09:00:00+08:00", LT, "唐命学", "@民情直通车 路灯坏了"),
+                ("2026-10-12T09:10:00+08:00", LT, "石支书", "认领 #1"))
+    r = run("show", "1", "-c", CFG, "--db", db)
+    assert r.code == 0 and "claimed" in r.out
+    assert run("show", "9", "-c", CFG, "--db", db).code == 1
+    r = run("people", "-c", CFG, "--db", db)
+    assert r.code == 0 and "wxid_石支书" in r.out and "楼台村村干部" in r.out
+
+
+def test_check_config(tmp_path):
+    r = run("check-config", CFG)
+    assert r.code == 0 and "盘信镇" in r.out and "楼台村" in r.out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXAMPLE.read_text(encoding="utf-8").replace('resolve = "5 workdays"', 'resolve = "5 weeks"'),
+                   encoding="utf-8")
+    r = run("check-config", str(bad))
+    assert r.code == 2 and "sla.resolve: unknown unit" in r.err
+
+
+def test_usage_errors_exit_2():
+    assert run("replay").code == 2
+    assert run("no-such-command").code == 2
+
+
+def test_demo_runs_the_scripted_week():
+    r = run("demo")
+    assert r.code == 0, r.err
+    for fragment in ("楼台村干群连心群", "盘信镇二级工作群", "已登记为 #1", "【上报】", "【紧急】", "抱歉",
+                     "感谢评价", "已重新交", "诉求汇总"):
+        assert fragment in r.out, fragment

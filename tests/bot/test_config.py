@@ -1,0 +1,107 @@
+"""Config loading: the example is valid; every kind of mistake is reported with its key path."""
+
+from datetime import date
+
+import pytest
+
+from bot.config import ConfigError, calendar_warnings, load_config, parse_config
+from routing.durations import Unit
+from routing.model import Role
+from tests.conftest import EXAMPLE
+
+TEXT = EXAMPLE.read_text(encoding="utf-8")
+
+
+def problems(text):
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    return info.value.problems
+
+
+def test_example_builds_the_county_and_policy(example_config):
+    county = example_config.county
+    assert county.name == "松桃县"
+    assert [t.name for t in county.townships] == ["盘信镇", "普觉镇"]
+    assert len(county.villages()) == 4
+    assert county.place("楼台村干群连心群").village == "楼台村"
+    assert county.place("普觉镇楼台村干群连心群").township == "普觉镇"
+    assert {m.role for m in county.members()} == set(Role)
+    sla = example_config.policy.sla
+    assert sla.resolve_for("城乡建设", False).amount == 10
+    assert sla.resolve_for("城乡建设", True).unit is Unit.WORKDAYS
+    assert sla.acknowledge_for("劳动和社会保障", False).unit is Unit.WORKHOURS
+    assert example_config.policy.escalation.direct_to_township == {"纪检监察"}
+
+
+@pytest.mark.parametrize("old, new, path, reason", [
+    ('timezone = "Asia/Shanghai"', 'timezone = "Asia/Nowhere"', "bot.timezone", "unknown timezone"),
+    ('acknowledge = "1 workdays"', 'acknowledge = "1 weeks"', "sla.acknowledge", "unknown unit"),
+    ('resolve = "10 workdays"', 'resolve = "ten days"', "sla.category[0].resolve", "not a duration"),
+    ('township_daily = "08:30"', 'township_daily = "25:00"', "digest.township_daily", "not a time of day"),
+    ('county_weekly = "MON 09:00"', 'county_weekly = "someday 09:00"', "digest.county_weekly", "weekday"),
+    ('work_hours = ["08:30-12:00", "14:30-17:30"]', 'work_hours = ["12:00-08:30"]', "calendar.work_hours",
+     "ends before it starts"),
+    ('extra_holidays = []', 'extra_holidays = ["2026-13-01"]', "calendar.extra_holidays", "not a date"),
+    ('workdays = "chinese"', 'workdays = "lunar"', "calendar.workdays", "chinese"),
+    ('on_mention = true', 'on_mention = true\nsilly = 1', "intake.silly", "unknown key"),
+    ('name = "盘信镇"\n', 'nom = "盘信镇"\n', "townships[0].name", "required key is missing"),
+    ('room = "民主村干群连心群"', 'room = "楼台村干群连心群"', "townships[0].villages[1].room", "already used"),
+    ('name = "民主村"', 'name = "楼台村"', "townships[0].villages[1].name", "already defined in 盘信镇"),
+    ('direct_to_township = ["纪检监察"]', 'direct_to_township = ["不存在的类"]', "escalation.direct_to_township[0]",
+     "unknown category"),
+    ('plugin_port = 8790', 'plugin_port = 80', "wechaty.plugin_port", "greater than or equal"),
+])
+def test_mistakes_are_reported_with_key_path_and_reason(old, new, path, reason):
+    assert old in TEXT
+    found = problems(TEXT.replace(old, new, 1))
+    assert any(p == path and reason in r for p, r in found), found
+
+
+def test_a_room_used_twice_anywhere():
+    found = problems(TEXT.replace('leaders_room = "普觉镇党政班子群"', 'leaders_room = "松桃县网络问政工作群"'))
+    assert found == [("townships[1].leaders_room", "room '松桃县网络问政工作群' is already used at county.room")]
+
+
+def test_token_is_never_read_from_the_file():
+    found = problems(TEXT.replace('token_env = "WECHATY_PUPPET_SERVICE_TOKEN"', 'token = "secret"'))
+    assert found[0][0] == "wechaty.token" and "environment variable" in found[0][1]
+
+
+def test_token_comes_from_the_named_environment_variable(example_config):
+    assert example_config.token({"WECHATY_PUPPET_SERVICE_TOKEN": "abc"}) == "abc"
+    assert example_config.token({}) is None
+
+
+def test_bad_toml_and_missing_file(tmp_path):
+    assert "not valid TOML" in problems("[bot\nname=1")[0][1]
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "nope.toml")
+    assert "file not found" in str(info.value)
+
+
+def test_several_problems_are_all_reported():
+    text = TEXT.replace('acknowledge = "1 workdays"', 'acknowledge = "x"').replace('rating_window = "3 days"',
+                                                                                   'rating_window = 3')
+    paths = {p for p, _ in problems(text)}
+    assert {"sla.acknowledge", "sla.rating_window"} <= paths
+
+
+def test_a_name_listed_twice_in_one_list():
+    found = problems(TEXT.replace('cadres = [{ name = "滕主任" }]', 'cadres = [{ name = "滕主任" }, { name = "滕主任" }]'))
+    assert found[0][0] == "townships[0].villages[1].cadres[1]"
+
+
+def test_one_wechat_id_for_two_names():
+    found = problems(TEXT.replace('{ name = "田镇长" }', '{ name = "田镇长", wechat_id = "wxid_zhang" }'))
+    assert found[0][0] == "townships[0].leaders[1].wechat_id"
+
+
+def test_relative_database_and_model_paths_are_taken_from_the_config_folder(example_config):
+    assert example_config.data_dir == EXAMPLE.parent
+    assert example_config.model_path() is None
+
+
+def test_calendar_warning_for_years_chinese_calendar_does_not_know(example_config):
+    assert calendar_warnings(example_config, date(2026, 11, 28))  # next year is 2027
+    assert "2027" in calendar_warnings(example_config, date(2026, 11, 28))[0]
+    assert calendar_warnings(example_config, date(2025, 3, 1)) == []

@@ -1,0 +1,112 @@
+"""Fakes for tests: a clock that moves only when told, and a chat that records what the bot says."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import count
+from zoneinfo import ZoneInfo
+
+from bot.app import Relay
+from bot.clock import ManualClock
+from bot.transport import Said, SimulatedTransport
+from routing.model import Inbound
+
+TZ = ZoneInfo("Asia/Shanghai")
+FakeClock = ManualClock
+
+
+def local(text: str) -> datetime:
+    """A Beijing-time moment from 'YYYY-MM-DD HH:MM'."""
+    return datetime.fromisoformat(text).replace(tzinfo=TZ)
+
+
+@dataclass(frozen=True)
+class Line:
+    """What the bot said, in a form tests can compare: room, text and the names it mentioned."""
+
+    room: str
+    text: str
+    mentions: tuple[str, ...]
+    ts: datetime
+
+    def __contains__(self, fragment: str) -> bool:
+        return fragment in self.text
+
+
+class Chat:
+    """Simulated groups for dialog tests: people speak, the clock moves, the bot answers."""
+
+    def __init__(self, relay: Relay, clock: ManualClock, transport: SimulatedTransport) -> None:
+        self.relay = relay
+        self.clock = clock
+        self.transport = transport
+        self._ids = count(1)
+
+    def at(self, when: str | datetime) -> Chat:
+        """Move the clock (running due jobs on the way) to a 'YYYY-MM-DD HH:MM' local time."""
+        t = local(when) if isinstance(when, str) else when
+        self.run_jobs_until(t)
+        self.clock.set(t)
+        return self
+
+    def later(self, **delta) -> Chat:
+        """Move the clock forward by a timedelta's keywords."""
+        return self.at(self.clock.now() + timedelta(**delta))
+
+    def run_jobs_until(self, t: datetime) -> list[Line]:
+        """Run every time-driven job that falls due up to t, each at its due time."""
+        lines: list[Line] = []
+        while (due := self.relay.next_due(self.clock.now())) is not None and due <= t:
+            self.clock.set(due)
+            self.relay.tick(due)
+            self.relay.flush(due)
+        return lines
+
+    def say(self, room: str, sender: str, text: str, *, sender_id: str | None = "auto", mention: bool = False,
+            msg_id: str | None = None, is_text: bool = True) -> list[Line]:
+        """Someone writes in a room; returns what the bot said in reply (anywhere)."""
+        now = self.clock.now()
+        inbound = Inbound(
+            ts=now, room=room, sender=sender, text=text,
+            msg_id=msg_id or f"m{next(self._ids)}",
+            sender_id=f"wxid_{sender}" if sender_id == "auto" else sender_id,
+            mentions_bot=mention or f"@{self.relay.config.policy.bot_name}" in text,
+            is_text=is_text,
+        )
+        self.relay.receive(inbound)
+        self.relay.flush(now)
+        return self.take()
+
+    def take(self) -> list[Line]:
+        """Everything the bot said since the last call."""
+        return [to_line(s) for s in self.transport.take()]
+
+    def script(self, steps: Sequence[tuple]) -> None:
+        """Run a dialog: (room, sender, text, expected) rows; expected is [(room, fragment), ...].
+
+        Each expected fragment must appear in a message the bot said in that room in reply;
+        an empty list means the bot says nothing.
+        """
+        for i, (room, sender, text, expected) in enumerate(steps, 1):
+            said = self.say(room, sender, text)
+            if not expected:
+                assert said == [], f"step {i} {text!r}: expected silence, bot said {said}"
+            for want_room, fragment in expected:
+                assert any(s.room == want_room and fragment in s.text for s in said), (
+                    f"step {i} {text!r}: nothing in {want_room} containing {fragment!r}; bot said:\n"
+                    + "\n".join(f"  [{s.room}] {s.text}" for s in said)
+                )
+
+
+def to_line(s: Said) -> Line:
+    """A transcript entry as a comparable line."""
+    return Line(s.room, s.text, tuple(m.name for m in s.mentions), s.ts)
+
+
+def make_chat(config, db, start: str = "2026-10-12 08:00") -> Chat:
+    """Simulated groups over a config and a database, the clock at `start`."""
+    clock = FakeClock(local(start))
+    transport = SimulatedTransport(clock)
+    return Chat(Relay(config, db, transport), clock, transport)
