@@ -73,6 +73,7 @@ def transition(
     from_status, from_tier = request.status, request.tier
     if r.responds and request.acknowledged_at is None:
         request.acknowledged_at = at
+        request.responder = actor.name if actor else None
 
     if kind is EventKind.CLAIMED:
         _set_handler(request, actor)
@@ -108,7 +109,9 @@ def transition(
     elif kind in (EventKind.URGED, EventKind.REMINDED):
         request.last_reminded_at = at
     elif kind is EventKind.PROPOSED:
+        # a proposal reminds the cadres too: no separate reminder before remind_every has passed
         request.proposed_at = at
+        request.last_reminded_at = at
     elif kind is EventKind.ALERTED:
         request.alerted_at = at
 

@@ -154,6 +154,7 @@ class Request:
     handler_id: str | None = None
     urgency_reason: str | None = None
     acknowledged_at: datetime | None = None
+    responder: str | None = None  # who responded first (三率 per handler); None when the bot did
     escalated_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None

@@ -73,6 +73,12 @@ class Repository(Protocol):
     def find(self, flt: RequestFilter) -> list[Request]:
         """Requests matching the filter, by number."""
 
+    def events_between(self, start: datetime, end: datetime) -> list[Event]:
+        """Every event in [start, end), oldest first."""
+
+    def rates_inputs(self, start: datetime, end: datetime) -> tuple[list[Request], list[Event]]:
+        """What the 三率 over [start, end) need: requests with a deadline or a rating in it, and those ratings."""
+
     def has_key(self, key: str) -> bool:
         """True when an outbound message with this key was already recorded."""
 

@@ -15,7 +15,9 @@ from datetime import datetime, timedelta
 
 from routing import grammar
 from routing.grammar import Malformed, Need, Parsed
+from routing.digest import Activity, CountyDigest, TownshipDigest, overdue_now, rank, township_digest
 from routing.intake import has_content, request_text
+from routing.jobs import Digest, Job, due_jobs, last_slot, next_request_due, next_slot
 from routing.lifecycle import TransitionError, can, registered_event, transition
 from routing.model import EventKind, Inbound, PersonRef, Request, Role, Status, Tier
 from routing.org import County, Member, Place, RoomKind
@@ -27,6 +29,9 @@ log = logging.getLogger(__name__)
 
 MAX_LISTED = 20  # a 待办 list longer than this is cut, with a count of the rest
 REQUESTER_URGE_GAP = timedelta(minutes=30)
+LATE_AFTER = timedelta(minutes=10)  # a digest sent later than this after its slot says it is late
+STARTED = "jobs_started"  # meta: when time-driven jobs first ran; digest slots before it are not owed
+PENDING = frozenset({Status.OPEN, Status.ACKNOWLEDGED, Status.RESOLVED})
 
 
 class Who(enum.Enum):
@@ -430,12 +435,112 @@ class RelayService:
 
     # --- time ------------------------------------------------------------------
     def tick(self, tx: Repository, now: datetime) -> list[Outbound]:
-        """Run every time-driven job due at `now`."""
-        return []
+        """Run every time-driven job due at `now`: escalations, proposals, reminders, rating windows, digests."""
+        out: list[Outbound] = []
+        if tx.get_meta(STARTED) is None:
+            tx.set_meta(STARTED, now.isoformat())
+        reminders: dict[str, list[Request]] = {}
+        for req in tx.find(RequestFilter(statuses=PENDING)):
+            for job in due_jobs(req, self.policy, now):
+                if job is Job.AUTO_ESCALATE:
+                    self._auto_escalate(tx, req, now, out)
+                elif job is Job.PROPOSE:
+                    self._propose(tx, req, now, out)
+                elif job is Job.REMIND:
+                    reminders.setdefault(self._tier_room(req), []).append(req)
+                elif job is Job.EXPIRE:
+                    tx.update(req, transition(req, EventKind.EXPIRED, now, None, rule="rating_window"))
+        for room, items in reminders.items():
+            self._remind(tx, room, items, now, out)
+        out += self._digests(tx, now)
+        return out
 
     def next_due(self, tx: Repository, after: datetime) -> datetime | None:
-        """When the next time-driven job falls due after `after`."""
-        return None
+        """When the next time-driven job falls due strictly after `after`."""
+        times = [next_request_due(r, self.policy, after) for r in tx.find(RequestFilter(statuses=PENDING))]
+        times += [next_slot(self.policy, d, after) for d in Digest]
+        present = [t for t in times if t is not None]
+        return min(present) if present else None
+
+    def _auto_escalate(self, tx: Repository, req: Request, now: datetime, out: list[Outbound]) -> None:
+        self.escalate(tx, req, Tier.TOWNSHIP, now, None, note=None, out=out, rule="auto_after")
+        cadres = self._tier_handlers(req, Tier.VILLAGE)
+        out.append(Outbound(self._village_room(req), "auto_escalated.j2", {"r": req},
+                            _unique((req.requester_ref, *cadres)), key=f"auto:{req.number}:{now.isoformat()}"))
+
+    def _propose(self, tx: Repository, req: Request, now: datetime, out: list[Outbound]) -> None:
+        tx.update(req, transition(req, EventKind.PROPOSED, now, None, rule="propose_after"))
+        log.info("request #%d: escalation proposed to the cadres of %s", req.number, req.village)
+        auto = self.policy.escalation.auto_after
+        out.append(Outbound(
+            self._village_room(req), "proposal.j2",
+            {"r": req, "waited": now - req.tier_since, "auto_at": self.policy.calendar.add(now, auto) if auto else None},
+            self._tier_handlers(req, Tier.VILLAGE), key=f"propose:{req.number}:{now.isoformat()}",
+        ))
+
+    def _remind(self, tx: Repository, room: str, items: list[Request], now: datetime, out: list[Outbound]) -> None:
+        """One reminder per room per tick, listing its overdue requests and mentioning their handlers."""
+        overdue = overdue_now(items, now)
+        mentions: list[PersonRef] = []
+        for req in items:
+            tx.update(req, transition(req, EventKind.REMINDED, now, None, rule="remind_every"))
+            mentions += [req.handler_ref] if req.handler_ref else self._tier_handlers(req)
+        log.info("overdue reminder in %s for %s", room, ", ".join(f"#{r.number}" for r in items))
+        out.append(Outbound(room, "reminder.j2", {"items": overdue}, _unique(mentions),
+                            key=f"remind:{room}:{now.isoformat()}"))
+
+    def _digests(self, tx: Repository, now: datetime) -> list[Outbound]:
+        """The digests whose latest slot has come and has not been sent (once, late if it was missed)."""
+        out: list[Outbound] = []
+        started = datetime.fromisoformat(tx.get_meta(STARTED) or now.isoformat())
+        for digest in Digest:
+            slot = last_slot(self.policy, digest, now)
+            if slot is None or slot < started:
+                continue
+            meta = f"digest:{digest.value}"
+            last = tx.get_meta(meta)
+            last_at = datetime.fromisoformat(last) if last else None
+            if last_at is not None and slot <= last_at:
+                continue
+            previous = last_slot(self.policy, digest, slot - timedelta(seconds=1)) or started
+            start = min(last_at, previous) if last_at else previous
+            late = slot if now - slot > LATE_AFTER else None
+            if digest is Digest.TOWNSHIP_DAILY:
+                for township in self.county.townships:
+                    d = self._township_digest(tx, township, start, now)
+                    d.late_slot = late
+                    out.append(Outbound(self.county.leaders_room(township.name), "digest_township.j2", {"d": d},
+                                        key=f"digest:township:{township.name}:{slot.isoformat()}"))
+            else:
+                out.append(Outbound(self.county.room, "digest_county.j2", {"d": self._county_digest(tx, start, now, late)},
+                                    key=f"digest:county:{slot.isoformat()}"))
+            tx.set_meta(meta, slot.isoformat())
+            log.info("%s digest for %s sent%s", digest.value, slot.isoformat(), " late" if late else "")
+        return out
+
+    def _month_start(self, now: datetime) -> datetime:
+        local = now.astimezone(self.policy.calendar.tz)
+        return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+    def _township_digest(self, tx: Repository, township, start: datetime, now: datetime) -> TownshipDigest:
+        name = township.name
+        created = tx.find(RequestFilter(township=name, created_from=start, created_to=now))
+        events = tx.events_between(start, now)
+        owners = tx.get_many(sorted({e.number for e in events}))
+        events = [e for e in events if owners[e.number].township == name]
+        active = tx.find(RequestFilter(statuses=frozenset({Status.OPEN, Status.ACKNOWLEDGED}), township=name))
+        month_start = self._month_start(now)
+        rate_requests, ratings = tx.rates_inputs(month_start, now)
+        rate_requests = [r for r in rate_requests if r.township == name]
+        return township_digest(township, start, now, month_start, created, events, active, rate_requests, ratings)
+
+    def _county_digest(self, tx: Repository, start: datetime, now: datetime, late: datetime | None) -> CountyDigest:
+        townships = [self._township_digest(tx, t, start, now) for t in self.county.townships]
+        total = Activity()
+        for t in townships:
+            total.add(t.activity)
+        return CountyDigest(self.county.name, start, now, total, sum(len(t.overdue) for t in townships),
+                            rank(townships), late)
 
     # --- registration ----------------------------------------------------------
     def _maybe_register(self, turn: Turn) -> None:

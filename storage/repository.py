@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import fields
 from datetime import datetime
 
+from sqlalchemy import and_, or_
+from sqlalchemy import text as text_sql
 from sqlmodel import Session, col, func, select
 
 from routing.model import Event, EventKind, PersonRef, Rating, Request, Status, Tier
@@ -179,6 +182,54 @@ class SqlRepository:
             select(EventRow).where(EventRow.county == self.county, EventRow.number == number).order_by(EventRow.id)
         )
         return [to_event(r) for r in rows]
+
+    def events_between(self, start: datetime, end: datetime) -> list[Event]:
+        """Every event in [start, end), oldest first."""
+        rows = self.session.exec(
+            select(EventRow).where(EventRow.county == self.county, EventRow.at >= start, EventRow.at < end)
+            .order_by(EventRow.id)
+        )
+        return [to_event(r) for r in rows]
+
+    def rates_inputs(self, start: datetime, end: datetime) -> tuple[list[Request], list[Event]]:
+        """What the 三率 over [start, end) need: requests with a deadline or a rating in it, and those ratings."""
+        rating_kinds = [EventKind.SATISFIED.value, EventKind.UNSATISFIED.value]
+        ratings = [to_event(r) for r in self.session.exec(
+            select(EventRow).where(
+                EventRow.county == self.county, col(EventRow.kind).in_(rating_kinds),
+                EventRow.at >= start, EventRow.at < end,
+            ).order_by(EventRow.id)
+        )]
+        rated = {e.number for e in ratings}
+        in_period = or_(
+            and_(RequestRow.first_ack_due_at >= start, RequestRow.first_ack_due_at < end),
+            and_(RequestRow.resolve_due_at >= start, RequestRow.resolve_due_at < end),
+        )
+        q = select(RequestRow).where(RequestRow.county == self.county, in_period)
+        requests = {r.number: to_request(r) for r in self.session.exec(q)}
+        missing = rated - requests.keys()
+        if missing:
+            for row in self.session.exec(select(RequestRow).where(
+                RequestRow.county == self.county, col(RequestRow.number).in_(sorted(missing)),
+            )):
+                requests[row.number] = to_request(row)
+        return [requests[n] for n in sorted(requests)], ratings
+
+    def get_many(self, numbers: list[int]) -> dict[int, Request]:
+        """Requests by number."""
+        if not numbers:
+            return {}
+        rows = self.session.exec(select(RequestRow).where(
+            RequestRow.county == self.county, col(RequestRow.number).in_(sorted(set(numbers))),
+        ))
+        return {r.number: to_request(r) for r in rows}
+
+    def try_lock_jobs(self) -> bool:
+        """Take the county's time-driven-jobs lock for this transaction; False when another process has it."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return True  # SQLite: BEGIN IMMEDIATE already serialises writers
+        key = int.from_bytes(hashlib.sha256(f"minqing-jobs:{self.county}".encode()).digest()[:8], "big", signed=True)
+        return bool(self.session.connection().execute(text_sql("select pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
 
     def _filtered(self, flt: RequestFilter):
         q = select(RequestRow).where(RequestRow.county == self.county)

@@ -66,9 +66,10 @@ class RequestRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     tier_since: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     ack_due_at: datetime | None = _time()
-    resolve_due_at: datetime | None = _time()
-    first_ack_due_at: datetime | None = _time()
+    resolve_due_at: datetime | None = _time(index=True)
+    first_ack_due_at: datetime | None = _time(index=True)
     acknowledged_at: datetime | None = _time()
+    responder: str | None = None
     escalated_at: datetime | None = _time()
     resolved_at: datetime | None = _time()
     closed_at: datetime | None = _time()
