@@ -90,7 +90,8 @@ class Renderer:
     def render(self, out: Outbound) -> str:
         """The text of one outbound message."""
         text = self.env.get_template(out.template).render(**out.context)
-        return "\n".join(line.rstrip() for line in text.strip().splitlines())
+        # templates lay out their logic over several lines; a chat message has no empty lines
+        return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
 
     def text(self, template: str, **context) -> str:
         """Render a template that is not a chat message (CLI output, digests)."""
