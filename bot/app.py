@@ -65,6 +65,9 @@ class Relay:
     def tick(self, now: datetime) -> int:
         """Run every time-driven job due at `now`; returns how many messages it queued."""
         with self.db.transaction() as tx:
+            if not tx.try_lock_jobs():
+                log.info("another process is running the time-driven jobs; skipped")
+                return 0
             outs = self.service.tick(tx, now)
             return self._record(tx, outs, now)
 
