@@ -301,6 +301,10 @@ def demo() -> None:
     run_demo(Console(soft_wrap=True, width=max(out.width, 110)) if sys.stdout.isatty() else out)
 
 
+from bot.review_cli import register as register_review_commands  # noqa: E402 (uses the helpers above)
+register_review_commands(app)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `minqing` console script."""
     try:

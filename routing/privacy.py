@@ -18,3 +18,10 @@ def mask(text: str) -> str:
 def _mask_id(m: re.Match[str]) -> str:
     full = m.group(1) + m.group(2) + m.group(3)
     return full[:6] + "*" * 8 + full[-4:]
+
+
+def mask_name(name: str | None) -> str | None:
+    """A person's name with all but its first character hidden: 唐命学 -> 唐**."""
+    if not name:
+        return name
+    return name[0] + "*" * (len(name) - 1)

@@ -84,6 +84,13 @@ def count_rating(rates: Rates, e: Event, start: datetime, end: datetime) -> None
         rates.satisfied += e.kind is EventKind.SATISFIED
 
 
+def tally(rates: Rates, r: Request, ratings: Iterable[Event], start: datetime, end: datetime) -> None:
+    """Count one request and its own rating events into one unit's rates (the streaming form of rates_by)."""
+    count_request(rates, r, start, end)
+    for e in ratings:
+        count_rating(rates, e, start, end)
+
+
 def rates_by(
     requests: Iterable[Request],
     ratings: Iterable[Event],

@@ -40,6 +40,10 @@ class WorkCalendar:
     work_hours: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (time(14, 30), time(17, 30)))
     warned_years: set[int] = field(default_factory=set)
     _cache: dict[date, bool] = field(default_factory=dict, repr=False)
+    # working seconds from the start of _anchor to the start of each day seen: makes
+    # working_seconds O(1), which reports over a million requests need
+    _anchor: date | None = field(default=None, repr=False)
+    _day_offsets: dict[date, float] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.mode not in ("chinese", "weekdays"):
@@ -154,17 +158,52 @@ class WorkCalendar:
         """Working time between a and b, in seconds (0 when b <= a)."""
         if b <= a:
             return 0.0
-        a, b = self.local(a), self.local(b)
-        total = 0.0
-        d = a.date()
-        while d <= b.date():
-            if self.is_workday(d):
-                for ps, pe in self._periods(d):
-                    lo, hi = max(ps, a), min(pe, b)
-                    if hi > lo:
-                        total += (hi - lo).total_seconds()
-            d += timedelta(days=1)
-        return total
+        return max(0.0, self._worked_until(self.local(b)) - self._worked_until(self.local(a)))
+
+    def _worked_until(self, t: datetime) -> float:
+        """Working seconds from the anchor day's start to local moment t (negative before the anchor)."""
+        d = t.date()
+        within = 0.0
+        if self.is_workday(d):
+            for ps, pe in self._periods(d):
+                hi = min(pe, t)
+                if hi > ps:
+                    within += (hi - ps).total_seconds()
+        return self._day_offset(d) + within
+
+    def _day_offset(self, d: date) -> float:
+        """Working seconds from the start of the anchor day to the start of d."""
+        offsets = self._day_offsets
+        known = offsets.get(d)
+        if known is not None:
+            return known
+        if self._anchor is None:
+            self._anchor = d
+            offsets[d] = 0.0
+            return 0.0
+        step = timedelta(days=1 if d > self._anchor else -1)
+        day = d
+        while day not in offsets:  # walk back towards a known day, then fill in on the way out
+            day -= step
+        pending = []
+        probe = day
+        while probe != d:
+            probe += step
+            pending.append(probe)
+        value = offsets[day]
+        for nxt in pending:
+            if step.days > 0:
+                value += self._day_seconds(nxt - step)
+            else:
+                value -= self._day_seconds(nxt)
+            offsets[nxt] = value
+        return value
+
+    def _day_seconds(self, d: date) -> float:
+        """Working seconds of the whole day d."""
+        if not self.is_workday(d):
+            return 0.0
+        return sum((pe - ps).total_seconds() for ps, pe in self._periods(d))
 
     @property
     def hours_per_day(self) -> float:

@@ -16,6 +16,7 @@ from storage import tables
 from storage.repository import SqlRepository
 
 log = logging.getLogger(__name__)
+_SNAPSHOT = "minqing_snapshot"  # execution option of a read-only snapshot transaction
 
 
 class DatabaseError(RuntimeError):
@@ -53,6 +54,9 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn) -> None:
+        if conn.get_execution_options().get(_SNAPSHOT):
+            conn.exec_driver_sql("BEGIN")  # read only: a long report must not hold the write lock
+            return
         # take the write lock at the start: a read that later writes cannot deadlock
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -121,6 +125,21 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[SqlRepository]:
+        """A read-only repository on one consistent snapshot that does not block the bot's writes (reports)."""
+        if self.is_sqlite:
+            options: dict = {_SNAPSHOT: True}  # WAL: readers see one snapshot and never block writers
+        else:
+            options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        with self.engine.connect() as conn:
+            conn.execution_options(**options)
+            with Session(bind=conn) as session:
+                try:
+                    yield SqlRepository(session, self.county)
+                finally:
+                    session.rollback()
 
     def dispose(self) -> None:
         """Close every connection."""

@@ -5,6 +5,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from routing.durations import Duration
 from routing.workcal import CalendarError, WorkCalendar
@@ -109,3 +111,38 @@ def test_next_working_moment(cal):
     assert cal.next_working_moment(t("2026-10-01 12:00")) == t("2026-10-08 08:30")
     assert cal.is_working_moment(t("2026-10-10 10:00"))
     assert not cal.is_working_moment(t("2026-10-10 10:00") + timedelta(days=1))
+
+
+def _reference_working_seconds(cal, a, b):
+    """Working time summed day by day: the plain definition the fast index must agree with."""
+    if b <= a:
+        return 0.0
+    a, b = cal.local(a), cal.local(b)
+    total, day = 0.0, a.date()
+    while day <= b.date():
+        if cal.is_workday(day):
+            for start, end in cal.work_hours:
+                lo = max(datetime.combine(day, start, TZ), a)
+                hi = min(datetime.combine(day, end, TZ), b)
+                if hi > lo:
+                    total += (hi - lo).total_seconds()
+        day += timedelta(days=1)
+    return total
+
+
+MOMENTS = st.datetimes(min_value=datetime(2025, 12, 1), max_value=datetime(2026, 12, 31)).map(
+    lambda x: x.replace(tzinfo=TZ, microsecond=0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(MOMENTS, MOMENTS, MOMENTS)
+def test_working_seconds_agrees_with_counting_day_by_day(first, a, b):
+    cal = WorkCalendar(tz=TZ)
+    cal.working_seconds(first, first + timedelta(hours=1))  # anchors the index somewhere else
+    assert cal.working_seconds(a, b) == _reference_working_seconds(cal, a, b)
+
+
+def test_working_time_across_national_day(cal):
+    assert cal.working_seconds(t("2026-09-30 16:30"), t("2026-10-08 09:30")) == 2 * 3600
+    assert cal.working_days(t("2026-09-29 08:30"), t("2026-10-09 08:30")) == 3
+    assert cal.working_seconds(t("2026-10-03 10:00"), t("2026-10-05 10:00")) == 0

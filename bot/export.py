@@ -1,0 +1,372 @@
+"""`minqing export`: per-request times and per-unit 三率 as CSV (Excel-ready UTF-8) or XLSX.
+
+One row per request registered in the period, written as the requests stream out of the
+database; the per-unit summary is written at the end. CSV goes to two files (the rows, and
+`<name>-summary.csv`); XLSX to one workbook with the sheets 诉求明细, 汇总 and 说明.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+
+from bot.render import STATUS_NAMES, TIER_NAMES
+from routing.model import Event, Rating, Request, Status, Tier
+from routing.org import County
+from routing.privacy import mask, mask_name
+from routing.rates import Rates
+from routing.review import NoResponder, RequestFigures, Review, UnitSummary
+
+XLSX_MAX_ROWS = 1_048_576  # rows of an Excel sheet, the header included
+
+RATING_NAMES = {Rating.SATISFIED: "满意", Rating.UNSATISFIED: "不满意"}
+NO_RESPONDER_NAMES = {NoResponder.BOT: "（自动上报）", NoResponder.NONE: "（未响应）"}
+DIMENSION_NAMES = {"total": "全部", "township": "乡镇", "village": "村", "category": "分类", "handler": "首次响应人"}
+
+
+class RowLimitError(Exception):
+    """More rows than an Excel sheet holds."""
+
+    def __init__(self, rows: int, limit: int) -> None:
+        super().__init__(
+            f"{rows} requests do not fit in one XLSX sheet (at most {limit - 1} rows): "
+            "export as --format csv, or choose a shorter period or a smaller unit"
+        )
+        self.rows = rows
+        self.limit = limit
+
+
+# --- columns ---------------------------------------------------------------------
+# kinds: text, free (text people wrote: phone and ID numbers masked unless --unmask), int,
+# time (local date and time), hours and days (2 decimals), pct (a rate)
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of an export: header, kind of value, width in Excel and how to get the value."""
+
+    header: str
+    kind: str
+    width: float
+    value: Callable[[Any], Any]
+
+
+def _flag(met: bool | None, pending: str) -> str:
+    return "是" if met else ("否" if met is False else pending)
+
+
+def _handler_name(key: Hashable) -> str:
+    return NO_RESPONDER_NAMES[key] if isinstance(key, NoResponder) else str(key)
+
+
+def _tier(t: Tier | None) -> str | None:
+    return TIER_NAMES[t] if t is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """What a request row is made from: its figures and how to show people's names."""
+
+    f: RequestFigures
+    unmask: bool
+
+    @property
+    def r(self) -> Request:
+        """The request."""
+        return self.f.request
+
+    def requester(self) -> str:
+        """The requester's name, masked unless asked otherwise."""
+        return self.r.requester if self.unmask else (mask_name(self.r.requester) or "")
+
+
+REQUEST_COLUMNS: tuple[Column, ...] = (
+    Column("编号", "int", 8, lambda x: x.r.number),
+    Column("乡镇", "text", 10, lambda x: x.r.township),
+    Column("村", "text", 10, lambda x: x.r.village),
+    Column("分类", "text", 14, lambda x: x.r.category),
+    Column("紧急", "text", 6, lambda x: "是" if x.r.urgent else "否"),
+    Column("提出人", "text", 9, Row.requester),
+    Column("内容", "free", 40, lambda x: x.r.text),
+    Column("状态", "text", 12, lambda x: STATUS_NAMES[x.r.status.value]),
+    Column("当前层级", "text", 9, lambda x: TIER_NAMES[x.r.tier]),
+    Column("登记时间", "time", 17, lambda x: x.r.created_at),
+    Column("首次响应时间", "time", 17, lambda x: x.r.acknowledged_at),
+    Column("首次上报时间", "time", 17, lambda x: x.r.escalated_at),
+    Column("办结时间", "time", 17, lambda x: x.r.resolved_at),
+    Column("关闭时间", "time", 17, lambda x: x.r.closed_at),
+    Column("办结层级", "text", 9, lambda x: _tier(x.f.resolved_tier)),
+    Column("首次响应人", "text", 12, lambda x: _handler_name(x.f.handler_key) if x.r.acknowledged_at else None),
+    Column("办结人", "text", 10, lambda x: x.f.resolver),
+    Column("响应用时(工作小时)", "hours", 11, lambda x: x.f.response_hours),
+    Column("办结用时(工作日)", "days", 11, lambda x: x.f.resolution_days),
+    Column("村级响应(工作小时)", "hours", 11, lambda x: x.f.response_at(Tier.VILLAGE)),
+    Column("村级办理(工作日)", "days", 11, lambda x: x.f.handling_days(Tier.VILLAGE)),
+    Column("镇级响应(工作小时)", "hours", 11, lambda x: x.f.response_at(Tier.TOWNSHIP)),
+    Column("镇级办理(工作日)", "days", 11, lambda x: x.f.handling_days(Tier.TOWNSHIP)),
+    Column("县级响应(工作小时)", "hours", 11, lambda x: x.f.response_at(Tier.COUNTY)),
+    Column("县级办理(工作日)", "days", 11, lambda x: x.f.handling_days(Tier.COUNTY)),
+    Column("响应期限", "time", 17, lambda x: x.r.first_ack_due_at),
+    Column("办结期限", "time", 17, lambda x: x.r.resolve_due_at),
+    Column("按时响应", "text", 9, lambda x: _flag(x.f.response_met, "未到期")),
+    Column("按时办结", "text", 9,
+           lambda x: _flag(x.f.resolution_met, "不计" if x.r.status is Status.REJECTED else "未到期")),
+    Column("评价", "text", 7, lambda x: RATING_NAMES.get(x.r.rating) if x.r.rating else None),
+    Column("重新办理次数", "int", 8, lambda x: x.r.reopened),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryLine:
+    """One line of the summary: a unit of one dimension and its figures."""
+
+    dimension: str
+    s: UnitSummary
+
+    @property
+    def rates(self) -> Rates:
+        """The unit's 三率 counts."""
+        return self.s.rates
+
+    def name(self) -> str:
+        """The unit's name as people read it."""
+        key = self.s.key
+        if self.dimension == "total":
+            return "全部"
+        if self.dimension == "village":
+            return f"{key[0]}/{key[1]}"
+        if self.dimension == "handler":
+            return _handler_name(key)
+        return str(key)
+
+
+SUMMARY_COLUMNS: tuple[Column, ...] = (
+    Column("维度", "text", 10, lambda x: DIMENSION_NAMES[x.dimension]),
+    Column("名称", "text", 18, SummaryLine.name),
+    Column("登记数", "int", 8, lambda x: x.s.requests),
+    Column("已办结", "int", 8, lambda x: x.s.resolved),
+    Column("不予受理", "int", 8, lambda x: x.s.rejected),
+    Column("在办", "int", 8, lambda x: x.s.active),
+    Column("应响应", "int", 8, lambda x: x.rates.due_ack),
+    Column("按时响应", "int", 8, lambda x: x.rates.responded_in_time),
+    Column("响应率", "pct", 8, lambda x: x.rates.response),
+    Column("应办结", "int", 8, lambda x: x.rates.due_resolve),
+    Column("按时办结", "int", 8, lambda x: x.rates.resolved_in_time),
+    Column("解决率", "pct", 8, lambda x: x.rates.resolution),
+    Column("评价数", "int", 8, lambda x: x.rates.rated),
+    Column("满意数", "int", 8, lambda x: x.rates.satisfied),
+    Column("满意率", "pct", 8, lambda x: x.rates.satisfaction),
+    Column("响应用时中位数(工作小时)", "hours", 12, lambda x: x.s.response.median),
+    Column("响应用时P90(工作小时)", "hours", 12, lambda x: x.s.response.p90),
+    Column("办结用时中位数(工作日)", "days", 12, lambda x: x.s.resolution.median),
+    Column("办结用时P90(工作日)", "days", 12, lambda x: x.s.resolution.p90),
+)
+
+
+def units(review: Review, dimension: str, county: County) -> list[UnitSummary]:
+    """A dimension's units in the order people look for them: townships and villages as in the
+    config, categories and handlers by number of requests."""
+    found = review.by(dimension)
+    if dimension in ("township", "village"):
+        if dimension == "township":
+            order = {t.name: i for i, t in enumerate(county.townships)}
+        else:
+            order = {(v.township, v.name): i for i, v in enumerate(county.villages())}
+        return sorted(found, key=lambda u: (order.get(u.key, len(order)), str(u.key)))
+    return sorted(found, key=lambda u: (isinstance(u.key, NoResponder), -u.requests, str(u.key)))
+
+
+def summary_lines(review: Review, county: County) -> Iterator[SummaryLine]:
+    """The summary: the whole scope, then per township, village, category and first responder."""
+    yield SummaryLine("total", review.overall())
+    for dimension in ("township", "village", "category", "handler"):
+        for s in units(review, dimension, county):
+            yield SummaryLine(dimension, s)
+
+
+# --- writers ----------------------------------------------------------------------
+class CsvTable:
+    """A CSV file that Excel opens with Chinese intact: UTF-8 with a BOM, CRLF line ends."""
+
+    def __init__(self, path: Path, columns: tuple[Column, ...], tz: ZoneInfo, scrub: Callable[[str], str]) -> None:
+        self.path = path
+        self.columns = columns
+        self.tz = tz
+        self.scrub = scrub
+        self._file = path.open("w", encoding="utf-8-sig", newline="")
+        self._csv = csv.writer(self._file)
+        self._csv.writerow([c.header for c in columns])
+
+    def write(self, item: Any) -> None:
+        """Write one row."""
+        self._csv.writerow([self._text(c.kind, c.value(item)) for c in self.columns])
+
+    def _text(self, kind: str, v: Any) -> Any:
+        if v is None:
+            return ""
+        if kind == "time":
+            return v.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+        if kind in ("hours", "days"):
+            return f"{v:.2f}"
+        if kind == "pct":
+            return f"{v * 100:.1f}%"
+        if kind == "free":
+            return self.scrub(v)
+        return v
+
+    def close(self) -> None:
+        """Finish the file."""
+        self._file.close()
+
+
+_XLSX_FORMATS = {"time": "yyyy-mm-dd hh:mm", "hours": "0.00", "days": "0.00", "pct": "0.0%", "int": "0"}
+
+
+class XlsxSheet:
+    """A sheet of a write-only workbook: header in bold and frozen, typed cells, set widths."""
+
+    def __init__(self, wb: Workbook, title: str, columns: tuple[Column, ...], tz: ZoneInfo,
+                 scrub: Callable[[str], str], max_rows: int = XLSX_MAX_ROWS) -> None:
+        self.ws = wb.create_sheet(title)
+        self.columns = columns
+        self.tz = tz
+        self.scrub = scrub
+        self.max_rows = max_rows
+        self.rows = 0
+        for i, c in enumerate(columns, 1):  # a write-only sheet takes widths only before its first row
+            self.ws.column_dimensions[get_column_letter(i)].width = c.width
+        self.ws.freeze_panes = "A2"
+        header = []
+        for c in columns:
+            cell = WriteOnlyCell(self.ws, value=c.header)
+            cell.font = Font(bold=True)
+            cell.alignment = Alignment(wrap_text=True, vertical="center")
+            header.append(cell)
+        self.ws.append(header)
+
+    def write(self, item: Any) -> None:
+        """Write one row (RowLimitError when the sheet is full)."""
+        if self.rows + 1 >= self.max_rows:
+            raise RowLimitError(self.rows + 1, self.max_rows)
+        self.rows += 1
+        self.ws.append([self._cell(c.kind, c.value(item)) for c in self.columns])
+
+    def _cell(self, kind: str, v: Any) -> Any:
+        if v is None:
+            return None
+        if kind in ("text", "free"):
+            return self.scrub(v) if kind == "free" else v
+        if kind == "time":
+            v = v.astimezone(self.tz).replace(tzinfo=None)  # Excel has no time zones: local time
+        cell = WriteOnlyCell(self.ws, value=v)
+        cell.number_format = _XLSX_FORMATS[kind]
+        return cell
+
+
+# --- the export ---------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    """What an export wrote."""
+
+    rows: int
+    files: tuple[Path, ...]
+
+
+def summary_path(out: Path) -> Path:
+    """Where a CSV export puts its summary: beside the rows, `<name>-summary.csv`."""
+    return out.with_name(f"{out.stem}-summary{out.suffix or '.csv'}")
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial")
+
+
+def export(
+    review: Review,
+    requests: Iterable[tuple[Request, list[Event]]],
+    stray_ratings: Iterable[tuple[Request, Event]],
+    out: Path,
+    fmt: str,
+    *,
+    county: County,
+    unmask: bool,
+    notes: list[str],
+    max_rows: int = XLSX_MAX_ROWS,
+) -> ExportResult:
+    """Stream the requests through the review into the rows file, then write the summary.
+
+    Files appear only when complete: they are written beside `out` under a temporary name and
+    renamed at the end, so a failed export leaves nothing half-written behind.
+    """
+    tz = review.calendar.tz
+    targets = [out] if fmt == "xlsx" else [out, summary_path(out)]
+    partials = [_partial(p) for p in targets]
+    try:
+        if fmt == "xlsx":
+            rows = _xlsx(review, requests, stray_ratings, partials[0], tz, county, unmask, notes, max_rows)
+        else:
+            rows = _csv(review, requests, stray_ratings, partials, tz, county, unmask)
+        for tmp, final in zip(partials, targets, strict=True):
+            os.replace(tmp, final)
+    finally:
+        for tmp in partials:
+            tmp.unlink(missing_ok=True)
+    return ExportResult(rows, tuple(targets))
+
+
+def _feed(review: Review, requests: Iterable[tuple[Request, list[Event]]],
+          stray_ratings: Iterable[tuple[Request, Event]], unmask: bool) -> Iterator[Row]:
+    for r, events in requests:
+        f = review.add(r, events)
+        if review.scope.created_in(r):
+            yield Row(f, unmask)
+    for r, e in stray_ratings:
+        review.add_rating(r, e)
+
+
+def _scrub(unmask: bool) -> Callable[[str], str]:
+    """Phone and ID numbers in text masked, unless the export is unmasked."""
+    return (lambda v: v) if unmask else mask
+
+
+def _csv(review, requests, stray_ratings, paths: list[Path], tz: ZoneInfo, county: County, unmask: bool) -> int:
+    rows = 0
+    table = CsvTable(paths[0], REQUEST_COLUMNS, tz, _scrub(unmask))
+    try:
+        for row in _feed(review, requests, stray_ratings, unmask):
+            table.write(row)
+            rows += 1
+    finally:
+        table.close()
+    summary = CsvTable(paths[1], SUMMARY_COLUMNS, tz, _scrub(unmask))
+    try:
+        for line in summary_lines(review, county):
+            summary.write(line)
+    finally:
+        summary.close()
+    return rows
+
+
+def _xlsx(review, requests, stray_ratings, path: Path, tz: ZoneInfo, county: County, unmask: bool,
+          notes: list[str], max_rows: int) -> int:
+    wb = Workbook(write_only=True)
+    sheet = XlsxSheet(wb, "诉求明细", REQUEST_COLUMNS, tz, _scrub(unmask), max_rows)
+    for row in _feed(review, requests, stray_ratings, unmask):
+        sheet.write(row)
+    summary = XlsxSheet(wb, "汇总", SUMMARY_COLUMNS, tz, _scrub(unmask), max_rows)
+    for line in summary_lines(review, county):
+        summary.write(line)
+    about = wb.create_sheet("说明")
+    about.column_dimensions["A"].width = 100
+    for line in notes:
+        about.append([line])
+    wb.save(path)
+    return sheet.rows

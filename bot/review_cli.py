@@ -1,0 +1,162 @@
+"""The reviewers' commands: `minqing export` and `minqing report`.
+
+What `--from/--to` select: the requests registered from the start of `--from` to the end of
+`--to` (both inclusive), as local dates in the configured timezone. The 三率 of the period
+count, as everywhere, the deadlines and ratings that fall in it (a request registered just
+before the period whose deadline falls in it counts in its 解决率). Reports read one
+consistent snapshot of the database and never block the running bot.
+"""
+
+
+import getpass
+import logging
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.clock import SystemClock
+from bot.config import Config
+from routing.review import Review, Scope
+from storage.db import Database
+from storage.reports import count_registered, review_requests, stray_ratings
+
+FORMATS = ("csv", "xlsx")
+
+log = logging.getLogger(__name__)
+
+FromOpt = Annotated[str, typer.Option("--from", help="First day of the period (YYYY-MM-DD, local time).")]
+ToOpt = Annotated[str, typer.Option("--to", help="Last day of the period, inclusive.")]
+TownshipOpt = Annotated[str | None, typer.Option("--township", help="Only this township.")]
+VillageOpt = Annotated[str | None, typer.Option("--village", help="Only villages of this name.")]
+CategoryOpt = Annotated[str | None, typer.Option("--category", help="Only this category.")]
+
+
+def parse_period(cfg: Config, date_from: str, date_to: str) -> tuple[datetime, datetime]:
+    """[start of --from, end of --to) in the configured timezone (ValueError says what is wrong)."""
+    try:
+        first, last = date.fromisoformat(date_from), date.fromisoformat(date_to)
+    except ValueError:
+        raise ValueError(f"--from {date_from!r} / --to {date_to!r}: dates are YYYY-MM-DD") from None
+    if last < first:
+        raise ValueError(f"--to {last} is before --from {first}")
+    midnight = datetime.min.time()
+    return (datetime.combine(first, midnight, cfg.tz), datetime.combine(last + timedelta(days=1), midnight, cfg.tz))
+
+
+def make_scope(cfg: Config, date_from: str, date_to: str, township: str | None = None, village: str | None = None,
+               category: str | None = None) -> Scope:
+    """The scope the options describe, checked against the config (ValueError says what is wrong)."""
+    start, end = parse_period(cfg, date_from, date_to)
+    county = cfg.county
+    if township is not None and township not in {t.name for t in county.townships}:
+        raise ValueError(f"--township {township!r} is not a township of {county.name} in the config")
+    if village is not None:
+        names = {v.name for v in county.villages() if township is None or v.township == township}
+        if village not in names:
+            where = township or county.name
+            raise ValueError(f"--village {village!r} is not a village of {where} in the config")
+    return Scope(start, end, township or None, village or None, category or None)
+
+
+def collect(database: Database, scope: Scope, cfg: Config, as_of: datetime, *, overdue_listed: int | None = None):
+    """The review of a scope, read from one snapshot (for the report; the export streams instead)."""
+    kw = {} if overdue_listed is None else {"overdue_listed": overdue_listed}
+    review = Review(scope, cfg.policy.calendar, as_of, **kw)
+    with database.snapshot() as tx:
+        for r, events in review_requests(tx, scope):
+            review.add(r, events)
+        for r, e in stray_ratings(tx, scope):
+            review.add_rating(r, e)
+    return review
+
+
+def register(app: typer.Typer) -> None:
+    """Add `export` and `report` to the command line."""
+    from bot import cli  # bot.cli calls this once its helpers exist
+
+    def scope_or_exit(cfg, date_from, date_to, township=None, village=None, category=None) -> Scope:
+        try:
+            return make_scope(cfg, date_from, date_to, township, village, category)
+        except ValueError as e:
+            raise cli.Exit(cli.BAD_CONFIG, str(e)) from None
+
+    @app.command("export")
+    def export_cmd(
+        date_from: FromOpt,
+        date_to: ToOpt,
+        out: Annotated[Path, typer.Option("--out", help="The file to write (CSV also writes <name>-summary.csv).")],
+        fmt: Annotated[str | None, typer.Option("--format", help="csv or xlsx (default: from --out).")] = None,
+        township: TownshipOpt = None,
+        village: VillageOpt = None,
+        category: CategoryOpt = None,
+        unmask: Annotated[bool, typer.Option("--unmask", help="Show requesters' names and numbers (audited).")] = False,
+        config: cli.ConfigOpt = Path("config.toml"),
+        db: cli.DbOpt = None,
+    ) -> None:
+        """Export per-request times and per-unit 三率 of a period, for performance reviews."""
+        from bot import export as exporting  # openpyxl: loaded only when needed
+        from bot.report import notes_lines
+        fmt = fmt or out.suffix.lstrip(".").lower()
+        if fmt not in FORMATS:
+            raise cli.Exit(cli.BAD_CONFIG, f"--format is csv or xlsx (got {fmt or 'nothing'!r})")
+        cfg = cli._config(config)
+        scope = scope_or_exit(cfg, date_from, date_to, township, village, category)
+        if not out.parent.exists():
+            raise cli.Exit(cli.BAD_CONFIG, f"--out: folder {out.parent} does not exist")
+        database = cli._database(cfg, db, must_exist=True)
+        now = SystemClock().now()
+        try:
+            if fmt == "xlsx":
+                with database.snapshot() as tx:
+                    n = count_registered(tx, scope)
+                if n >= exporting.XLSX_MAX_ROWS:
+                    raise exporting.RowLimitError(n, exporting.XLSX_MAX_ROWS)
+            if unmask:
+                with database.transaction() as tx:
+                    tx.audit(now, getpass.getuser(), "export_unmasked", {
+                        "from": date_from, "to": date_to, "township": township, "village": village,
+                        "category": category, "format": fmt, "out": str(out.resolve()),
+                    })
+            review = Review(scope, cfg.policy.calendar, now)
+            notes = notes_lines(cfg, scope, now, unmask=unmask)
+            with database.snapshot() as tx:
+                result = exporting.export(review, review_requests(tx, scope), stray_ratings(tx, scope), out, fmt,
+                                          county=cfg.county, unmask=unmask, notes=notes,
+                                          max_rows=exporting.XLSX_MAX_ROWS)
+        except exporting.RowLimitError as e:
+            raise cli.Exit(cli.BAD_CONFIG, str(e)) from None
+        except OSError as e:
+            raise cli.Exit(cli.FAILURE, f"cannot write {out}: {e.strerror or e}") from None
+        finally:
+            database.dispose()
+        log.info("export: %d requests to %s", result.rows, ", ".join(map(str, result.files)))
+        cli._out().print(f"{result.rows} requests → " + ", ".join(str(p) for p in result.files))
+
+    @app.command("report")
+    def report_cmd(
+        date_from: FromOpt,
+        date_to: ToOpt,
+        out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")],
+        township: TownshipOpt = None,
+        config: cli.ConfigOpt = Path("config.toml"),
+        db: cli.DbOpt = None,
+    ) -> None:
+        """Write a self-contained HTML report of a period (三率, times, trend, overdue), printable on A4."""
+        from bot.report import write_report  # matplotlib: loaded only when needed
+        cfg = cli._config(config)
+        scope = scope_or_exit(cfg, date_from, date_to, township)
+        if not out.parent.exists():
+            raise cli.Exit(cli.BAD_CONFIG, f"--out: folder {out.parent} does not exist")
+        database = cli._database(cfg, db, must_exist=True)
+        now = SystemClock().now()
+        try:
+            review = collect(database, scope, cfg, now)
+            write_report(review, cfg, out)
+        except OSError as e:
+            raise cli.Exit(cli.FAILURE, f"cannot write {out}: {e.strerror or e}") from None
+        finally:
+            database.dispose()
+        total = review.overall()
+        cli._out().print(f"{total.requests} requests → {out}")
