@@ -213,7 +213,8 @@ class CsvTable:
         if v is None:
             return ""
         if kind == "time":
-            return v.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+            t = v.astimezone(self.tz)
+            return "%04d-%02d-%02d %02d:%02d" % (t.year, t.month, t.day, t.hour, t.minute)
         if kind in ("hours", "days"):
             return f"{v:.2f}"
         if kind == "pct":
@@ -244,6 +245,9 @@ class XlsxSheet:
         for i, c in enumerate(columns, 1):  # a write-only sheet takes widths only before its first row
             self.ws.column_dimensions[get_column_letter(i)].width = c.width
         self.ws.freeze_panes = "A2"
+        # one styled cell per typed column, given each row's value: styling a new cell per value
+        # (a style lookup each) would take most of the time of a large export
+        self._typed = {i: self._styled(c.kind) for i, c in enumerate(columns) if c.kind in _XLSX_FORMATS}
         header = []
         for c in columns:
             cell = WriteOnlyCell(self.ws, value=c.header)
@@ -252,23 +256,32 @@ class XlsxSheet:
             header.append(cell)
         self.ws.append(header)
 
+    def _styled(self, kind: str) -> WriteOnlyCell:
+        cell = WriteOnlyCell(self.ws)
+        cell.number_format = _XLSX_FORMATS[kind]
+        return cell
+
     def write(self, item: Any) -> None:
         """Write one row (RowLimitError when the sheet is full)."""
         if self.rows + 1 >= self.max_rows:
             raise RowLimitError(self.rows + 1, self.max_rows)
         self.rows += 1
-        self.ws.append([self._cell(c.kind, c.value(item)) for c in self.columns])
-
-    def _cell(self, kind: str, v: Any) -> Any:
-        if v is None:
-            return None
-        if kind in ("text", "free"):
-            return self.scrub(v) if kind == "free" else v
-        if kind == "time":
-            v = v.astimezone(self.tz).replace(tzinfo=None)  # Excel has no time zones: local time
-        cell = WriteOnlyCell(self.ws, value=v)
-        cell.number_format = _XLSX_FORMATS[kind]
-        return cell
+        row = []
+        for i, c in enumerate(self.columns):
+            v = c.value(item)
+            if v is None:
+                row.append(None)
+            elif c.kind == "free":
+                row.append(self.scrub(v))
+            elif c.kind == "text":
+                row.append(v)
+            else:
+                if c.kind == "time":
+                    v = v.astimezone(self.tz).replace(tzinfo=None)  # Excel has no time zones: local time
+                cell = self._typed[i]
+                cell.value = v
+                row.append(cell)
+        self.ws.append(row)  # the sheet writes the row out at once, so the cells can be reused
 
 
 # --- the export ---------------------------------------------------------------------

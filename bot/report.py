@@ -15,21 +15,18 @@ import os
 import re
 import warnings
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import matplotlib
 import matplotlib.ticker
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
 from bot.config import Config
-from bot.export import NO_RESPONDER_NAMES, units
-from bot.render import STATUS_NAMES, TIER_NAMES, clip, span, templates_dir
+from bot.export import units
+from bot.review_text import environment, period_context, render
 from routing.model import Tier
-from routing.privacy import mask
-from routing.review import NoResponder, Review, Scope, UnitSummary, histogram, slowest
+from routing.review import Review, UnitSummary, histogram, slowest
 
 # fonts the reader's browser may have, Chinese first; the SVG names them and the browser picks one
 CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", "Hiragino Sans GB",
@@ -48,67 +45,6 @@ _RC = {
     "axes.spines.right": False,
 }
 A4_WIDTH_IN = 7.0  # the text width of an A4 page with the margins of the report's CSS
-
-
-def environment() -> Environment:
-    """The templates of reports: HTML ones escaped, with the filters they use."""
-    env = Environment(
-        loader=FileSystemLoader(str(templates_dir())),
-        undefined=StrictUndefined,
-        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(
-        pct=lambda v: "—" if v is None else f"{v * 100:.1f}%",
-        num=lambda v, digits=2: "—" if v is None else f"{v:.{digits}f}",
-        tier=lambda t: TIER_NAMES[t],
-        status=lambda s: STATUS_NAMES[getattr(s, "value", s)],
-        span=span,
-        clip=clip,
-        mask=mask,
-        handler=lambda k: NO_RESPONDER_NAMES[k] if isinstance(k, NoResponder) else k,
-    )
-    return env
-
-
-def _local(env_tz):
-    def moment(when: datetime | None) -> str:
-        return "—" if when is None else when.astimezone(env_tz).strftime("%Y-%m-%d %H:%M")
-
-    def short(when: datetime | None) -> str:
-        return "—" if when is None else when.astimezone(env_tz).strftime("%m-%d %H:%M")
-
-    def day(when: datetime | None) -> str:
-        if when is None:
-            return "—"
-        d = when.astimezone(env_tz)
-        return f"{d.year}年{d.month}月{d.day}日"
-
-    return moment, short, day
-
-
-def _render(env: Environment, cfg: Config, template: str, **context) -> str:
-    moment, short, day = _local(cfg.tz)
-    env.filters.update(moment=moment, short=short, day=day)
-    return env.get_template(template).render(**context)
-
-
-def period_context(cfg: Config, scope: Scope) -> dict:
-    """What the templates say about a scope: county, first and last day, filters."""
-    return {
-        "county": cfg.county.name,
-        "first_day": scope.start,
-        "last_day": scope.end - timedelta(days=1),
-        "scope": scope,
-    }
-
-
-def notes_lines(cfg: Config, scope: Scope, now: datetime, *, unmask: bool) -> list[str]:
-    """The notes sheet of an XLSX export: period, filters and the definitions, one line each."""
-    text = _render(environment(), cfg, "export_notes.j2", now=now, unmask=unmask,
-                   hours_per_day=cfg.policy.calendar.hours_per_day, **period_context(cfg, scope))
-    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 # --- charts ---------------------------------------------------------------------------
@@ -266,7 +202,7 @@ def render_report(review: Review, cfg: Config) -> str:
         "slowest": slowest_chart(slow, labels) if slow else "",
     }
     overall = review.overall()
-    return _render(
+    return render(
         env, cfg, "report.html.j2",
         generated=review.as_of,
         overall=overall,

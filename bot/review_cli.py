@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export per-request times and per-unit 三率 of a period, for performance reviews."""
         from bot import export as exporting  # openpyxl: loaded only when needed
-        from bot.report import notes_lines
+        from bot.review_text import notes_lines
         fmt = fmt or out.suffix.lstrip(".").lower()
         if fmt not in FORMATS:
             raise cli.Exit(cli.BAD_CONFIG, f"--format is csv or xlsx (got {fmt or 'nothing'!r})")

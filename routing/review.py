@@ -21,7 +21,7 @@ import math
 from array import array
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from routing.jobs import overdue_since
 from routing.lifecycle import RULES
@@ -55,6 +55,11 @@ class Scope:
     township: str | None = None
     village: str | None = None
     category: str | None = None
+
+    def __post_init__(self) -> None:
+        # stored times are UTC: comparing times of one timezone is much faster than across two
+        object.__setattr__(self, "start", self.start.astimezone(UTC))
+        object.__setattr__(self, "end", self.end.astimezone(UTC))
 
     def created_in(self, r: Request) -> bool:
         """True when the request was registered in the period."""
@@ -271,10 +276,14 @@ class Review:
         self._tier_handling: dict[Tier, array] = {t: array("d") for t in Tier}
         self._weeks: dict[date, WeekSummary] = {}
         self._week_resolution: dict[date, array] = {}
+        self._week_bounds: dict[date, tuple[datetime, datetime]] = {}
         w = self._week_of(scope.start)
         while self._week_start(w) < scope.end:
             self._weeks[w] = WeekSummary(w)
             self._week_resolution[w] = array("d")
+            # a week's 三率 count only what falls in the period: the first and last weeks are cut
+            self._week_bounds[w] = (max(self._week_start(w), scope.start),
+                                    min(self._week_start(w + timedelta(days=7)), scope.end))
             w += timedelta(days=7)
         self._overdue: list[tuple[timedelta, int, OverdueItem]] = []
         self.overdue_count = 0
@@ -285,8 +294,10 @@ class Review:
         """Count one request of the scope with its event log; returns its figures."""
         f = request_figures(r, events, self.calendar, self.as_of)
         units = [self.units[d].setdefault(key(f), _Unit()) for d, key in DIMENSIONS.items()]
+        counted = Rates()
+        tally(counted, r, f.ratings, self.scope.start, self.scope.end)
         for u in (self.total, *units):
-            tally(u.rates, r, f.ratings, self.scope.start, self.scope.end)
+            u.rates.add(counted)
         self._count_weeks(f)
         if self.scope.created_in(r):
             self._count_registered(f, units)
@@ -299,18 +310,19 @@ class Review:
             count_rating(u.rates, e, self.scope.start, self.scope.end)
         week = self._week_of(e.at)
         if week in self._weeks:
-            count_rating(self._weeks[week].rates, e, *self._week_bounds(week))
+            count_rating(self._weeks[week].rates, e, *self._week_bounds[week])
 
     def _count_registered(self, f: RequestFigures, units: list[_Unit]) -> None:
         r = f.request
         pos = len(self._response)
         self._response.append(math.nan if f.response_hours is None else f.response_hours)
         self._resolution.append(math.nan if f.resolution_days is None else f.resolution_days)
+        resolved, rejected, active = r.resolved_at is not None, r.status is Status.REJECTED, r.status.active
         for u in (self.total, *units):
             u.requests += 1
-            u.resolved += r.resolved_at is not None
-            u.rejected += r.status is Status.REJECTED
-            u.active += r.status.active
+            u.resolved += resolved
+            u.rejected += rejected
+            u.active += active
             u.positions.append(pos)
         week = self._weeks.get(self._week_of(r.created_at))
         if week is not None:
@@ -339,24 +351,19 @@ class Review:
         weeks = {self._week_of(t) for t in (r.first_ack_due_at, r.resolve_due_at) if t is not None}
         for w in weeks:
             if w in self._weeks:
-                count_request(self._weeks[w].rates, r, *self._week_bounds(w))
+                count_request(self._weeks[w].rates, r, *self._week_bounds[w])
         for e in f.ratings:
             w = self._week_of(e.at)
             if w in self._weeks:
-                count_rating(self._weeks[w].rates, e, *self._week_bounds(w))
+                count_rating(self._weeks[w].rates, e, *self._week_bounds[w])
 
-    # --- weeks (local Monday to Sunday, cut to the period) -------------------------
+    # --- weeks: local Monday to Sunday ------------------------------------------------
     def _week_of(self, t: datetime) -> date:
         d = t.astimezone(self.calendar.tz).date()
         return d - timedelta(days=d.weekday())
 
     def _week_start(self, w: date) -> datetime:
-        return datetime.combine(w, datetime.min.time(), self.calendar.tz)
-
-    def _week_bounds(self, w: date) -> tuple[datetime, datetime]:
-        start = max(self._week_start(w), self.scope.start)
-        end = min(self._week_start(w + timedelta(days=7)), self.scope.end)
-        return start, end
+        return datetime.combine(w, datetime.min.time(), self.calendar.tz).astimezone(UTC)
 
     # --- output ------------------------------------------------------------------------
     def _summary(self, key: Hashable, u: _Unit) -> UnitSummary:

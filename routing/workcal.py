@@ -44,6 +44,7 @@ class WorkCalendar:
     # working_seconds O(1), which reports over a million requests need
     _anchor: date | None = field(default=None, repr=False)
     _day_offsets: dict[date, float] = field(default_factory=dict, repr=False)
+    _day_periods: dict[date, tuple[tuple[datetime, datetime], ...]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.mode not in ("chinese", "weekdays"):
@@ -164,12 +165,19 @@ class WorkCalendar:
         """Working seconds from the anchor day's start to local moment t (negative before the anchor)."""
         d = t.date()
         within = 0.0
-        if self.is_workday(d):
-            for ps, pe in self._periods(d):
-                hi = min(pe, t)
-                if hi > ps:
-                    within += (hi - ps).total_seconds()
+        for ps, pe in self._working_periods(d):
+            if t <= ps:
+                break
+            within += ((pe if t > pe else t) - ps).total_seconds()
         return self._day_offset(d) + within
+
+    def _working_periods(self, d: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The working periods of day d (none on a day off), remembered."""
+        known = self._day_periods.get(d)
+        if known is None:
+            known = tuple(self._periods(d)) if self.is_workday(d) else ()
+            self._day_periods[d] = known
+        return known
 
     def _day_offset(self, d: date) -> float:
         """Working seconds from the start of the anchor day to the start of d."""
@@ -201,9 +209,7 @@ class WorkCalendar:
 
     def _day_seconds(self, d: date) -> float:
         """Working seconds of the whole day d."""
-        if not self.is_workday(d):
-            return 0.0
-        return sum((pe - ps).total_seconds() for ps, pe in self._periods(d))
+        return sum((pe - ps).total_seconds() for ps, pe in self._working_periods(d))
 
     @property
     def hours_per_day(self) -> float:

@@ -1,0 +1,318 @@
+"""Benchmark of `minqing export` and `minqing report` on a county-year and on a million requests.
+
+    .venv/bin/python benchmarks/review.py                 # 50,000 and 1,000,000 requests
+    .venv/bin/python benchmarks/review.py --sizes 50000   # only the county-year
+    .venv/bin/python benchmarks/review.py --db postgresql+psycopg://postgres@127.0.0.1/test
+
+It writes a county of 20 townships and 300 villages (config.toml), fills a database with a
+year (2025) of requests through the domain's own lifecycle (`routing.lifecycle.transition`, so
+the rows and event logs are what the bot writes), inserted in bulk, then runs each command as
+a separate process and prints its wall time and peak memory (maximum resident set size).
+
+Times to resolution are drawn from ../shared/data/petitions_with_replies.csv (答复时间 −
+留言时间 of each message, in calendar time) when that file is there; otherwise from a
+lognormal with the same median (11 days) and 90th percentile (41 days). The first response
+comes after a random 1–20 % of that time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert  # noqa: E402
+
+from bot.config import load_config  # noqa: E402
+from routing.lifecycle import registered_event, transition  # noqa: E402
+from routing.model import EventKind, PersonRef, Rating, Request, Status, Tier  # noqa: E402
+from storage.db import Database, database_url  # noqa: E402
+from storage.tables import Counter, EventRow, RequestRow  # noqa: E402
+
+REPLIES = Path("shared") / "data" / "petitions_with_replies.csv"  # looked for beside the checkout, then higher up
+YEAR_START = datetime(2025, 1, 1, tzinfo=UTC) - timedelta(hours=8)  # local midnight, Asia/Shanghai
+DATA_NOW = YEAR_START + timedelta(days=375)  # the moment the database was copied: some requests still open
+CATEGORIES = [("城乡建设", 30), ("劳动和社会保障", 15), ("教育文体", 10), ("商贸旅游", 5), ("环境保护", 10),
+              ("卫生计生", 8), ("交通运输", 8), ("农村农业", 9), ("民政", 5)]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = "明国华建平志强军伟芳秀英丽敏静霞玉兰桂珍凤红梅海林云飞学文德兴福贵荣富山水春秋冬"
+TOWNSHIP_NAMES = ["盘信", "普觉", "孟溪", "寨英", "乌罗", "甘龙", "长兴", "大路", "迓驾", "蓼皋", "世昌", "黄板",
+                  "石梁", "瓦溪", "永安", "牛郎", "太平", "正大", "冷水", "平头"]
+VILLAGE_WORDS = ["楼台", "民主", "茶园", "新寨", "坪地", "河坝", "高峰", "龙井", "岩门", "水田", "大坪", "新华",
+                 "团结", "红星", "长坡"]
+BATCH = 5000
+
+
+# --- the county -------------------------------------------------------------------------------
+def write_config(folder: Path, database: str) -> Path:
+    """A county of 20 townships with 15 villages each, on the example config's rules."""
+    example = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    rules = example[:example.index("[county]")]
+    rules = rules.replace('database = "sqlite:///minqing.db"', f'database = "{database}"')
+    county = f"基准县{uuid.uuid4().hex[:6]}"  # runs sharing one PostgreSQL stay apart
+    lines = [rules, "[county]", f'name = "{county}"', f'room = "{county}网络问政工作群"',
+             'staff = [{ name = "吴科长" }, { name = "麻干事" }]', ""]
+    for t in TOWNSHIP_NAMES:
+        tn = f"{t}镇"
+        lines += ["[[townships]]", f'name = "{tn}"', f'room = "{tn}二级工作群"', f'leaders_room = "{tn}党政班子群"',
+                  f'staff = [{{ name = "{t}杨主任" }}, {{ name = "{t}龙干事" }}]', f'leaders = [{{ name = "{t}张书记" }}]', ""]
+        for v in VILLAGE_WORDS:
+            vn = f"{v}村"
+            lines += ["[[townships.villages]]", f'name = "{vn}"', f'room = "{tn}{vn}干群连心群"',
+                      f'cadres = [{{ name = "{t}{v}支书" }}, {{ name = "{t}{v}驻村" }}]', ""]
+    path = folder / "config.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+# --- time to resolution --------------------------------------------------------------------------
+def find_replies() -> Path | None:
+    """../shared/data/petitions_with_replies.csv of the checkout (or of a folder above it), if there."""
+    for folder in ROOT.parents:
+        if (folder / REPLIES).exists():
+            return folder / REPLIES
+    return None
+
+
+def reply_delays(path: Path | None) -> tuple[list[float], str]:
+    """Calendar days from message to official reply, from the real data when it is there."""
+    if path is not None and path.exists():
+        out = []
+        with path.open(encoding="utf-8-sig") as f:
+            for row in csv.DictReader(f):
+                try:
+                    a = datetime.strptime(row["留言时间"].strip(), "%Y/%m/%d %H:%M:%S")
+                    b = datetime.strptime(row["答复时间"].strip(), "%Y/%m/%d %H:%M:%S")
+                except (KeyError, ValueError):
+                    continue
+                days = (b - a).total_seconds() / 86400
+                if 0 < days < 400:
+                    out.append(days)
+        if out:
+            return out, f"{path} ({len(out)} replies)"
+    return [], "lognormal, median 11 days, p90 41 days"
+
+
+SIGMA = math.log(41 / 11) / 1.2816  # the lognormal whose p90/median is 41/11
+
+
+def draw_days(rng: random.Random, delays: list[float]) -> float:
+    """One time to resolution, in calendar days."""
+    if delays:
+        return rng.choice(delays)
+    return rng.lognormvariate(math.log(11), SIGMA)
+
+
+# --- requests ------------------------------------------------------------------------------------
+REQUEST_FIELDS = [f.name for f in fields(Request)]
+
+
+def request_row(county: str, r: Request) -> dict:
+    row = {"county": county}
+    for name in REQUEST_FIELDS:
+        v = getattr(r, name)
+        if isinstance(v, Tier):
+            v = v.key
+        elif isinstance(v, (Status, Rating)):
+            v = v.value
+        row[name] = v
+    return row
+
+
+def event_row(county: str, e) -> dict:
+    return {
+        "county": county, "number": e.number, "kind": e.kind.value, "at": e.at, "tier": e.tier.key,
+        "from_tier": e.from_tier.key if e.from_tier else None, "actor": e.actor, "actor_key": e.actor_key,
+        "from_status": e.from_status.value if e.from_status else None,
+        "to_status": e.to_status.value if e.to_status else None, "note": e.note, "rule": e.rule, "data": e.data,
+    }
+
+
+def simulate(number: int, cfg, rng: random.Random, delays: list[float], villages, names, categories, weights):
+    """One request's life: a Request in its final state and its events, as the bot would write them."""
+    policy = cfg.policy
+    v = rng.choice(villages)
+    township = cfg.county.township(v.township)
+    day = rng.randrange(365)
+    if rng.random() < 0.7:
+        minute = rng.choice((rng.randrange(510, 720), rng.randrange(870, 1050)))
+    else:
+        minute = rng.randrange(420, 1320)
+    created = YEAR_START + timedelta(days=day, minutes=minute, seconds=rng.randrange(60))
+    category = rng.choices(categories, weights)[0]
+    urgent = rng.random() < 0.03
+    requester = rng.choice(names)
+    ack_due, resolve_due = policy.deadlines(created, category, urgent)
+    r = Request(
+        number=number, requester=requester, requester_key=f"wxid_{number}", requester_id=f"wxid_{number}",
+        village=v.name, township=v.township, tier=Tier.VILLAGE, category=category, urgent=urgent,
+        text=f"{category}方面的问题，请帮忙解决，联系电话1{rng.randrange(3, 10)}{rng.randrange(10**9):09d}",
+        created_at=created, tier_since=created, ack_due_at=ack_due, resolve_due_at=resolve_due,
+        first_ack_due_at=ack_due,
+    )
+    events = [registered_event(r, PersonRef(requester, r.requester_id))]
+    cadre = rng.choice(v.cadres).ref
+    staff = rng.choice(township.staff + township.leaders).ref
+    county_staff = rng.choice(cfg.county.staff).ref
+    total = draw_days(rng, delays) * 86400
+    resolve_at = created + timedelta(seconds=total)
+    first = created + timedelta(seconds=total * rng.uniform(0.01, 0.2))
+
+    def step(kind, at, actor, **kw):
+        if at > DATA_NOW:
+            return False
+        events.append(transition(r, kind, at, actor, **kw))
+        return True
+
+    def up(at, actor, target, rule=None):
+        return step(EventKind.ESCALATED, at, actor, to_tier=target, rule=rule,
+                    deadlines=policy.deadlines(at, category, urgent))
+
+    path = rng.random()
+    if path < 0.03:  # not a request: the township rejects it
+        step(EventKind.REJECTED, first, staff, note="重复诉求")
+        return r, events
+    handler = cadre
+    if path < 0.28:  # the village passes it up; a few by the bot's rule
+        bot = rng.random() < 0.1
+        if not up(first, None if bot else cadre, Tier.TOWNSHIP, "auto_after" if bot else None):
+            return r, events
+        handler = staff
+        claim = first + (resolve_at - first) * rng.uniform(0.05, 0.3)
+        if not step(EventKind.CLAIMED, claim, staff):
+            return r, events
+        if path < 0.08:
+            if not up(claim + (resolve_at - claim) * 0.3, staff, Tier.COUNTY):
+                return r, events
+            handler = county_staff
+            if not step(EventKind.CLAIMED, claim + (resolve_at - claim) * 0.4, county_staff):
+                return r, events
+    elif not step(EventKind.CLAIMED, first, cadre):
+        return r, events
+    if resolve_at > r.resolve_due_at > events[-1].at and rng.random() < 0.8:  # an overdue reminder or two
+        step(EventKind.REMINDED, r.resolve_due_at, None, rule="remind_every")
+    if not step(EventKind.RESOLVED, resolve_at, handler, note="已办结"):
+        return r, events
+    verdict = rng.random()
+    rated_at = resolve_at + timedelta(hours=rng.uniform(0.5, 48))
+    if verdict < 0.06:  # not satisfied: reopened, resolved again
+        _, again_due = policy.deadlines(rated_at, category, urgent)
+        if not step(EventKind.UNSATISFIED, rated_at, r.requester_ref, deadlines=(r.ack_due_at, again_due)):
+            return r, events
+        again = rated_at + timedelta(seconds=draw_days(rng, delays) * 86400 * 0.3)
+        if not step(EventKind.RESOLVED, again, handler, note="已重新办理"):
+            return r, events
+        rated_at = again + timedelta(hours=rng.uniform(0.5, 48))
+        verdict = rng.random() * 0.9
+    if verdict < 0.6:
+        step(EventKind.SATISFIED, rated_at, r.requester_ref)
+    else:
+        step(EventKind.EXPIRED, r.resolved_at + timedelta(days=3), None, rule="rating_window")
+    return r, events
+
+
+def build(cfg, database: Database, size: int, delays: list[float], seed: int = 5) -> dict:
+    """Fill the database with `size` requests in bulk; returns counts and times."""
+    rng = random.Random(seed)
+    villages = cfg.county.villages()
+    names = [s + a + b for s in SURNAMES for a in GIVEN[:12] for b in GIVEN[12:]]
+    categories = [c for c, _ in CATEGORIES]
+    weights = [w for _, w in CATEGORIES]
+    county = cfg.county.name
+    t0 = time.perf_counter()
+    n_events = 0
+    with database.engine.begin() as conn:
+        requests, events = [], []
+        for number in range(1, size + 1):
+            r, evs = simulate(number, cfg, rng, delays, villages, names, categories, weights)
+            requests.append(request_row(county, r))
+            events += [event_row(county, e) for e in evs]
+            if len(requests) >= BATCH:
+                conn.execute(insert(RequestRow.__table__), requests)
+                conn.execute(insert(EventRow.__table__), events)
+                n_events += len(events)
+                requests, events = [], []
+        if requests:
+            conn.execute(insert(RequestRow.__table__), requests)
+            conn.execute(insert(EventRow.__table__), events)
+            n_events += len(events)
+        conn.execute(insert(Counter.__table__), [{"county": county, "last_number": size}])
+    return {"requests": size, "events": n_events, "seconds": time.perf_counter() - t0}
+
+
+# --- running the commands ---------------------------------------------------------------------------
+def run(args: list[str]) -> tuple[float, float, str]:
+    """Run `minqing ARGS` as its own process: wall seconds, peak memory in MiB, its output."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"minqing {' '.join(args)} failed ({proc.returncode}):\n{out}")
+    return seconds, usage.ru_maxrss / 1024, out.strip()
+
+
+def main() -> None:
+    """Build the databases, time the commands, print the figures."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="50000,1000000", help="numbers of requests, comma-separated")
+    ap.add_argument("--db", help="a PostgreSQL URL to use instead of a SQLite file per size")
+    ap.add_argument("--xlsx-max", type=int, default=100_000,
+                    help="export XLSX too for sizes up to this many requests (XLSX of a million takes long)")
+    ap.add_argument("--replies", type=Path, help="petitions_with_replies.csv (default: ../shared/data/)")
+    ap.add_argument("--keep", action="store_true", help="keep the files in the work folder")
+    ap.add_argument("--work", help="work folder (default: a temporary one)")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    delays, source = reply_delays(args.replies or find_replies())
+    work = Path(args.work or tempfile.mkdtemp(prefix="minqing-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"time to resolution drawn from: {source}")
+    print(f"work folder: {work}\n")
+    results = []
+    for size in sizes:
+        url = args.db or f"sqlite:///{work / f'county-{size}.db'}"
+        config_path = write_config(work, url)
+        cfg = load_config(config_path)
+        database = Database(database_url(url, work), cfg.county.name)
+        built = build(cfg, database, size, delays)
+        database.dispose()
+        size_mb = (work / f"county-{size}.db").stat().st_size / 2**20 if not args.db else float("nan")
+        print(f"{size:>9,} requests: built in {built['seconds']:.1f} s ({built['events']:,} events"
+              + (f", {size_mb:.0f} MiB SQLite)" if not args.db else ")"))
+        common = ["-c", str(config_path), "--from", "2025-01-01", "--to", "2025-12-31"]
+        jobs = [("export csv", ["export", *common, "--out", str(work / f"export-{size}.csv")])]
+        if size <= args.xlsx_max:
+            jobs.append(("export xlsx", ["export", *common, "--out", str(work / f"export-{size}.xlsx")]))
+        jobs.append(("report", ["report", *common, "--out", str(work / f"report-{size}.html")]))
+        for name, cmd in jobs:
+            seconds, rss, out = run(cmd)
+            results.append((size, name, seconds, rss))
+            print(f"{'':>9}  {name:<12} {seconds:7.1f} s  peak {rss:6.0f} MiB   {out}")
+    print("\n| requests | command | time (s) | peak memory (MiB) |\n|---:|---|---:|---:|")
+    for size, name, seconds, rss in results:
+        print(f"| {size:,} | {name} | {seconds:.1f} | {rss:.0f} |")
+    if not args.keep and not args.work:
+        for p in work.iterdir():
+            p.unlink()
+        work.rmdir()
+
+
+if __name__ == "__main__":
+    main()
