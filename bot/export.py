@@ -371,15 +371,21 @@ def _csv(review, requests, stray_ratings, paths: list[Path], tz: ZoneInfo, count
 def _xlsx(review, requests, stray_ratings, path: Path, tz: ZoneInfo, county: County, unmask: bool,
           notes: list[str], max_rows: int) -> int:
     wb = Workbook(write_only=True)
-    sheet = XlsxSheet(wb, "诉求明细", REQUEST_COLUMNS, tz, _scrub(unmask), max_rows)
-    for row in _feed(review, requests, stray_ratings, unmask):
-        sheet.write(row)
-    summary = XlsxSheet(wb, "汇总", SUMMARY_COLUMNS, tz, _scrub(unmask), max_rows)
-    for line in summary_lines(review, county):
-        summary.write(line)
-    about = wb.create_sheet("说明")
-    about.column_dimensions["A"].width = 100
-    for line in notes:
-        about.append([line])
+    try:
+        sheet = XlsxSheet(wb, "诉求明细", REQUEST_COLUMNS, tz, _scrub(unmask), max_rows)
+        for row in _feed(review, requests, stray_ratings, unmask):
+            sheet.write(row)
+        summary = XlsxSheet(wb, "汇总", SUMMARY_COLUMNS, tz, _scrub(unmask))
+        for line in summary_lines(review, county):
+            summary.write(line)
+        about = wb.create_sheet("说明")
+        about.column_dimensions["A"].width = 100
+        for line in notes:
+            about.append([line])
+    except BaseException:
+        for ws in wb.worksheets:  # finish the sheets' streams, or they complain when collected
+            if not ws.closed:
+                ws.close()
+        raise
     wb.save(path)
     return sheet.rows
