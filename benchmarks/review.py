@@ -47,7 +47,8 @@ YEAR_START = datetime(2025, 1, 1, tzinfo=UTC) - timedelta(hours=8)  # local midn
 DATA_NOW = YEAR_START + timedelta(days=375)  # the moment the database was copied: some requests still open
 CATEGORIES = [("城乡建设", 30), ("劳动和社会保障", 15), ("教育文体", 10), ("商贸旅游", 5), ("环境保护", 10),
               ("卫生计生", 8), ("交通运输", 8), ("农村农业", 9), ("民政", 5)]
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+            "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
 GIVEN = "明国华建平志强军伟芳秀英丽敏静霞玉兰桂珍凤红梅海林云飞学文德兴福贵荣富山水春秋冬"
 TOWNSHIP_NAMES = ["盘信", "普觉", "孟溪", "寨英", "乌罗", "甘龙", "长兴", "大路", "迓驾", "蓼皋", "世昌", "黄板",
                   "石梁", "瓦溪", "永安", "牛郎", "太平", "正大", "冷水", "平头"]
@@ -68,7 +69,8 @@ def write_config(folder: Path, database: str) -> Path:
     for t in TOWNSHIP_NAMES:
         tn = f"{t}镇"
         lines += ["[[townships]]", f'name = "{tn}"', f'room = "{tn}二级工作群"', f'leaders_room = "{tn}党政班子群"',
-                  f'staff = [{{ name = "{t}杨主任" }}, {{ name = "{t}龙干事" }}]', f'leaders = [{{ name = "{t}张书记" }}]', ""]
+                  f'staff = [{{ name = "{t}杨主任" }}, {{ name = "{t}龙干事" }}]',
+                  f'leaders = [{{ name = "{t}张书记" }}]', ""]
         for v in VILLAGE_WORDS:
             vn = f"{v}村"
             lines += ["[[townships.villages]]", f'name = "{vn}"', f'room = "{tn}{vn}干群连心群"',

@@ -23,6 +23,7 @@ from bot.listing import iso, request_json
 from bot.logs import setup_logging
 from bot.render import STATUS_NAMES, TIER_NAMES
 from bot.replay import Replayer, ReplayInputError, parse_time, said_json
+from bot.review_cli import register as register_review_commands
 from bot.transport import SimulatedTransport
 from routing.model import Status, Tier
 from routing.ports import RequestFilter
@@ -301,8 +302,7 @@ def demo() -> None:
     run_demo(Console(soft_wrap=True, width=max(out.width, 110)) if sys.stdout.isatty() else out)
 
 
-from bot.review_cli import register as register_review_commands  # noqa: E402 (uses the helpers above)
-register_review_commands(app)
+register_review_commands(app)  # export, report: bot/review_cli.py
 
 
 def main(argv: list[str] | None = None) -> None:

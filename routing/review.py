@@ -26,7 +26,14 @@ from datetime import UTC, date, datetime, timedelta
 from routing.jobs import overdue_since
 from routing.lifecycle import RULES
 from routing.model import Event, EventKind, Request, Status, Tier
-from routing.rates import Rates, count_rating, count_request, responded_in_time, resolved_in_time, tally
+from routing.rates import (
+    Rates,
+    count_rating,
+    count_request,
+    resolved_in_time,
+    responded_in_time,
+    tally,
+)
 from routing.workcal import WorkCalendar
 
 # the events that move a request's clocks; reminders, proposals and alerts do not

@@ -95,7 +95,7 @@ _REQUEST_FIELDS = [f.name for f in fields(Request)]
 
 def stray_ratings(tx: SqlRepository, scope: Scope) -> Iterator[tuple[Request, Event]]:
     """Ratings given in the period to requests of the scope that `review_requests` does not return."""
-    outside = [or_(col.is_(None), col < scope.start, col >= scope.end) for col in (R.first_ack_due_at, R.resolve_due_at)]
+    outside = [or_(c.is_(None), c < scope.start, c >= scope.end) for c in (R.first_ack_due_at, R.resolve_due_at)]
     earlier = select(R.number).where(*_unit(tx, scope), R.created_at < scope.start, *outside)
     ratings = [to_event(row) for row in tx.session.execute(
         select(EventRow.__table__)

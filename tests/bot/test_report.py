@@ -51,7 +51,8 @@ def test_all_sections_in_order_in_chinese(html):
     assert [m for m in re.findall(r'<section id="(\w+)"', html)] == SECTIONS
     assert '<html lang="zh-CN">' in html and "松桃县民情诉求办理情况报告" in html
     assert "统计期间：2026年9月29日 — 2026年10月31日" in html
-    for heading in ("一、各乡镇三率", "二、各村三率", "三、办结用时分布", "四、每周趋势", "五、逾期未办结清单", "六、办结最慢的分类"):
+    for heading in ("一、各乡镇三率", "二、各村三率", "三、办结用时分布", "四、每周趋势", "五、逾期未办结清单",
+                    "六、办结最慢的分类", "七、各经办人"):
         assert heading in html
 
 
