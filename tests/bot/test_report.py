@@ -111,6 +111,9 @@ def test_text_people_wrote_is_escaped_and_masked(example_config):
     stories[2] = (replace(r3, text="<b>路</b> 13812345678"), events3)
     page = render_report(make_review(example_config, stories), example_config)
     assert "&lt;b&gt;路&lt;/b&gt; 138****5678" in page and "<b>路</b>" not in page
+    stories[2] = (replace(r3, text="<b>路</b> 产业路冲坏 13812345678 请尽快修"), events3)  # cut inside the number
+    page = render_report(make_review(example_config, stories), example_config)
+    assert "13812345" not in page and "138****5…" in page
 
 
 def test_an_empty_period_still_makes_a_report(example_config):
