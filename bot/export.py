@@ -193,6 +193,9 @@ def summary_lines(review: Review, county: County) -> Iterator[SummaryLine]:
 
 
 # --- writers ----------------------------------------------------------------------
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 class CsvTable:
     """A CSV file that Excel opens with Chinese intact: UTF-8 with a BOM, CRLF line ends."""
 
@@ -220,7 +223,9 @@ class CsvTable:
         if kind == "pct":
             return f"{v * 100:.1f}%"
         if kind == "free":
-            return self.scrub(v)
+            v = self.scrub(v)
+        if kind in ("text", "free") and v[:1] in _FORMULA_START:
+            return "'" + v  # Excel would run text that people wrote as a formula
         return v
 
     def close(self) -> None:
@@ -271,9 +276,12 @@ class XlsxSheet:
             v = c.value(item)
             if v is None:
                 row.append(None)
-            elif c.kind == "free":
-                row.append(self.scrub(v))
-            elif c.kind == "text":
+            elif c.kind in ("text", "free"):
+                v = self.scrub(v) if c.kind == "free" else v
+                if v.startswith("="):  # a string, not a formula, whatever people wrote
+                    cell = WriteOnlyCell(self.ws, value=v)
+                    cell.data_type = "s"
+                    v = cell
                 row.append(v)
             else:
                 if c.kind == "time":

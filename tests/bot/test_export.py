@@ -3,6 +3,7 @@
 import csv
 import getpass
 import io
+from dataclasses import replace
 from datetime import datetime
 
 import openpyxl
@@ -248,3 +249,20 @@ def test_cli_missing_database_or_folder(tmp_path):
     assert r.code == 1 and "holds no minqing-relay data" in r.err
     r = run("export", "-c", CFG, "--db", str(tmp_path / "none.db"), *ARGS, "--out", str(tmp_path / "no" / "x.csv"))
     assert r.code == 2 and "does not exist" in r.err
+
+
+def test_text_people_wrote_never_becomes_a_formula(example_config, tmp_path):
+    stories = history(example_config.policy)
+    r1, events1 = stories[0]
+    stories[0] = (replace(r1, text="=HYPERLINK(\"x\")", requester="@唐"), events1)
+    database = Database(f"sqlite:///{tmp_path / 'f.db'}", example_config.county.name)
+    store(database, stories)
+    try:
+        do_export(database, example_config, tmp_path / "f.csv", "csv", unmask=True)
+        do_export(database, example_config, tmp_path / "f.xlsx", "xlsx", unmask=True)
+    finally:
+        database.dispose()
+    first = read_csv(tmp_path / "f.csv")[1]
+    assert (first[5], first[6]) == ("'@唐", "'=HYPERLINK(\"x\")")
+    cell = openpyxl.load_workbook(tmp_path / "f.xlsx")["诉求明细"]["G2"]
+    assert (cell.value, cell.data_type) == ("=HYPERLINK(\"x\")", "s")
