@@ -116,17 +116,6 @@ class Database:
         return inspect(self.engine).has_table("requests")
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[SqlRepository]:
-        """A repository inside one transaction: committed on success, rolled back on error."""
-        with Session(self.engine, expire_on_commit=False) as session:
-            try:
-                yield SqlRepository(session, self.county)
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-
-    @contextlib.contextmanager
     def snapshot(self) -> Iterator[SqlRepository]:
         """A read-only repository on one consistent snapshot that does not block the bot's writes (reports)."""
         if self.is_sqlite:
@@ -140,6 +129,17 @@ class Database:
                     yield SqlRepository(session, self.county)
                 finally:
                     session.rollback()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[SqlRepository]:
+        """A repository inside one transaction: committed on success, rolled back on error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield SqlRepository(session, self.county)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
 
     def dispose(self) -> None:
         """Close every connection."""
