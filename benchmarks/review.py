@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -226,28 +228,59 @@ def simulate(number: int, cfg, rng: random.Random, delays: list[float], villages
     return r, events
 
 
-def build(cfg, database: Database, size: int, delays: list[float], seed: int = 5) -> dict:
-    """Fill the database with `size` requests in bulk; returns counts and times."""
-    rng = random.Random(seed)
-    villages = cfg.county.villages()
-    names = [s + a + b for s in SURNAMES for a in GIVEN[:12] for b in GIVEN[12:]]
-    categories = [c for c, _ in CATEGORIES]
-    weights = [w for _, w in CATEGORIES]
-    county = cfg.county.name
+_worker: dict = {}
+
+
+def _start_worker(config_path: str, delays: list[float], seed: int) -> None:
+    """Set up a simulating process: the county and what requests are drawn from."""
+    cfg = load_config(config_path)
+    _worker.update(
+        cfg=cfg, delays=delays, seed=seed, villages=cfg.county.villages(),
+        names=[s + a + b for s in SURNAMES for a in GIVEN[:12] for b in GIVEN[12:]],
+        categories=[c for c, _ in CATEGORIES], weights=[w for _, w in CATEGORIES],
+    )
+
+
+def _simulate_batch(first: int, last: int) -> tuple[list[dict], list[dict]]:
+    """Requests first..last as rows to insert (the same for the same seed, whichever process draws them)."""
+    w = _worker
+    rng = random.Random(w["seed"] * 1_000_003 + first)
+    county = w["cfg"].county.name
+    requests, events = [], []
+    for number in range(first, last + 1):
+        r, evs = simulate(number, w["cfg"], rng, w["delays"], w["villages"], w["names"], w["categories"],
+                          w["weights"])
+        requests.append(request_row(county, r))
+        events += [event_row(county, e) for e in evs]
+    return requests, events
+
+
+def build(config_path: Path, database: Database, size: int, delays: list[float], seed: int = 5) -> dict:
+    """Fill the database with `size` requests in bulk; returns counts and times.
+
+    Other processes draw the requests while this one inserts them, a few batches ahead at most.
+    """
+    county = database.county
+    workers = max(1, (os.cpu_count() or 2) - 1)
     t0 = time.perf_counter()
     n_events = 0
-    with database.engine.begin() as conn:
-        requests, events = [], []
-        for number in range(1, size + 1):
-            r, evs = simulate(number, cfg, rng, delays, villages, names, categories, weights)
-            requests.append(request_row(county, r))
-            events += [event_row(county, e) for e in evs]
-            if len(requests) >= BATCH:
-                conn.execute(insert(RequestRow.__table__), requests)
-                conn.execute(insert(EventRow.__table__), events)
-                n_events += len(events)
-                requests, events = [], []
-        if requests:
+    batches = [(first, min(first + BATCH - 1, size)) for first in range(1, size + 1, BATCH)]
+    with database.engine.begin() as conn, ProcessPoolExecutor(
+        workers, initializer=_start_worker, initargs=(str(config_path), delays, seed),
+    ) as pool:
+        if database.is_sqlite:
+            conn.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MiB: index pages stay in memory
+        pending: deque = deque()
+        todo = iter(batches)
+        for first, last in todo:
+            pending.append(pool.submit(_simulate_batch, first, last))
+            if len(pending) > 2 * workers:
+                break
+        while pending:
+            requests, events = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(_simulate_batch, *nxt))
             conn.execute(insert(RequestRow.__table__), requests)
             conn.execute(insert(EventRow.__table__), events)
             n_events += len(events)
@@ -256,18 +289,31 @@ def build(cfg, database: Database, size: int, delays: list[float], seed: int = 5
 
 
 # --- running the commands ---------------------------------------------------------------------------
+# The command's own peak memory. The child's maximum resident set size that wait4/getrusage report
+# starts from this process's high-water mark (it carries over exec), so the child reports its own
+# VmHWM from /proc when it exits.
+_PROBE = """
+import atexit, sys
+def _peak():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                sys.stderr.write("\\nminqing-peak-kib " + line.split()[1] + "\\n")
+atexit.register(_peak)
+from bot.cli import main
+main(sys.argv[1:])
+"""
+
+
 def run(args: list[str]) -> tuple[float, float, str]:
     """Run `minqing ARGS` as its own process: wall seconds, peak memory in MiB, its output."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise SystemExit(f"minqing {' '.join(args)} failed ({proc.returncode}):\n{out}")
-    return seconds, usage.ru_maxrss / 1024, out.strip()
+        raise SystemExit(f"minqing {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    peaks = [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("minqing-peak-kib ")]
+    return seconds, int(peaks[-1]) / 1024 if peaks else float("nan"), proc.stdout.strip()
 
 
 def main() -> None:
@@ -286,6 +332,8 @@ def main() -> None:
     work = Path(args.work or tempfile.mkdtemp(prefix="minqing-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"time to resolution drawn from: {source}")
+    seconds, rss, _ = run(["--help"])
+    print(f"the command line alone (minqing --help): {seconds:.1f} s, peak {rss:.0f} MiB")
     print(f"work folder: {work}\n")
     results = []
     for size in sizes:
@@ -293,7 +341,7 @@ def main() -> None:
         config_path = write_config(work, url)
         cfg = load_config(config_path)
         database = Database(database_url(url, work), cfg.county.name)
-        built = build(cfg, database, size, delays)
+        built = build(config_path, database, size, delays)
         database.dispose()
         size_mb = (work / f"county-{size}.db").stat().st_size / 2**20 if not args.db else float("nan")
         print(f"{size:>9,} requests: built in {built['seconds']:.1f} s ({built['events']:,} events"

@@ -45,6 +45,7 @@ class WorkCalendar:
     _anchor: date | None = field(default=None, repr=False)
     _day_offsets: dict[date, float] = field(default_factory=dict, repr=False)
     _day_periods: dict[date, tuple[tuple[datetime, datetime], ...]] = field(default_factory=dict, repr=False)
+    _nth_workdays: dict[tuple[date, int], date] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.mode not in ("chinese", "weekdays"):
@@ -132,7 +133,25 @@ class WorkCalendar:
 
     def next_working_moment(self, t: datetime) -> datetime:
         """t itself when inside working hours, else the start of the next working period."""
-        return next(self.periods_from(t))[0]
+        t = self.local(t)
+        d = t.date()
+        for _ in range(_MAX_SCAN_DAYS):
+            for ps, pe in self._working_periods(d):
+                if pe > t:
+                    return max(ps, t)
+            d += timedelta(days=1)
+        raise CalendarError("no working day within ten years: check [calendar]")
+
+    def nth_workday_after(self, d: date, n: int) -> date:
+        """The nth working day after d (d itself for n = 0)."""
+        key = (d, n)
+        found = self._nth_workdays.get(key)
+        if found is None:  # deadlines start on few distinct days: remembered, they cost nothing
+            found = d
+            for _ in range(n):
+                found = self.next_workday(found)
+            self._nth_workdays[key] = found
+        return found
 
     # --- arithmetic --------------------------------------------------------
     def add(self, start: datetime, duration: Duration) -> datetime:
@@ -144,9 +163,7 @@ class WorkCalendar:
             return start + timedelta(days=duration.amount)
         if duration.unit is Unit.WORKDAYS:
             s = self.next_working_moment(start)
-            d = s.date()
-            for _ in range(int(duration.amount)):
-                d = self.next_workday(d)
+            d = self.nth_workday_after(s.date(), int(duration.amount))
             return datetime.combine(d, s.timetz().replace(tzinfo=None), self.tz)
         remaining = timedelta(hours=duration.amount)
         for ps, pe in self.periods_from(start):

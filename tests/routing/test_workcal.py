@@ -146,3 +146,16 @@ def test_working_time_across_national_day(cal):
     assert cal.working_seconds(t("2026-09-30 16:30"), t("2026-10-08 09:30")) == 2 * 3600
     assert cal.working_days(t("2026-09-29 08:30"), t("2026-10-09 08:30")) == 3
     assert cal.working_seconds(t("2026-10-03 10:00"), t("2026-10-05 10:00")) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(MOMENTS, st.integers(min_value=1, max_value=12))
+def test_workdays_and_next_working_moment_agree_with_stepping_day_by_day(start, n):
+    cal = WorkCalendar(tz=TZ)
+    first = next(cal.periods_from(start))[0]
+    assert cal.next_working_moment(start) == first
+    day = first.date()
+    for _ in range(n):
+        day = cal.next_workday(day)
+    want = datetime.combine(day, first.time(), TZ)
+    assert cal.add(start, d(f"{n} workdays")) == want == cal.add(start, d(f"{n} workdays"))  # remembered: same
