@@ -70,6 +70,8 @@ def test_a_snapshot_does_not_block_the_bot(database):
         assert reader.count() == before  # one consistent snapshot while the report runs
     with database.snapshot() as later:
         assert later.count() == before + 1
+    with database.transaction() as writer:  # the pooled connection is writable again
+        writer.audit(AS_OF, "tester", "after a report", {})
 
 
 def test_counties_sharing_a_database_stay_apart(any_db, example_config):
