@@ -36,13 +36,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import delete, insert  # noqa: E402
 
 from bot.config import load_config  # noqa: E402
 from routing.lifecycle import registered_event, transition  # noqa: E402
 from routing.model import EventKind, PersonRef, Rating, Request, Status, Tier  # noqa: E402
 from storage.db import Database, database_url  # noqa: E402
-from storage.tables import Counter, EventRow, RequestRow  # noqa: E402
+from storage.tables import Counter, EventRow, Meta, RequestRow  # noqa: E402
 
 REPLIES = Path("shared") / "data" / "petitions_with_replies.csv"  # looked for beside the checkout, then higher up
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC) - timedelta(hours=8)  # local midnight, Asia/Shanghai
@@ -336,13 +336,17 @@ def main() -> None:
     print(f"the command line alone (minqing --help): {seconds:.1f} s, peak {rss:.0f} MiB")
     print(f"work folder: {work}\n")
     results = []
+    counties: list[Database] = []
     for size in sizes:
         url = args.db or f"sqlite:///{work / f'county-{size}.db'}"
         config_path = write_config(work, url)
         cfg = load_config(config_path)
         database = Database(database_url(url, work), cfg.county.name)
         built = build(config_path, database, size, delays)
-        database.dispose()
+        if args.db and not args.keep:
+            counties.append(database)  # its rows are removed from the shared database at the end
+        else:
+            database.dispose()
         size_mb = (work / f"county-{size}.db").stat().st_size / 2**20 if not args.db else float("nan")
         print(f"{size:>9,} requests: built in {built['seconds']:.1f} s ({built['events']:,} events"
               + (f", {size_mb:.0f} MiB SQLite)" if not args.db else ")"))
@@ -358,6 +362,11 @@ def main() -> None:
     print("\n| requests | command | time (s) | peak memory (MiB) |\n|---:|---|---:|---:|")
     for size, name, seconds, rss in results:
         print(f"| {size:,} | {name} | {seconds:.1f} | {rss:.0f} |")
+    for database in counties:
+        with database.engine.begin() as conn:
+            for table in (EventRow, RequestRow, Counter, Meta):
+                conn.execute(delete(table.__table__).where(table.__table__.c.county == database.county))
+        database.dispose()
     if not args.keep and not args.work:
         for p in work.iterdir():
             p.unlink()
