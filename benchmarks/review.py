@@ -125,6 +125,7 @@ REQUEST_FIELDS = [f.name for f in fields(Request)]
 
 
 def request_row(county: str, r: Request) -> dict:
+    """A request as a row of the requests table."""
     row = {"county": county}
     for name in REQUEST_FIELDS:
         v = getattr(r, name)
@@ -137,6 +138,7 @@ def request_row(county: str, r: Request) -> dict:
 
 
 def event_row(county: str, e) -> dict:
+    """An event as a row of the events table."""
     return {
         "county": county, "number": e.number, "kind": e.kind.value, "at": e.at, "tier": e.tier.key,
         "from_tier": e.from_tier.key if e.from_tier else None, "actor": e.actor, "actor_key": e.actor_key,
@@ -176,12 +178,14 @@ def simulate(number: int, cfg, rng: random.Random, delays: list[float], villages
     first = created + timedelta(seconds=total * rng.uniform(0.01, 0.2))
 
     def step(kind, at, actor, **kw):
+        """Apply an event, unless it would come after the copy of the database was taken."""
         if at > DATA_NOW:
             return False
         events.append(transition(r, kind, at, actor, **kw))
         return True
 
     def up(at, actor, target, rule=None):
+        """Escalate, the new tier's clock starting."""
         return step(EventKind.ESCALATED, at, actor, to_tier=target, rule=rule,
                     deadlines=policy.deadlines(at, category, urgent))
 

@@ -77,6 +77,7 @@ def register(app: typer.Typer) -> None:
     from bot import cli  # bot.cli calls this once its helpers exist
 
     def scope_or_exit(cfg, date_from, date_to, township=None, village=None, category=None) -> Scope:
+        """The scope, or exit with status 2 saying what is wrong with the options."""
         try:
             return make_scope(cfg, date_from, date_to, township, village, category)
         except ValueError as e:

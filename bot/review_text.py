@@ -37,13 +37,18 @@ def environment() -> Environment:
 
 
 def _time_filters(tz: ZoneInfo):
+    """Filters that show times in the configured timezone."""
+
     def moment(when: datetime | None) -> str:
+        """2026-10-09 10:00."""
         return "—" if when is None else when.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
     def short(when: datetime | None) -> str:
+        """10-09 10:00."""
         return "—" if when is None else when.astimezone(tz).strftime("%m-%d %H:%M")
 
     def day(when: datetime | None) -> str:
+        """2026年10月9日."""
         if when is None:
             return "—"
         d = when.astimezone(tz)

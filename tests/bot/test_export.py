@@ -266,3 +266,13 @@ def test_text_people_wrote_never_becomes_a_formula(example_config, tmp_path):
     assert (first[5], first[6]) == ("'@唐", "'=HYPERLINK(\"x\")")
     cell = openpyxl.load_workbook(tmp_path / "f.xlsx")["诉求明细"]["G2"]
     assert (cell.value, cell.data_type) == ("=HYPERLINK(\"x\")", "s")
+
+
+def test_an_empty_period_exports_headers_and_an_empty_summary(db_path, tmp_path):
+    out = tmp_path / "empty.csv"
+    r = run("export", "-c", CFG, "--db", str(db_path), "--from", "2025-01-01", "--to", "2025-01-31", "--out", str(out))
+    assert r.code == 0 and "0 requests" in r.out
+    assert read_csv(out) == [[c.header for c in REQUEST_COLUMNS]]
+    summary = read_csv(tmp_path / "empty-summary.csv")
+    nothing = ["全部", "全部", "0", "0", "0", "0", "0", "0", "", "0", "0", "", "0", "0", "", "", "", "", ""]
+    assert summary[1:] == [nothing]
