@@ -374,10 +374,8 @@ class Review:
 
     # --- output ------------------------------------------------------------------------
     def _summary(self, key: Hashable, u: _Unit) -> UnitSummary:
-        response = [v for i in u.positions if not math.isnan(v := self._response[i])]
-        resolution = [v for i in u.positions if not math.isnan(v := self._resolution[i])]
         return UnitSummary(key, u.requests, u.resolved, u.rejected, u.active, u.rates,
-                           Spread.of(response), Spread.of(resolution))
+                           _spread(self._response, u.positions), _spread(self._resolution, u.positions))
 
     def overall(self) -> UnitSummary:
         """The figures of the whole scope."""
@@ -408,6 +406,12 @@ class Review:
     def overdue(self) -> list[OverdueItem]:
         """The longest-overdue requests (at most `overdue_listed`), longest first."""
         return [item for _, _, item in sorted(self._overdue, key=lambda e: e[:2], reverse=True)]
+
+
+def _spread(values: array, positions: array) -> Spread:
+    """The spread of the values at these positions, the missing ones (NaN) left out."""
+    # one list at a time: for a million requests each is tens of megabytes
+    return Spread.of([v for i in positions if not math.isnan(v := values[i])])
 
 
 def _sort_key(key: Hashable) -> tuple:
