@@ -39,17 +39,38 @@ class Relay:
         self.service = RelayService(config.county, config.policy, tagger or build_tagger(config))
         self.renderer = Renderer(config.tz)
         self.outbox = Outbox(db, config.raw.sending.max_attempts)
-        self._unknown_rooms: set[str] = set()
+        self.failed = 0  # messages this process failed to handle (kept in the database)
 
     # --- inbound -----------------------------------------------------------------
     def receive(self, msg: Inbound) -> None:
-        """Handle one chat message and queue the replies (sending is separate: see `flush`)."""
-        if self.config.county.place(msg.room) is None:
-            if msg.room not in self._unknown_rooms:
-                self._unknown_rooms.add(msg.room)
-                log.info("message from a room not in the config ignored: %r (add it to the config to serve it)",
-                         msg.room)
+        """Handle one chat message and queue the replies (sending is separate: see `flush`).
+
+        A message the bot fails on because of its own error is kept (see `minqing failed`) and
+        answered with an apology; it never stops the bot.
+        """
+        configured = self.config.county.place(msg.room) is not None
+        try:
+            with self.db.transaction() as tx:
+                first = tx.note_room(msg.room, configured, msg.ts)
+        except (IntegrityError, OperationalError) as e:
+            log.warning("could not note room %r: %s", msg.room, e.orig)
+            first = False
+        if not configured:
+            if first:
+                log.warning("messages from a room not in the config are ignored: %r (add it to the config to "
+                            "serve it; `minqing rooms` lists the rooms seen)", msg.room)
             return
+        try:
+            self._handle(msg)
+        except Exception as e:  # a bug of ours: keep the message, apologise, carry on
+            log.exception("failed to handle message %s in %s", msg.msg_id, msg.room)
+            self.failed += 1
+            with self.db.transaction() as tx:
+                tx.record_failure(msg, f"{type(e).__name__}: {e}", msg.ts)
+                apology = Outbound(msg.room, "internal_error.j2", {}, (msg.sender_ref,))
+                self._record(tx, [apology], msg.ts)
+
+    def _handle(self, msg: Inbound) -> None:
         for attempt in (1, 2):
             try:
                 with self.db.transaction() as tx:

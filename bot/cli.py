@@ -149,9 +149,12 @@ def replay(
             until_ts = parse_time(until, cfg.tz)
         except ValueError as e:
             raise Exit(BAD_CONFIG, f"--until: {e}") from None
+    runs: list[Relay] = []
     with _temporary_db(cfg, db) as database:
-        emitted = _run_replay(cfg, database, file, until_ts)
+        emitted = _run_replay(cfg, database, file, until_ts, runs)
     logging.getLogger(__name__).info("replay done: the bot said %d messages", emitted)
+    if runs and runs[0].failed:
+        raise Exit(FAILURE, f"{runs[0].failed} messages could not be handled (kept in the database: `minqing failed`)")
 
 
 @contextmanager
@@ -171,7 +174,7 @@ def _temporary_db(cfg: Config, db: str | None):
             database.dispose()
 
 
-def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | None) -> int:
+def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | None, runs: list[Relay]) -> int:
     clock = ManualClock(datetime.fromtimestamp(0).astimezone(cfg.tz))
     emitted = 0
 
@@ -182,6 +185,7 @@ def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | N
         sys.stdout.flush()
 
     relay = Relay(cfg, database, SimulatedTransport(clock, on_send=emit))
+    runs.append(relay)
     replayer = Replayer(relay, clock)
     if replayer.mark is not None:
         clock.set(replayer.mark)
@@ -288,6 +292,39 @@ def people(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
         table.add_row(p.name, p.contact_id or "—", "、".join(role) or "群众", "、".join(p.rooms), str(p.messages),
                       iso(p.last_seen, cfg.tz)[:16], note)
     out.print(table)
+
+
+@app.command()
+def rooms(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
+    """List the rooms (group topics) messages came from; rooms not in the config are ignored until added."""
+    out = _out()
+    cfg = _config(config)
+    database = _database(cfg, db)
+    with database.transaction() as tx:
+        seen = tx.rooms()
+    table = Table("群名", "在配置中", "消息数", "首次", "最近", box=None)
+    for r in seen:
+        table.add_row(r.topic, "是" if r.configured else "否（忽略）", str(r.messages), iso(r.first_seen, cfg.tz)[:16],
+                      iso(r.last_seen, cfg.tz)[:16])
+    out.print(table)
+    missing = [room for room in cfg.county.rooms if room not in {r.topic for r in seen}]
+    if missing:
+        out.print("配置中但还没收到过消息的群: " + "、".join(missing))
+
+
+@app.command()
+def failed(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
+    """List the messages the bot failed to handle because of an error of its own (kept, never lost)."""
+    out = _out()
+    cfg = _config(config)
+    database = _database(cfg, db)
+    with database.transaction() as tx:
+        rows = tx.failures()
+    table = Table("时间", "群", "发送人", "内容", "错误", box=None)
+    for r in rows:
+        table.add_row(iso(r.ts, cfg.tz)[:16], r.room, r.sender, r.text[:40], r.error[:60])
+    out.print(table)
+    out.print(f"{len(rows)} failed messages")
 
 
 # --- demo ------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from storage.tables import (
     AuditRow,
     Counter,
     EventRow,
+    FailedMessage,
     MessageSeen,
     Meta,
     NameClash,
@@ -24,6 +25,7 @@ from storage.tables import (
     OutboxRow,
     PersonSeen,
     RequestRow,
+    RoomSeen,
 )
 
 _REQUEST_FIELDS = [f.name for f in fields(Request)]
@@ -98,6 +100,42 @@ class SqlRepository:
         row.messages += 1
         row.last_seen = max(row.last_seen, at)
         s.add(row)
+
+    def note_room(self, topic: str, configured: bool, at: datetime, room_id: str | None = None) -> bool:
+        """Remember a room a message came from; True the first time it is seen."""
+        s = self.session
+        row = s.exec(select(RoomSeen).where(RoomSeen.county == self.county, RoomSeen.topic == topic)).first()
+        first = row is None
+        if row is None:
+            row = RoomSeen(county=self.county, topic=topic, first_seen=at, last_seen=at)
+        row.configured = configured
+        row.room_id = room_id or row.room_id
+        row.messages += 1
+        row.last_seen = max(row.last_seen, at)
+        s.add(row)
+        s.flush()
+        return first
+
+    def rooms(self) -> list[RoomSeen]:
+        """Every room seen, configured ones first."""
+        return list(self.session.exec(
+            select(RoomSeen).where(RoomSeen.county == self.county)
+            .order_by(col(RoomSeen.configured).desc(), RoomSeen.topic)
+        ))
+
+    def record_failure(self, msg, error: str, at: datetime) -> None:
+        """Keep a message the bot failed to handle, with the error."""
+        self.session.add(FailedMessage(
+            county=self.county, msg_id=msg.msg_id, ts=msg.ts, room=msg.room, sender=msg.sender,
+            sender_id=msg.sender_id, text=msg.text, error=error, at=at,
+        ))
+        self.session.flush()
+
+    def failures(self) -> list[FailedMessage]:
+        """Messages the bot failed to handle, oldest first."""
+        return list(self.session.exec(
+            select(FailedMessage).where(FailedMessage.county == self.county).order_by(FailedMessage.id)
+        ))
 
     def people(self) -> list[PersonSeen]:
         """Everyone seen, by name."""
