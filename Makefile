@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
-	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(0 if sys.version_info[:2] in ((3, 11), (3, 12)) else 1)'; then \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(0 if sys.version_info[:2] in ((3, 11), (3, 12)) else 1)' 2>/dev/null; then \
 	echo $$p; break; fi; done)
 
 .PHONY: demo test install install-test gateway clean
