@@ -97,6 +97,12 @@ def _database(config: Config, db: str | None, *, must_exist: bool = False) -> Da
         raise Exit(FAILURE, str(e)) from None
 
 
+def _open(config: Path, db: str | None) -> tuple[Console, Config, Database]:
+    """Standard output, the config and its database: what most commands start with."""
+    cfg = _config(config)
+    return _out(), cfg, _database(cfg, db)
+
+
 # --- check-config ---------------------------------------------------------------
 @app.command("check-config")
 def check_config(path: Annotated[Path, typer.Argument(help="The config file to check.")]) -> None:
@@ -253,9 +259,7 @@ def show(
     db: DbOpt = None,
 ) -> None:
     """Show one request with its whole event log."""
-    out = _out()
-    cfg = _config(config)
-    database = _database(cfg, db)
+    out, cfg, database = _open(config, db)
     with database.transaction() as tx:
         r = tx.get(number)
         events = tx.events(number) if r else []
@@ -273,9 +277,7 @@ def show(
 @app.command()
 def people(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
     """List the people seen in the configured rooms, with their WeChat ids, to copy into the config."""
-    out = _out()
-    cfg = _config(config)
-    database = _database(cfg, db)
+    out, cfg, database = _open(config, db)
     roles: dict[str, list[str]] = {}
     for m in cfg.county.members():
         unit = m.village or m.township or cfg.county.name
@@ -297,9 +299,7 @@ def people(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
 @app.command()
 def rooms(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
     """List the rooms (group topics) messages came from; rooms not in the config are ignored until added."""
-    out = _out()
-    cfg = _config(config)
-    database = _database(cfg, db)
+    out, cfg, database = _open(config, db)
     with database.transaction() as tx:
         seen = tx.rooms()
     table = Table("群名", "在配置中", "消息数", "首次", "最近", box=None)
@@ -315,9 +315,7 @@ def rooms(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
 @app.command()
 def failed(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
     """List the messages the bot failed to handle because of an error of its own (kept, never lost)."""
-    out = _out()
-    cfg = _config(config)
-    database = _database(cfg, db)
+    out, cfg, database = _open(config, db)
     with database.transaction() as tx:
         rows = tx.failures()
     table = Table("时间", "群", "发送人", "内容", "错误", box=None)
