@@ -485,8 +485,18 @@ class World {
     await this.stopGrpc({ stopPuppet })
     if (downMs > 0) await new Promise(resolve => setTimeout(resolve, downMs))
     await this.startGrpc()
-    if (stopPuppet) await this.puppet.start()
+    if (stopPuppet) await this.startPuppet()
     this.restarts += 1
+  }
+
+  /** Start the puppet and wait (bounded) until the mock has logged the bot user in. */
+  async startPuppet (timeoutMs = 5000) {
+    await this.puppet.start()
+    const deadline = Date.now() + timeoutMs
+    while (!this.puppet.isLoggedIn) {
+      if (Date.now() > deadline) throw new Error(`bot user not logged in ${timeoutMs} ms after puppet start`)
+      await new Promise(resolve => setTimeout(resolve, 5))
+    }
   }
 }
 
@@ -626,7 +636,7 @@ function controlHandler (world, shutdown) {
         }
         case 'POST /start': {
           await world.startGrpc()
-          if (!world.puppet.state.active()) await world.puppet.start()
+          if (!world.puppet.state.active()) await world.startPuppet()
           body = { ok: true, health: world.health() }
           break
         }
@@ -704,7 +714,7 @@ async function main () {
   options.controlPort = control.address().port
 
   await world.startGrpc()
-  await world.puppet.start()
+  await world.startPuppet()
 
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))
