@@ -321,7 +321,7 @@ class World {
   }
 
   recordSent ({ conversationId, messageId, type, text, mentionIds, fileName }) {
-    const now = Date.now()
+    const now = this.mocker.cacheMessagePayload.get(messageId)?.timestamp ?? Date.now()
     const isRoom = this.roomById.has(conversationId)
     const entry = {
       seq: ++this.sentSeq,
@@ -389,7 +389,8 @@ class World {
   }
 
   recordSaid ({ messageId, room, person, type, text, mentioned, fileName }) {
-    const now = Date.now()
+    // the message's own timestamp, as the client sees it in its payload
+    const now = this.mocker.cacheMessagePayload.get(messageId)?.timestamp ?? Date.now()
     const entry = {
       seq: ++this.saidSeq,
       ts: now,

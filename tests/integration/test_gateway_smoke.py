@@ -118,7 +118,7 @@ def test_wechaty_client_receives_a_mention_and_its_reply_reaches_the_gateway(
     assert got["mention_text"] == "产业路不通，希望修一条"
     assert got["mention_ids"] == [BOT_ID] and got["mention_self"] is True
     assert got["type"] == "MESSAGE_TYPE_TEXT"
-    assert got["timestamp"] == int(said.ts * 1000)  # milliseconds since the epoch
+    assert got["timestamp"] == said.raw["ts"]  # the payload's timestamp: milliseconds since the epoch
 
     reply = gateway.wait_for_sent(lambda m: m.room == VILLAGE, timeout=10)
     assert reply.text == f"@{CADRE} 收到：产业路不通，希望修一条"  # the SDK prefixes "@name "
