@@ -21,7 +21,7 @@ import net from 'node:net'
 import { parseArgs } from 'node:util'
 
 import { FileBox } from 'file-box'
-import { log as wechatyLog } from 'wechaty-puppet'
+import { log as wechatyLog, types as puppetTypes } from 'wechaty-puppet'
 import { PuppetMock, mock } from 'wechaty-puppet-mock'
 import { PuppetServer } from 'wechaty-puppet-service'
 import { grpc } from 'wechaty-grpc'
@@ -225,10 +225,16 @@ class GatewayPuppet extends PuppetMock {
   }
 }
 
+// wechaty-puppet message types by number, lower case: 7 -> "text", 6 -> "image"
+const MESSAGE_TYPE_NAMES = Object.fromEntries(
+  Object.entries(puppetTypes.Message)
+    .filter(([, value]) => typeof value === 'number')
+    .map(([name, value]) => [value, name.toLowerCase()]),
+)
+
 function messageTypeName (type) {
-  return mockMessageTypeNames[type] || `type${type}`
+  return MESSAGE_TYPE_NAMES[type] || `type${type}`
 }
-let mockMessageTypeNames = {}
 
 // ---------------------------------------------------------------- the world
 
@@ -365,6 +371,7 @@ class World {
     if (typeof text !== 'string') throw new HttpError(400, 'text must be a string')
     const r = this.resolveRoom(room)
     const person = this.resolvePerson(sender, 'sender')
+    if (mentions !== undefined && !Array.isArray(mentions)) throw new HttpError(400, 'mentions must be a list')
     const mentioned = (mentions || []).map(ref => this.resolvePerson(ref, 'mention'))
     const contact = this.mocker.ContactMock.load(person.id)
     const roomMock = this.mocker.RoomMock.load(r.id)
@@ -580,11 +587,16 @@ async function readJson (req) {
   for await (const chunk of req) chunks.push(chunk)
   const body = Buffer.concat(chunks).toString('utf8')
   if (!body.trim()) return {}
+  let value
   try {
-    return JSON.parse(body)
+    value = JSON.parse(body)
   } catch (e) {
     throw new HttpError(400, `invalid JSON body: ${e.message}`)
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new HttpError(400, 'the JSON body must be an object')
+  }
+  return value
 }
 
 function sinceParam (url) {
@@ -682,11 +694,6 @@ async function main () {
   const options = parseOptions(process.argv.slice(2))
   wechatyLog.level(process.env.WECHATY_LOG || (options.verbose ? 'info' : 'error'))
   const fixture = loadFixture(options.fixturePath)
-
-  const { types } = await import('wechaty-puppet')
-  mockMessageTypeNames = Object.fromEntries(
-    Object.entries(types.Message).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v, k.toLowerCase()]),
-  )
 
   if (options.grpcPort === 0) options.grpcPort = await freePort(options.host)
 

@@ -39,29 +39,10 @@ LOOPBACK = "127.0.0.1"
 
 T = TypeVar("T")
 
-# A county modelled on the design's example: one county, one township, two villages.
-DEFAULT_FIXTURE: dict[str, Any] = {
-    "bot": {"id": "wxid_bot", "name": "民情直通车"},
-    "people": [
-        {"id": "wxid_tangmx", "name": "唐命学"},
-        {"id": "wxid_tangzc", "name": "唐驻村"},
-        {"id": "wxid_yang", "name": "杨主任"},
-        {"id": "wxid_zhang", "name": "张书记"},
-        {"id": "wxid_wu", "name": "吴科长"},
-        {"id": "wxid_long", "name": "龙大姐"},
-    ],
-    "rooms": [
-        {
-            "id": "loutai@chatroom",
-            "topic": "楼台村干群连心群",
-            "members": ["唐命学", "唐驻村", "龙大姐"],
-            "aliases": {"唐驻村": "驻村干部唐"},
-        },
-        {"id": "panxin-work@chatroom", "topic": "盘信镇二级工作群", "members": ["杨主任", "唐驻村"]},
-        {"id": "panxin-leaders@chatroom", "topic": "盘信镇党政班子群", "members": ["张书记", "杨主任"]},
-        {"id": "county@chatroom", "topic": "松桃县网络问政工作群", "members": ["吴科长"]},
-    ],
-}
+# A county modelled on the design's example: a village room, a township's work
+# and leaders' rooms, the county room. The same file serves manual runs.
+DEFAULT_FIXTURE_PATH = GATEWAY_DIR / "fixtures" / "county.json"
+DEFAULT_FIXTURE: dict[str, Any] = json.loads(DEFAULT_FIXTURE_PATH.read_text(encoding="utf-8"))
 
 
 class GatewayError(RuntimeError):
@@ -126,8 +107,18 @@ _install_lock = threading.Lock()
 
 
 def ensure_node_modules(gateway_dir: Path = GATEWAY_DIR, timeout: float = 600.0) -> None:
-    """Run `npm ci` in the gateway folder unless node_modules is already installed."""
-    with _install_lock:
+    """Run `npm ci` in the gateway folder unless node_modules is already installed.
+
+    A lock file in the temporary directory keeps parallel test processes from
+    installing into the same folder at once.
+    """
+    import fcntl
+    import hashlib
+
+    key = hashlib.sha256(str(gateway_dir.resolve()).encode()).hexdigest()[:16]
+    lock_path = Path(tempfile.gettempdir()) / f"minqing-gateway-npm-{key}.lock"
+    with _install_lock, open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         if node_modules_installed(gateway_dir):
             return
         npm = shutil.which("npm")

@@ -1,18 +1,26 @@
 """A minimal python-wechaty bot for the gateway tests: it answers room messages.
 
-Run as a subprocess (the SDK reads CACHE_DIR at import time and keeps global
-state, so each bot gets its own process). Configuration comes from the
+Run it as a subprocess: the SDK reads CACHE_DIR when it is imported and keeps
+global state, so each bot gets its own process. Configuration comes from the
 environment:
 
     WECHATY_PUPPET_SERVICE_ENDPOINT   host:port of the gateway (plaintext gRPC)
     WECHATY_PUPPET_SERVICE_TOKEN      the gateway's token
-    CACHE_DIR                         where the SDK writes its .wechaty files
+    CACHE_DIR                         where the SDK writes its files (set before import)
+    WECHATY_LOG                       the SDK's log level: verbose, info, warn, error
+    ECHO_BOT_MODE                     "stock": Wechaty.start() and the SDK's own retry;
+                                      "supervised": our loop, reconnecting ECHO_BOT_RETRY
+                                      seconds (default 1) after the event stream ends
     ECHO_BOT_PLUGIN_PORT              port of the SDK's plugin web server (default: a free one)
     ECHO_BOT_REPLY                    "0" to only report messages, not answer them
+    ECHO_BOT_LOG_LEVEL                level of the root logger (default WARNING)
 
-It writes one JSON object per line on stdout ({"event": "login"|"ready"|
-"message"|"replied"|"self"|"error"|"start-returned"|"stopped", ...}) and
-stops cleanly (Wechaty.stop()) on SIGTERM, SIGINT or when stdin closes.
+It answers every text message in a room with "收到：<text without mentions>",
+@-mentioning the sender, and writes one JSON object per line on stdout, each
+line prefixed with "ECHO-BOT " (the SDK print()s some errors on stdout):
+starting, connecting, login, logout, ready, error, message, replied, self,
+direct, disconnected, fatal, puppet-stop-error, start-returned, stop-error,
+stopped. It stops (Wechaty.stop()) on SIGTERM, SIGINT or when stdin closes.
 """
 
 from __future__ import annotations
