@@ -147,6 +147,14 @@ def test_wechaty_client_receives_a_mention_and_its_reply_reaches_the_gateway(
     assert (tmp_path / "bot1" / "cache").is_dir()
     assert not (tmp_path / "bot1" / "cwd" / ".wechaty").exists()
 
+    # the next client restarts the puppet again, and the bot user logs in again
+    second: EchoBotProcess = echo_bot_factory(gateway.client_env())
+    assert second.wait_event("login", timeout=20)["id"] == BOT_ID
+    gateway.wait_until_connected(timeout=10, streams_opened=2)
+    again = gateway.say(VILLAGE, VILLAGER, f"@{BOT}{AT}第二个客户端", mentions=[BOT])
+    second.wait_event("replied", id=again.message_id)
+    assert gateway.health()["puppet_starts"] >= 3  # at boot, then once per client
+
 
 def test_wrong_token_is_unauthenticated(gateway: Gateway, echo_bot_factory) -> None:
     stock = echo_bot_factory(gateway.client_env(token="wrong-token"))
