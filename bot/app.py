@@ -12,7 +12,7 @@ from bot.config import Config
 from bot.outbox import Outbox
 from bot.render import Renderer
 from bot.transport import Transport
-from routing.model import Inbound
+from routing.model import Event, Inbound
 from routing.org import RoomKind
 from routing.ports import Outbound
 from routing.privacy import mask
@@ -27,6 +27,16 @@ log = logging.getLogger(__name__)
 def build_tagger(config: Config, model: Classifier | None = None) -> Tagger:
     """The tagger the config asks for (keywords, plus the trained model when given)."""
     return Tagger(config.category_keywords, config.raw.urgency.keywords, model)
+
+
+def log_transitions(events: Iterable[Event]) -> None:
+    """One log line per request event, once its transaction is committed."""
+    for e in events:
+        change = f"{e.from_status.value}→{e.to_status.value}" if e.from_status and e.to_status else (
+            e.to_status.value if e.to_status else "no status change")
+        tier = f"{e.from_tier.key}→{e.tier.key}" if e.from_tier and e.from_tier != e.tier else e.tier.key
+        log.info("request #%d %s (%s, %s tier) by %s%s", e.number, e.kind.value, change, tier, e.actor or "the bot",
+                 f" [{e.rule}]" if e.rule else "", extra={"event": "transition", "request": e.number})
 
 
 class Relay:
@@ -51,7 +61,7 @@ class Relay:
         configured = self.config.county.place(msg.room) is not None
         try:
             with self.db.transaction() as tx:
-                first = tx.note_room(msg.room, configured, msg.ts)
+                first = tx.note_room(msg.room, configured, msg.ts, msg.room_id)
         except (IntegrityError, OperationalError) as e:
             log.warning("could not note room %r: %s", msg.room, e.orig)
             first = False
@@ -75,6 +85,7 @@ class Relay:
             try:
                 with self.db.transaction() as tx:
                     self._record(tx, self.service.handle(tx, msg), msg.ts)
+                log_transitions(tx.written)
                 return
             except (IntegrityError, OperationalError) as e:
                 # another process took the same number or message id first: retry once, then report
@@ -90,7 +101,9 @@ class Relay:
                 log.info("another process is running the time-driven jobs; skipped")
                 return 0
             outs = self.service.tick(tx, now)
-            return self._record(tx, outs, now)
+            queued = self._record(tx, outs, now)
+        log_transitions(tx.written)
+        return queued
 
     def next_due(self, after: datetime) -> datetime | None:
         """When the next time-driven job falls due after `after`, if any."""
@@ -98,6 +111,11 @@ class Relay:
             return self.service.next_due(tx, after)
 
     # --- outbound -----------------------------------------------------------------
+    def queue(self, outs: Iterable[Outbound], at: datetime) -> int:
+        """Record messages of the bot's own (not caused by a chat message) to send; returns how many."""
+        with self.db.transaction() as tx:
+            return self._record(tx, outs, at)
+
     def _record(self, tx: SqlRepository, outs: Iterable[Outbound], at: datetime) -> int:
         count = 0
         for out in outs:

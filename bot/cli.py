@@ -68,10 +68,13 @@ class Exit(Exception):
 
 @app.callback()
 def _main(
-    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "warning",
+    ctx: typer.Context,
+    log_level: Annotated[str | None, typer.Option(
+        "--log-level", help="debug, info, warning or error (default: info for run, else warning).")] = None,
     log_format: Annotated[str, typer.Option("--log-format", help="text or json (one JSON object a line).")] = "text",
 ) -> None:
     """Set up logging for every command."""
+    log_level = log_level or ("info" if ctx.invoked_subcommand == "run" else "warning")
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int) or log_format not in ("text", "json"):
         raise typer.BadParameter("--log-level is debug|info|warning|error and --log-format is text|json")
@@ -323,6 +326,26 @@ def failed(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
         table.add_row(iso(r.ts, cfg.tz)[:16], r.room, r.sender, r.text[:40], r.error[:60])
     out.print(table)
     out.print(f"{len(rows)} failed messages")
+
+
+# --- run ---------------------------------------------------------------------------
+@app.command()
+def run(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
+    """Run the bot in the WeChat groups through a Wechaty puppet-service gateway, until SIGINT/SIGTERM."""
+    from bot.live import StartupError, live_settings, run_live
+
+    cfg = _config(config)
+    try:
+        settings = live_settings(cfg)
+        database = _database(cfg, db)
+        try:
+            run_live(cfg, database, settings)
+        finally:
+            database.dispose()
+    except StartupError as e:
+        # `run` speaks through its log (text or JSON lines), where operators look
+        logging.getLogger("bot.live").error("%s", e, extra={"event": "startup_failed"})
+        raise Exit(BAD_CONFIG) from None
 
 
 # --- demo ------------------------------------------------------------------------

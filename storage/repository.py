@@ -75,6 +75,7 @@ class SqlRepository:
     def __init__(self, session: Session, county: str) -> None:
         self.session = session
         self.county = county
+        self.written: list[Event] = []  # events appended in this transaction, for the log after commit
 
     # --- messages and people ----------------------------------------------------
     def first_delivery(self, msg_id: str, at: datetime) -> bool:
@@ -206,6 +207,7 @@ class SqlRepository:
         self._append(event)
 
     def _append(self, e: Event) -> None:
+        self.written.append(e)
         self.session.add(EventRow(
             county=self.county, number=e.number, kind=e.kind.value, at=e.at, tier=e.tier.key,
             from_tier=e.from_tier.key if e.from_tier else None, actor=e.actor, actor_key=e.actor_key,
@@ -326,6 +328,27 @@ class SqlRepository:
         if limit is not None:
             q = q.limit(limit)
         return list(self.session.exec(q))
+
+    def outbox_sent_since(self, since: datetime) -> list[OutboxRow]:
+        """Messages sent at or after `since`, oldest first."""
+        return list(self.session.exec(
+            select(OutboxRow).where(OutboxRow.county == self.county, OutboxRow.status == "sent",
+                                    col(OutboxRow.sent_at) >= since).order_by(OutboxRow.sent_at)
+        ))
+
+    def active_rooms(self, since: datetime, ignore_key_prefix: str | None = None) -> set[str]:
+        """Rooms where someone wrote, or the bot queued a message, at or after `since`.
+
+        Messages whose key starts with `ignore_key_prefix` do not count.
+        """
+        spoken = self.session.exec(
+            select(RoomSeen.topic).where(RoomSeen.county == self.county, col(RoomSeen.last_seen) >= since)
+        )
+        q = select(OutboxRow.room).where(OutboxRow.county == self.county, col(OutboxRow.created_at) >= since)
+        if ignore_key_prefix:
+            q = q.where(or_(col(OutboxRow.key).is_(None), ~col(OutboxRow.key).startswith(ignore_key_prefix)))
+        said = self.session.exec(q.distinct())
+        return set(spoken) | set(said)
 
     def outbox_row(self, row_id: int) -> OutboxRow | None:
         """One outbox row by id."""

@@ -395,6 +395,16 @@ class World {
     })
   }
 
+  /** Deliver a message again, with the same id, as real puppets sometimes do. */
+  redeliver ({ message_id: messageId }) {
+    if (typeof messageId !== 'string' || !this.mocker.cacheMessagePayload.has(messageId)) {
+      throw new HttpError(400, `unknown message: ${messageId}`)
+    }
+    this.puppet.emit('message', { messageId })
+    logLine('redelivered', { message_id: messageId, client_connected: this.activeStreams > 0 })
+    return { message_id: messageId }
+  }
+
   recordSaid ({ messageId, room, person, type, text, mentioned, fileName }) {
     // the message's own timestamp, as the client sees it in its payload
     const now = this.mocker.cacheMessagePayload.get(messageId)?.timestamp ?? Date.now()
@@ -624,6 +634,9 @@ function controlHandler (world, shutdown) {
           break
         case 'POST /image':
           body = { ok: true, message: world.sendImage(await readJson(req)) }
+          break
+        case 'POST /redeliver':
+          body = { ok: true, ...world.redeliver(await readJson(req)) }
           break
         case 'GET /sent': {
           const since = sinceParam(url)

@@ -415,6 +415,10 @@ class Gateway:
         reply = self._request("POST", "/image", {"room": room, "sender": sender, "name": name})
         return GatewayMessage.from_json(reply["message"])
 
+    def redeliver(self, message_id: str) -> None:
+        """The gateway delivers a message it delivered before again, with the same id."""
+        self._request("POST", "/redeliver", {"message_id": message_id})
+
     def sent_messages(self, since: int = 0) -> list[GatewayMessage]:
         """Messages the bot user sent with seq > since, oldest first."""
         reply = self._request("GET", f"/sent?since={int(since)}")
