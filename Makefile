@@ -27,9 +27,11 @@ install-test: $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
 
 # the Wechaty puppet-service gateway used by the integration tests (Node.js)
+# (under CI=true a missing npm is an error: the integration tests must run there)
 gateway:
 	@if command -v npm >/dev/null 2>&1 && [ -f tests/gateway/package-lock.json ]; then \
 		npm ci --prefix tests/gateway --no-audit --no-fund --loglevel=error; \
+	elif [ "$$CI" = "true" ]; then echo "npm not found: CI must run the integration tests against the Wechaty gateway" >&2; exit 1; \
 	else echo "npm not found: the integration tests against a real Wechaty gateway will be skipped"; fi
 
 clean:

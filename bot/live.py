@@ -55,6 +55,7 @@ ACTIVITY_WINDOW = timedelta(hours=24)  # a group with activity this long before 
 NOTICE_KEY = "outage:"
 ONLINE_MARK = "live.online_until"  # the last moment the bot was known to hear the groups
 MARK_SECONDS = 30.0
+LOGIN_WAIT_SECONDS = 30.0  # connected this long without a login: the gateway's account needs attention
 RECONNECT_FIRST, RECONNECT_LIMIT = 0.5, 60.0
 
 
@@ -148,6 +149,7 @@ class LiveBot:
         self.backoff = Backoff(RECONNECT_FIRST, RECONNECT_LIMIT)
         self.outages = OutageTracker(SETTLE)
         self.logins = 0
+        self.session_since: float | None = None  # when the current gateway session began (monotonic)
         self.stopping: asyncio.Event | None = None
         self.gateway: Gateway
         self.relay: Relay
@@ -208,6 +210,7 @@ class LiveBot:
             logins = self.logins
             log.info("connecting to the gateway at %s (attempt %d)", self.settings.endpoint, attempt,
                      extra={"event": "connecting"})
+            self.session_since = time.monotonic()
             try:
                 reason = await self.gateway.session(self.stopping)
             except GatewayAuthError as e:
@@ -219,6 +222,8 @@ class LiveBot:
                           extra={"event": "unauthenticated"})
             except GatewayUnavailable as e:
                 reason = str(e)
+            finally:
+                self.session_since = None
             if self.stopping.is_set():
                 break
             await self._offline(reason)
@@ -244,9 +249,17 @@ class LiveBot:
     async def _housekeeping(self) -> None:
         """Every second: announce an outage once the connection is steady; keep the online mark fresh."""
         last_mark = time.monotonic()
+        warned_session: float | None = None
         while True:
             await asyncio.sleep(1.0)
             try:
+                since = self.session_since
+                if (since is not None and since != warned_session and not self.gateway.logged_in
+                        and time.monotonic() - since > LOGIN_WAIT_SECONDS):
+                    warned_session = since
+                    log.warning("connected to the gateway at %s for %.0fs, but its WeChat account is not logged in: "
+                                "log it in on the gateway (scan its QR code)", self.settings.endpoint,
+                                time.monotonic() - since, extra={"event": "not_logged_in"})
                 now = self.clock.now()
                 outage = self.outages.due(now)
                 if outage is not None:

@@ -157,7 +157,14 @@ class WechatyGateway:
     # --- one connection ------------------------------------------------------------------
     async def session(self, stop: asyncio.Event) -> str:
         """Connect, deliver events in order until the stream ends or `stop` is set; returns why it ended."""
-        await self._probe()
+        probe = asyncio.create_task(self._probe())
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({probe, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if not probe.done():
+            probe.cancel()
+            return "the bot is stopping"
+        probe.result()  # raises GatewayUnavailable when nothing answers
         bot = self.bot
         queue: asyncio.Queue[str] = asyncio.Queue()
         await bot.init_puppet()  # the same PuppetService every time; new per-connection user classes
@@ -235,7 +242,7 @@ class WechatyGateway:
             await asyncio.sleep(0.05)
         if not queue.empty():
             log.error("%d messages announced by the gateway could not be read before the connection closed",
-                      queue.qsize(), extra={"event": "messages_lost"})
+                      queue.qsize(), extra={"event": "message_lost"})
 
     async def _release(self) -> None:
         """Drop this connection's listeners and channel; the next connection starts afresh.
@@ -325,7 +332,7 @@ class WechatyGateway:
         alias = await room.alias(talker)
         is_text = msg.type() == MessageType.MESSAGE_TYPE_TEXT
         text = msg.text() if is_text else f"[{msg.type().name.removeprefix('MESSAGE_TYPE_').lower()}]"
-        mentioned = is_text and (await msg.mention_self() or text_mentions(text, self.bot_name))
+        mentioned = await msg.mention_self() or (is_text and text_mentions(text, self.bot_name))
         return Inbound(
             ts=message_time(getattr(msg.payload, "timestamp", None), self.clock.now()),
             room=topic,

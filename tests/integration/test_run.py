@@ -147,29 +147,25 @@ def test_a_gateway_restart_in_the_middle(gateway: Gateway, minqing) -> None:
     first = gateway.say(VILLAGE, VILLAGER, mention("自来水停了三天"), mentions=[BOT])
     reply = sent_after(gateway, 0, VILLAGE, "#1")
 
-    # the gateway restarts: the bot notices, reconnects, and tells the active group once it is steady
-    gateway.restart(down=0.5)
-    back = time.monotonic()
+    # the gateway goes down (its WeChat session too) and comes back; what was said in between
+    # never reaches the bot, which notices the drop, reconnects, and tells the active group
+    gateway.stop_grpc()
     bot.wait_log("disconnected")
+    lost = gateway.say(VILLAGE, "龙大姐", mention("断线时反映的事"), mentions=[BOT])
+    gateway.start_grpc()
+    back = time.monotonic()
     gateway.wait_until_connected(timeout=20, streams_opened=2)
     bot.wait_log("login", count=2)
     reconnect = time.monotonic() - back
     print(f"\nreconnected {reconnect:.2f}s after the gateway came back")
     assert reconnect < 5
     notice = sent_after(gateway, reply.seq, VILLAGE, "没有收到", timeout=15)
-    assert "请重新发一次" in notice.text
+    assert "请重新发一次" in notice.text and notice.mention_ids == ()
     assert bot.wait_log("reconnected")["msg"].startswith("back online")
-
-    # said while the gateway is down: it never reaches the bot, which says so when it is back
-    gateway.stop_grpc()
-    lost = gateway.say(VILLAGE, "龙大姐", mention("断线时反映的事"), mentions=[BOT])
-    gateway.start_grpc()
-    gateway.wait_until_connected(timeout=20, streams_opened=3)
-    second_notice = sent_after(gateway, notice.seq, VILLAGE, "没有收到", timeout=15)
 
     # after the reconnect every message is handled exactly once
     again = gateway.say(VILLAGE, "龙大姐", mention("断线时反映的事，再发一次"), mentions=[BOT])
-    reply2 = sent_after(gateway, second_notice.seq, VILLAGE, "#2")
+    reply2 = sent_after(gateway, notice.seq, VILLAGE, "#2")
     assert reply2.mention_ids == ("wxid_long",)
     gateway.redeliver(first.message_id)
     gateway.say(VILLAGE, VILLAGER, "进度 #1")
@@ -178,13 +174,11 @@ def test_a_gateway_restart_in_the_middle(gateway: Gateway, minqing) -> None:
     assert bot.stop() == 0
 
     # only groups with activity got a notice: here the village group alone
-    notices = [m for m in gateway.sent_messages() if "没有收到" in m.text]
-    assert [m.room for m in notices] == [VILLAGE, VILLAGE]
+    assert [m.room for m in gateway.sent_messages() if "没有收到" in m.text] == [VILLAGE]
     received = [r["msg_id"] for r in bot.events("received")]
     assert lost.message_id not in received and received.count(again.message_id) == 1
     assert [r["id"] for r in json.loads(bot.cli("list", "--json").stdout)] == [1, 2]
-    offline = bot.events("offline")
-    assert len(offline) == 2
+    assert len(bot.events("offline")) == 1
 
 
 def test_a_wrong_token_stops_the_bot_with_a_clear_message(gateway: Gateway, minqing) -> None:
@@ -215,13 +209,13 @@ def test_a_gateway_that_is_down_at_start_is_waited_for(gateway: Gateway, minqing
 
 
 def test_sends_are_paced_and_a_restart_loses_nothing_queued(gateway: Gateway, minqing, tmp_path: Path) -> None:
-    first = started(minqing(room_interval=1.0, folder=tmp_path / "bot"), gateway)
+    first = started(minqing(room_interval=0.6, folder=tmp_path / "bot"), gateway)
     for i, what in enumerate(("路灯坏了", "自来水停了", "垃圾没人收")):
         gateway.say(VILLAGE, VILLAGER, mention(f"{what}（第{i + 1}件）"), mentions=[BOT])
     sent_after(gateway, 0, VILLAGE, "#1")
     assert first.stop() == 0  # before the other replies: they stay queued
 
-    second = started(minqing(room_interval=1.0, folder=tmp_path / "bot"), gateway, streams=2)
+    second = started(minqing(room_interval=0.6, folder=tmp_path / "bot"), gateway, streams=2)
     gateway.wait_for(lambda: len([m for m in gateway.sent_messages() if "已登记为" in m.text]) == 3, timeout=15,
                      what="all three replies")
     notice = sent_after(gateway, 0, VILLAGE, "没有收到", timeout=15)  # the time it was stopped counts too
@@ -231,7 +225,7 @@ def test_sends_are_paced_and_a_restart_loses_nothing_queued(gateway: Gateway, mi
     assert sorted(m.text.split("已登记为 ")[1][:2] for m in replies) == ["#1", "#2", "#3"]
     village = [m.ts for m in gateway.sent_messages() if m.room == VILLAGE]
     gaps = [b - a for a, b in zip(village, village[1:], strict=False)]
-    assert min(gaps) >= 0.95, gaps  # one message a second in a group, across the restart too
+    assert min(gaps) >= 0.6, gaps  # one message every 0.6 s in a group, across the restart too
     assert notice.room == VILLAGE
 
 
