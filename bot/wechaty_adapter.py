@@ -237,12 +237,13 @@ class WechatyGateway:
 
     async def _drain(self, queue: asyncio.Queue[str], consumer: asyncio.Task) -> None:
         """Let the messages announced before the stream ended be handled (bounded)."""
-        deadline = time.monotonic() + DRAIN_SECONDS
-        while not queue.empty() and not consumer.done() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        if not queue.empty():
-            log.error("%d messages announced by the gateway could not be read before the connection closed",
-                      queue.qsize(), extra={"event": "message_lost"})
+        if consumer.done():
+            return
+        try:
+            await asyncio.wait_for(queue.join(), DRAIN_SECONDS)
+        except asyncio.TimeoutError:
+            log.error("messages announced by the gateway were not handled before the connection closed (%d still "
+                      "queued); they are lost", queue.qsize(), extra={"event": "message_lost"})
 
     async def _release(self) -> None:
         """Drop this connection's listeners and channel; the next connection starts afresh.
@@ -260,13 +261,11 @@ class WechatyGateway:
         puppet._puppet_stub = None  # noqa: SLF001
 
     async def close(self) -> None:
-        """Tell the gateway the bot leaves (Stop), bounded, then drop the channel."""
-        puppet = self.bot._puppet  # noqa: SLF001
-        if puppet is not None and getattr(puppet, "_puppet_stub", None) is not None:
-            try:
-                await asyncio.wait_for(puppet.stop(), 3.0)
-            except (GRPCError, StreamTerminatedError, OSError, asyncio.TimeoutError) as e:
-                log.info("the gateway did not take the Stop call: %s", self._redact(_describe(e)))
+        """Leave the gateway for good: drop the channel, stop the SDK's scheduler.
+
+        No Stop call: it would stop the gateway's puppet too, taking the WeChat account offline
+        until the next start; the next connection sends Stop and Start anyway.
+        """
         await self._release()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
@@ -301,18 +300,16 @@ class WechatyGateway:
             message_id = await queue.get()
             try:
                 inbound = await self._inbound(message_id)
-            except Exception as e:  # the gateway could not give the payload: the message is lost
+                if inbound is not None:
+                    await self.listener.on_message(inbound)
+            except (GRPCError, StreamTerminatedError, OSError, WechatyPuppetError) as e:
+                # the gateway could not give the payload: the message is lost
                 log.error("could not read message %s from the gateway: %s", message_id, self._redact(_describe(e)),
                           extra={"event": "message_lost", "msg_id": message_id})
-                continue
-            finally:
-                queue.task_done()
-            if inbound is None:
-                continue
-            try:
-                await self.listener.on_message(inbound)
             except Exception:
                 log.exception("handling message %s failed", message_id)
+            finally:
+                queue.task_done()
 
     async def _inbound(self, message_id: str) -> Inbound | None:
         """The message as the bot sees it; None for the bot's own messages and direct messages."""
