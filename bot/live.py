@@ -5,7 +5,7 @@ paced sender (its own thread) -> adapter; the time-driven jobs run on their own 
 thread. The asyncio loop only talks to the gateway: every database call runs in a thread.
 
 Connection faults: each connection is one `Gateway.session`; when it ends or cannot start,
-the bot logs why and tries again after 1 s, 2 s, 4 s ... up to a minute. Messages posted
+the bot logs why and tries again after 0.5 s, 1 s, 2 s ... up to 10 s. Messages posted
 while it was disconnected never reach it (the gateway does not keep them), so once it has
 been back for a few seconds it posts one notice, naming the time it was away, in every
 configured group that had any activity in the day before (see `announce`).
@@ -56,7 +56,8 @@ NOTICE_KEY = "outage:"
 ONLINE_MARK = "live.online_until"  # the last moment the bot was known to hear the groups
 MARK_SECONDS = 30.0
 LOGIN_WAIT_SECONDS = 30.0  # connected this long without a login: the gateway's account needs attention
-RECONNECT_FIRST, RECONNECT_LIMIT = 0.5, 60.0
+RECONNECT_FIRST, RECONNECT_LIMIT = 0.5, 10.0  # messages sent to a gateway without its bot are lost
+LOUD_EVERY = 30  # while the gateway stays down, log one failed attempt in this many (about 5 minutes)
 
 
 class StartupError(Exception):
@@ -202,14 +203,20 @@ class LiveBot:
         self.stopping.set()
 
     async def _supervise(self) -> None:
-        """One gateway session after another, with backoff between failed attempts."""
+        """One gateway session after another, with backoff between failed attempts.
+
+        While the gateway stays unreachable, the first failures are logged, then one in every
+        LOUD_EVERY (and any with a new reason), so a long outage does not flood the log.
+        """
         assert self.stopping is not None
-        attempt = 0
+        attempt = failures = 0
+        last_reason = ""
         while not self.stopping.is_set():
             attempt += 1
             logins = self.logins
-            log.info("connecting to the gateway at %s (attempt %d)", self.settings.endpoint, attempt,
-                     extra={"event": "connecting"})
+            loud = failures < 3 or (failures + 1) % LOUD_EVERY == 0
+            log.log(logging.INFO if loud else logging.DEBUG, "connecting to the gateway at %s (attempt %d)",
+                    self.settings.endpoint, attempt, extra={"event": "connecting"})
             self.session_since = time.monotonic()
             try:
                 reason = await self.gateway.session(self.stopping)
@@ -229,11 +236,16 @@ class LiveBot:
             await self._offline(reason)
             delay = self.backoff.next()
             if self.logins > logins:
-                log.warning("disconnected from the gateway at %s: %s; reconnecting in %.0fs", self.settings.endpoint,
+                failures = 0
+                log.warning("disconnected from the gateway at %s: %s; reconnecting in %.1fs", self.settings.endpoint,
                             reason, delay, extra={"event": "disconnected"})
             else:
-                log.warning("cannot connect to the gateway at %s (attempt %d): %s; trying again in %.0fs",
-                            self.settings.endpoint, attempt, reason, delay, extra={"event": "connect_failed"})
+                failures += 1
+                loud = loud or reason != last_reason
+                log.log(logging.WARNING if loud else logging.DEBUG,
+                        "cannot connect to the gateway at %s (attempt %d): %s; trying again in %.1fs",
+                        self.settings.endpoint, attempt, reason, delay, extra={"event": "connect_failed"})
+            last_reason = reason
             try:
                 await asyncio.wait_for(self.stopping.wait(), delay)
             except asyncio.TimeoutError:

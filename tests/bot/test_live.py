@@ -314,3 +314,11 @@ def test_a_token_refused_before_any_login_stops_the_bot(example_config, db):
     with pytest.raises(StartupError, match="refused the token.*TOKEN_VAR"):
         asyncio.run(live.run())
     assert made[0].closed
+
+
+def test_a_long_outage_does_not_flood_the_log(example_config, db, caplog):
+    caplog.set_level(logging.INFO)
+    live, made = live_bot(example_config, db, [refuse_connection] * 40 + [stop_now])
+    asyncio.run(live.run())
+    failed = [r for r in caplog.records if getattr(r, "event", None) == "connect_failed"]
+    assert len(failed) == 4 and "(attempt 30)" in failed[-1].getMessage()  # the first three, then one in 30
