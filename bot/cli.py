@@ -328,6 +328,26 @@ def failed(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
     out.print(f"{len(rows)} failed messages")
 
 
+@app.command()
+def backup(
+    out_file: Annotated[Path, typer.Argument(help="Where to write the copy (a SQLite file).")],
+    config: ConfigOpt = Path("config.toml"),
+    db: DbOpt = None,
+) -> None:
+    """Copy the SQLite database consistently while the bot runs (for PostgreSQL use pg_dump)."""
+    cfg = _config(config)
+    database = _database(cfg, db)
+    if not database.is_sqlite:
+        raise Exit(BAD_CONFIG, "the database is PostgreSQL: back it up with pg_dump")
+    if out_file.exists():
+        raise Exit(BAD_CONFIG, f"{out_file} exists; choose a new file name")
+    try:
+        pages = database.backup_to(out_file)
+    except OSError as e:
+        raise Exit(FAILURE, f"cannot write {out_file}: {e}") from None
+    _out().print(f"backed up {database.safe_url} to {out_file} ({pages} pages)")
+
+
 # --- run ---------------------------------------------------------------------------
 @app.command()
 def run(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
