@@ -14,6 +14,7 @@ configured group that had any activity in the day before (see `announce`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import os
@@ -246,10 +247,8 @@ class LiveBot:
                         "cannot connect to the gateway at %s (attempt %d): %s; trying again in %.1fs",
                         self.settings.endpoint, attempt, reason, delay, extra={"event": "connect_failed"})
             last_reason = reason
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
 
     async def _offline(self, reason: str) -> None:
         now = self.clock.now()

@@ -202,7 +202,7 @@ class WechatyGateway:
         host, _, port = self.endpoint.rpartition(":")
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host.strip("[]"), int(port)), PING_TIMEOUT)
-        except (OSError, asyncio.TimeoutError) as e:
+        except (TimeoutError, OSError) as e:
             raise GatewayUnavailable(f"nothing answers at {self.endpoint}: {_describe(e)}") from None
         writer.close()
         with contextlib.suppress(OSError):
@@ -217,7 +217,7 @@ class WechatyGateway:
             if exc.status == Status.UNAUTHENTICATED:
                 raise GatewayAuthError(f"the gateway refused the token (gRPC UNAUTHENTICATED: {detail})")
             raise GatewayUnavailable(f"gRPC {exc.status.name}: {detail}")
-        if isinstance(exc, (StreamTerminatedError, OSError, WechatyPuppetError, asyncio.TimeoutError)):
+        if isinstance(exc, (StreamTerminatedError, OSError, WechatyPuppetError, TimeoutError)):
             raise GatewayUnavailable(self._redact(_describe(exc)))
         raise exc
 
@@ -230,7 +230,7 @@ class WechatyGateway:
                 continue
             try:
                 await asyncio.wait_for(puppet.ding("minqing"), PING_TIMEOUT)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return f"the gateway did not answer a ping within {PING_TIMEOUT:.0f}s"
             except (GRPCError, StreamTerminatedError, OSError) as e:
                 return f"ping failed: {self._redact(_describe(e))}"
@@ -241,7 +241,7 @@ class WechatyGateway:
             return
         try:
             await asyncio.wait_for(queue.join(), DRAIN_SECONDS)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.error("messages announced by the gateway were not handled before the connection closed (%d still "
                       "queued); they are lost", queue.qsize(), extra={"event": "message_lost"})
 

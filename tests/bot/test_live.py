@@ -27,7 +27,6 @@ from bot.live import ONLINE_MARK, LiveBot, LiveSettings, StartupError, live_sett
 from bot.logs import Redact
 from bot.transport import SendError
 from routing.model import Inbound, PersonRef
-from storage.db import Database
 from tests.bot.cli_helpers import run
 from tests.conftest import CTY, EXAMPLE, LT, MZ, PX, config_with
 from tests.fakes import local
