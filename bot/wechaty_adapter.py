@@ -65,7 +65,7 @@ SDK_ENV = ("WECHATY_PUPPET_SERVICE_TOKEN", "TOKEN", "token", "WECHATY_PUPPET_SER
 HEARTBEAT_SECONDS = 30.0  # how often the gateway is pinged: a frozen gateway never ends the stream
 PING_TIMEOUT = 5.0
 DRAIN_SECONDS = 5.0  # after the stream ends, how long the messages already announced may take
-ROOMS_REFRESH_SECONDS = 60.0  # at most this often the room list is fetched again for an unknown topic
+ROOMS_REFRESH_SECONDS = 60.0  # at most this often the room list, or a group's members, is fetched for a name not found
 MEMBERS_TTL_SECONDS = 600.0
 
 
@@ -383,8 +383,11 @@ class WechatyGateway:
     async def _member_id(self, room: Any, name: str) -> str | None:
         """The contact id of the member shown as `name` in the room (room alias or WeChat name)."""
         cached = self._members.get(room.room_id)
-        if cached and time.monotonic() - cached[0] < MEMBERS_TTL_SECONDS and name in cached[1]:
-            return cached[1][name]
+        if cached:
+            age = time.monotonic() - cached[0]
+            # a name not found is looked up again at most once a minute (someone may have joined)
+            if age < MEMBERS_TTL_SECONDS and (name in cached[1] or age < ROOMS_REFRESH_SECONDS):
+                return cached[1].get(name)
         names: dict[str, str] = {}
         members = await room.member_list()
         for member in members:
