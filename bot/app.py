@@ -8,7 +8,8 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.config import Config
+from bot.classifier import ModelError, TextModel, load_model
+from bot.config import Config, ConfigError
 from bot.outbox import Outbox
 from bot.render import Renderer
 from bot.transport import Transport
@@ -24,8 +25,31 @@ from storage.repository import SqlRepository
 log = logging.getLogger(__name__)
 
 
+def configured_model(config: Config, warm: bool = True) -> TextModel | None:
+    """The trained model named by `[tagging] model`, or None; ConfigError when it cannot be used."""
+    path = config.model_path()
+    if path is None:
+        return None
+    try:
+        return load_model(path, warm=warm)
+    except ModelError as e:
+        raise ConfigError(config.source, [("tagging.model", str(e))]) from None
+
+
+def model_problem(config: Config) -> str | None:
+    """Why the configured model file cannot be used, or None when it loads (or none is configured)."""
+    try:
+        configured_model(config, warm=False)
+    except ConfigError as e:
+        return str(e)
+    return None
+
+
 def build_tagger(config: Config, model: Classifier | None = None) -> Tagger:
-    """The tagger the config asks for (keywords, plus the trained model when given)."""
+    """The tagger the config asks for: keywords, plus the trained model given or named by the config."""
+    if model is None:
+        # loaded at start-up, so that a bad model file stops the bot before any message arrives
+        model = configured_model(config)
     return Tagger(config.category_keywords, config.raw.urgency.keywords, model)
 
 

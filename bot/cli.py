@@ -17,13 +17,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from bot.app import Relay
+from bot.app import Relay, model_problem
 from bot.clock import ManualClock, SystemClock
 from bot.config import Config, ConfigError, calendar_warnings, load_config
 from bot.listing import iso, request_json
 from bot.logs import setup_logging
 from bot.render import STATUS_NAMES, TIER_NAMES
 from bot.replay import Replayer, ReplayInputError, parse_time, said_json
+from bot.tagger_cli import tagger_app
 from bot.transport import SimulatedTransport
 from routing.model import Status, Tier
 from routing.ports import RequestFilter
@@ -38,6 +39,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(tagger_app, name="tagger")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -95,6 +97,8 @@ def _database(config: Config, db: str | None, *, must_exist: bool = False) -> Da
 def check_config(path: Annotated[Path, typer.Argument(help="The config file to check.")]) -> None:
     """Validate a config; print the tier tree, or every problem (exit 2)."""
     config = _config(path)
+    if problem := model_problem(config):
+        raise Exit(BAD_CONFIG, problem)
     county = config.county
 
     def people(members) -> str:
@@ -297,6 +301,9 @@ def main() -> None:
         if e.args and e.args[0]:
             err.print(e.args[0], markup=False, highlight=False)
         sys.exit(e.code)
+    except ConfigError as e:  # found after loading, e.g. an unusable [tagging] model file
+        err.print(str(e), markup=False, highlight=False)
+        sys.exit(BAD_CONFIG)
     except typer.Abort:
         sys.exit(FAILURE)
     except Exception as e:  # click's usage errors carry their own exit code
