@@ -13,8 +13,8 @@ from bot.config import Config, ConfigError
 from bot.outbox import Outbox
 from bot.render import Renderer
 from bot.transport import Transport
-from routing.model import Inbound
-from routing.org import RoomKind
+from routing.model import Inbound, Request
+from routing.org import Place, RoomKind
 from routing.ports import Outbound
 from routing.privacy import mask
 from routing.service import RelayService
@@ -51,6 +51,19 @@ def build_tagger(config: Config, model: Classifier | None = None) -> Tagger:
         # loaded at start-up, so that a bad model file stops the bot before any message arrives
         model = configured_model(config)
     return Tagger(config.category_keywords, config.raw.urgency.keywords, model)
+
+
+def shown_outside_origin(out: Outbound, place: Place | None) -> bool:
+    """True unless the message goes to a village room and shows only that village's requests."""
+    # personal data stays in the village room it was posted in: every other room sees it masked,
+    # including another village's room where a handler asked about this request
+    if place is None or place.kind is not RoomKind.VILLAGE:
+        return True
+    for value in out.context.values():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(item, Request) and (item.township, item.village) != (place.township, place.village):
+                return True
+    return False
 
 
 class Relay:
@@ -102,9 +115,7 @@ class Relay:
         count = 0
         for out in outs:
             text = self.renderer.render(out)
-            place = self.config.county.place(out.room)
-            if place is None or place.kind is not RoomKind.VILLAGE:
-                # personal data stays in the village room it was posted in
+            if shown_outside_origin(out, self.config.county.place(out.room)):
                 text = mask(text)
             mentions = [{"name": p.name, "id": p.contact_id} for p in out.mentions]
             if tx.enqueue(out.room, text, mentions, at, out.key):
