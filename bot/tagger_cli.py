@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from bot.classifier import ModelError, load_model
@@ -19,12 +18,19 @@ tagger_app = typer.Typer(
 )
 
 
-class TaggerCommandError(click.ClickException):
-    """A tagger command that cannot go on; carries the documented exit status."""
+class TaggerCommandError(Exception):
+    """A tagger command that cannot go on; carries the documented exit status.
+
+    `minqing`'s entry point shows it and exits with `exit_code`, as it does for usage errors.
+    """
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.exit_code = code
+
+    def show(self) -> None:
+        """Print the message on standard error."""
+        typer.echo(f"Error: {self}", err=True)
 
 
 TextCols = Annotated[
