@@ -110,7 +110,7 @@ def train(
         p = 1.0 + np.asarray(present[mine].sum(axis=0)).ravel()
         q = 1.0 + np.asarray(present[~mine].sum(axis=0)).ravel()
         ratio = np.log((p / p.sum()) / (q / q.sum())).astype(np.float32)
-        svm = LinearSVC(C=c).fit(x.multiply(ratio).tocsr(), mine.astype(int))
+        svm = LinearSVC(C=c, random_state=0).fit(x.multiply(ratio).tocsr(), mine.astype(int))
         coef[:, k] = svm.coef_.ravel() * ratio
         intercept[k] = svm.intercept_[0]
     import jieba

@@ -240,3 +240,21 @@ def test_real_petitions_sample():
     predicted = [model.predict_words(words(data.texts[i], segmented=True)) for i in test_idx]
     ev = score([data.labels[i] for i in test_idx], [p or "-" for p in predicted])
     assert ev.macro_f1 > 0.8
+
+
+def test_segmenter_cuts_exactly_like_jieba():
+    import jieba
+
+    from bot.classifier import _tokenizer
+
+    stock = jieba.Tokenizer()
+    sentences = [
+        "A4区恒鑫澜北湾小区居民遭遇停水",
+        "楼台村3组的产业路不通，希望修一条",
+        "请问C3县易俗河镇现在还能申请廉租房吗？",
+        "村里的路灯坏了三天了，晚上很黑，老人出门不方便",
+        "反映K2区学府名邸开发商擅自关停电梯",
+    ]
+    for s in sentences:
+        assert _tokenizer().lcut(s) == stock.lcut(s)
+        assert _tokenizer().lcut(s, HMM=False) == stock.lcut(s, HMM=False)
