@@ -79,7 +79,6 @@ def bootstrap(truth: list[str], predicted: list[str], rounds: int = 1000) -> tup
 
 def cross_validate(training: list[dict[str, str]]) -> None:
     """Grouped 5-fold cross-validation on segmented words (reposts of one petition stay in one fold)."""
-    import numpy as np
     from scipy.sparse.csgraph import connected_components
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.model_selection import GroupKFold

@@ -20,8 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger(__name__)
-
 FORMAT = "minqing-tagger/1"
 NGRAMS = (1, 3)
 WORD_CACHE_SIZE = 200_000
@@ -50,7 +48,10 @@ def _tokenizer():
 
         # The hidden-Markov guess at unknown words (place and person names) is the costliest step;
         # the same names come back again and again in a county's chat.
-        unknown_words = functools.lru_cache(maxsize=UNKNOWN_WORD_CACHE_SIZE)(lambda run: tuple(finalseg.cut(run)))
+        @functools.lru_cache(maxsize=UNKNOWN_WORD_CACHE_SIZE)
+        def unknown_words(run: str) -> tuple[str, ...]:
+            return tuple(finalseg.cut(run))
+
         han, skip = jieba.re_han_default, jieba.re_skip_default
 
         class Tokenizer(jieba.Tokenizer):

@@ -195,7 +195,9 @@ def score(truth: Sequence[str], predicted: Sequence[str], classes: Sequence[str]
     )
 
 
-def evaluate(model: TextModel, texts: Sequence[str], labels: Sequence[str], segmented: bool | None = None) -> Evaluation:
+def evaluate(
+    model: TextModel, texts: Sequence[str], labels: Sequence[str], segmented: bool | None = None,
+) -> Evaluation:
     """Score a model on labelled texts."""
     return score(labels, predict_all(model, texts, segmented), model.classes)
 
