@@ -8,12 +8,13 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.config import Config
+from bot.classifier import ModelError, TextModel, load_model
+from bot.config import Config, ConfigError
 from bot.outbox import Outbox
 from bot.render import Renderer
 from bot.transport import Transport
-from routing.model import Event, Inbound
-from routing.org import RoomKind
+from routing.model import Event, Inbound, Request
+from routing.org import Place, RoomKind
 from routing.ports import Outbound
 from routing.privacy import mask
 from routing.service import RelayService
@@ -24,8 +25,31 @@ from storage.repository import SqlRepository
 log = logging.getLogger(__name__)
 
 
+def configured_model(config: Config, warm: bool = True) -> TextModel | None:
+    """The trained model named by `[tagging] model`, or None; ConfigError when it cannot be used."""
+    path = config.model_path()
+    if path is None:
+        return None
+    try:
+        return load_model(path, warm=warm)
+    except ModelError as e:
+        raise ConfigError(config.source, [("tagging.model", str(e))]) from None
+
+
+def model_problem(config: Config) -> str | None:
+    """Why the configured model file cannot be used, or None when it loads (or none is configured)."""
+    try:
+        configured_model(config, warm=False)
+    except ConfigError as e:
+        return str(e)
+    return None
+
+
 def build_tagger(config: Config, model: Classifier | None = None) -> Tagger:
-    """The tagger the config asks for (keywords, plus the trained model when given)."""
+    """The tagger the config asks for: keywords, plus the trained model given or named by the config."""
+    if model is None:
+        # loaded at start-up, so that a bad model file stops the bot before any message arrives
+        model = configured_model(config)
     return Tagger(config.category_keywords, config.raw.urgency.keywords, model)
 
 
@@ -37,6 +61,19 @@ def log_transitions(events: Iterable[Event]) -> None:
         tier = f"{e.from_tier.key}→{e.tier.key}" if e.from_tier and e.from_tier != e.tier else e.tier.key
         log.info("request #%d %s (%s, %s tier) by %s%s", e.number, e.kind.value, change, tier, e.actor or "the bot",
                  f" [{e.rule}]" if e.rule else "", extra={"event": "transition", "request": e.number})
+
+
+def shown_outside_origin(out: Outbound, place: Place | None) -> bool:
+    """True unless the message goes to a village room and shows only that village's requests."""
+    # personal data stays in the village room it was posted in: every other room sees it masked,
+    # including another village's room where a handler asked about this request
+    if place is None or place.kind is not RoomKind.VILLAGE:
+        return True
+    for value in out.context.values():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(item, Request) and (item.township, item.village) != (place.township, place.village):
+                return True
+    return False
 
 
 class Relay:
@@ -120,9 +157,7 @@ class Relay:
         count = 0
         for out in outs:
             text = self.renderer.render(out)
-            place = self.config.county.place(out.room)
-            if place is None or place.kind is not RoomKind.VILLAGE:
-                # personal data stays in the village room it was posted in
+            if shown_outside_origin(out, self.config.county.place(out.room)):
                 text = mask(text)
             mentions = [{"name": p.name, "id": p.contact_id} for p in out.mentions]
             if tx.enqueue(out.room, text, mentions, at, out.key):

@@ -16,13 +16,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from bot.app import Relay
+from bot.app import Relay, model_problem
 from bot.clock import ManualClock, SystemClock
 from bot.config import Config, ConfigError, calendar_warnings, load_config
 from bot.listing import iso, request_json
 from bot.logs import setup_logging
 from bot.render import STATUS_NAMES, TIER_NAMES
 from bot.replay import Replayer, ReplayInputError, parse_time, said_json
+from bot.tagger_cli import tagger_app
 from bot.transport import SimulatedTransport
 from routing.model import Status, Tier
 from routing.ports import RequestFilter
@@ -37,6 +38,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(tagger_app, name="tagger")
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
@@ -112,6 +114,8 @@ def check_config(path: Annotated[Path, typer.Argument(help="The config file to c
     """Validate a config; print the tier tree, or every problem (exit 2)."""
     out = _out()
     config = _config(path)
+    if problem := model_problem(config):
+        raise Exit(BAD_CONFIG, problem)
     county = config.county
 
     def people(members) -> str:
@@ -382,11 +386,16 @@ def demo() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `minqing` console script."""
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
+        if isinstance(result, int) and result:  # a typer.Exit(code) comes back as its code
+            sys.exit(result)
     except Exit as e:
         if e.args and e.args[0]:
             err.print(e.args[0], markup=False, highlight=False)
         sys.exit(e.code)
+    except ConfigError as e:  # found after loading, e.g. an unusable [tagging] model file
+        err.print(str(e), markup=False, highlight=False)
+        sys.exit(BAD_CONFIG)
     except typer.Abort:
         sys.exit(FAILURE)
     except Exception as e:  # click's usage errors carry their own exit code
