@@ -8,12 +8,13 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.config import Config
+from bot.classifier import ModelError, TextModel, load_model
+from bot.config import Config, ConfigError
 from bot.outbox import Outbox
 from bot.render import Renderer
 from bot.transport import Transport
-from routing.model import Inbound
-from routing.org import RoomKind
+from routing.model import Event, Inbound, Request
+from routing.org import Place, RoomKind
 from routing.ports import Outbound
 from routing.privacy import mask
 from routing.service import RelayService
@@ -24,9 +25,55 @@ from storage.repository import SqlRepository
 log = logging.getLogger(__name__)
 
 
+def configured_model(config: Config, warm: bool = True) -> TextModel | None:
+    """The trained model named by `[tagging] model`, or None; ConfigError when it cannot be used."""
+    path = config.model_path()
+    if path is None:
+        return None
+    try:
+        return load_model(path, warm=warm)
+    except ModelError as e:
+        raise ConfigError(config.source, [("tagging.model", str(e))]) from None
+
+
+def model_problem(config: Config) -> str | None:
+    """Why the configured model file cannot be used, or None when it loads (or none is configured)."""
+    try:
+        configured_model(config, warm=False)
+    except ConfigError as e:
+        return str(e)
+    return None
+
+
 def build_tagger(config: Config, model: Classifier | None = None) -> Tagger:
-    """The tagger the config asks for (keywords, plus the trained model when given)."""
+    """The tagger the config asks for: keywords, plus the trained model given or named by the config."""
+    if model is None:
+        # loaded at start-up, so that a bad model file stops the bot before any message arrives
+        model = configured_model(config)
     return Tagger(config.category_keywords, config.raw.urgency.keywords, model)
+
+
+def log_transitions(events: Iterable[Event]) -> None:
+    """One log line per request event, once its transaction is committed."""
+    for e in events:
+        change = f"{e.from_status.value}→{e.to_status.value}" if e.from_status and e.to_status else (
+            e.to_status.value if e.to_status else "no status change")
+        tier = f"{e.from_tier.key}→{e.tier.key}" if e.from_tier and e.from_tier != e.tier else e.tier.key
+        log.info("request #%d %s (%s, %s tier) by %s%s", e.number, e.kind.value, change, tier, e.actor or "the bot",
+                 f" [{e.rule}]" if e.rule else "", extra={"event": "transition", "request": e.number})
+
+
+def shown_outside_origin(out: Outbound, place: Place | None) -> bool:
+    """True unless the message goes to a village room and shows only that village's requests."""
+    # personal data stays in the village room it was posted in: every other room sees it masked,
+    # including another village's room where a handler asked about this request
+    if place is None or place.kind is not RoomKind.VILLAGE:
+        return True
+    for value in out.context.values():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(item, Request) and (item.township, item.village) != (place.township, place.village):
+                return True
+    return False
 
 
 class Relay:
@@ -39,21 +86,43 @@ class Relay:
         self.service = RelayService(config.county, config.policy, tagger or build_tagger(config))
         self.renderer = Renderer(config.tz)
         self.outbox = Outbox(db, config.raw.sending.max_attempts)
-        self._unknown_rooms: set[str] = set()
+        self.failed = 0  # messages this process failed to handle (kept in the database)
 
     # --- inbound -----------------------------------------------------------------
     def receive(self, msg: Inbound) -> None:
-        """Handle one chat message and queue the replies (sending is separate: see `flush`)."""
-        if self.config.county.place(msg.room) is None:
-            if msg.room not in self._unknown_rooms:
-                self._unknown_rooms.add(msg.room)
-                log.info("message from a room not in the config ignored: %r (add it to the config to serve it)",
-                         msg.room)
+        """Handle one chat message and queue the replies (sending is separate: see `flush`).
+
+        A message the bot fails on because of its own error is kept (see `minqing failed`) and
+        answered with an apology; it never stops the bot.
+        """
+        configured = self.config.county.place(msg.room) is not None
+        try:
+            with self.db.transaction() as tx:
+                first = tx.note_room(msg.room, configured, msg.ts, msg.room_id)
+        except (IntegrityError, OperationalError) as e:
+            log.warning("could not note room %r: %s", msg.room, e.orig)
+            first = False
+        if not configured:
+            if first:
+                log.warning("messages from a room not in the config are ignored: %r (add it to the config to "
+                            "serve it; `minqing rooms` lists the rooms seen)", msg.room)
             return
+        try:
+            self._handle(msg)
+        except Exception as e:  # a bug of ours: keep the message, apologise, carry on
+            log.exception("failed to handle message %s in %s", msg.msg_id, msg.room)
+            self.failed += 1
+            with self.db.transaction() as tx:
+                tx.record_failure(msg, f"{type(e).__name__}: {e}", msg.ts)
+                apology = Outbound(msg.room, "internal_error.j2", {}, (msg.sender_ref,))
+                self._record(tx, [apology], msg.ts)
+
+    def _handle(self, msg: Inbound) -> None:
         for attempt in (1, 2):
             try:
                 with self.db.transaction() as tx:
                     self._record(tx, self.service.handle(tx, msg), msg.ts)
+                log_transitions(tx.written)
                 return
             except (IntegrityError, OperationalError) as e:
                 # another process took the same number or message id first: retry once, then report
@@ -69,7 +138,9 @@ class Relay:
                 log.info("another process is running the time-driven jobs; skipped")
                 return 0
             outs = self.service.tick(tx, now)
-            return self._record(tx, outs, now)
+            queued = self._record(tx, outs, now)
+        log_transitions(tx.written)
+        return queued
 
     def next_due(self, after: datetime) -> datetime | None:
         """When the next time-driven job falls due after `after`, if any."""
@@ -77,13 +148,16 @@ class Relay:
             return self.service.next_due(tx, after)
 
     # --- outbound -----------------------------------------------------------------
+    def queue(self, outs: Iterable[Outbound], at: datetime) -> int:
+        """Record messages of the bot's own (not caused by a chat message) to send; returns how many."""
+        with self.db.transaction() as tx:
+            return self._record(tx, outs, at)
+
     def _record(self, tx: SqlRepository, outs: Iterable[Outbound], at: datetime) -> int:
         count = 0
         for out in outs:
             text = self.renderer.render(out)
-            place = self.config.county.place(out.room)
-            if place is None or place.kind is not RoomKind.VILLAGE:
-                # personal data stays in the village room it was posted in
+            if shown_outside_origin(out, self.config.county.place(out.room)):
                 text = mask(text)
             mentions = [{"name": p.name, "id": p.contact_id} for p in out.mentions]
             if tx.enqueue(out.room, text, mentions, at, out.key):

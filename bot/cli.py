@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from bot.app import Relay
+from bot.app import Relay, model_problem
 from bot.clock import ManualClock, SystemClock
 from bot.config import Config, ConfigError, calendar_warnings, load_config
 from bot.listing import iso, request_json
@@ -24,6 +24,7 @@ from bot.logs import setup_logging
 from bot.render import STATUS_NAMES, TIER_NAMES
 from bot.replay import Replayer, ReplayInputError, parse_time, said_json
 from bot.review_cli import register as register_review_commands
+from bot.tagger_cli import tagger_app
 from bot.transport import SimulatedTransport
 from routing.model import Status, Tier
 from routing.ports import RequestFilter
@@ -38,6 +39,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(tagger_app, name="tagger")
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
@@ -69,10 +71,13 @@ class Exit(Exception):
 
 @app.callback()
 def _main(
-    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "warning",
+    ctx: typer.Context,
+    log_level: Annotated[str | None, typer.Option(
+        "--log-level", help="debug, info, warning or error (default: info for run, else warning).")] = None,
     log_format: Annotated[str, typer.Option("--log-format", help="text or json (one JSON object a line).")] = "text",
 ) -> None:
     """Set up logging for every command."""
+    log_level = log_level or ("info" if ctx.invoked_subcommand == "run" else "warning")
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int) or log_format not in ("text", "json"):
         raise typer.BadParameter("--log-level is debug|info|warning|error and --log-format is text|json")
@@ -98,12 +103,20 @@ def _database(config: Config, db: str | None, *, must_exist: bool = False) -> Da
         raise Exit(FAILURE, str(e)) from None
 
 
+def _open(config: Path, db: str | None) -> tuple[Console, Config, Database]:
+    """Standard output, the config and its database: what most commands start with."""
+    cfg = _config(config)
+    return _out(), cfg, _database(cfg, db)
+
+
 # --- check-config ---------------------------------------------------------------
 @app.command("check-config")
 def check_config(path: Annotated[Path, typer.Argument(help="The config file to check.")]) -> None:
     """Validate a config; print the tier tree, or every problem (exit 2)."""
     out = _out()
     config = _config(path)
+    if problem := model_problem(config):
+        raise Exit(BAD_CONFIG, problem)
     county = config.county
 
     def people(members) -> str:
@@ -150,9 +163,12 @@ def replay(
             until_ts = parse_time(until, cfg.tz)
         except ValueError as e:
             raise Exit(BAD_CONFIG, f"--until: {e}") from None
+    runs: list[Relay] = []
     with _temporary_db(cfg, db) as database:
-        emitted = _run_replay(cfg, database, file, until_ts)
+        emitted = _run_replay(cfg, database, file, until_ts, runs)
     logging.getLogger(__name__).info("replay done: the bot said %d messages", emitted)
+    if runs and runs[0].failed:
+        raise Exit(FAILURE, f"{runs[0].failed} messages could not be handled (kept in the database: `minqing failed`)")
 
 
 @contextmanager
@@ -172,7 +188,7 @@ def _temporary_db(cfg: Config, db: str | None):
             database.dispose()
 
 
-def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | None) -> int:
+def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | None, runs: list[Relay]) -> int:
     clock = ManualClock(datetime.fromtimestamp(0).astimezone(cfg.tz))
     emitted = 0
 
@@ -183,6 +199,7 @@ def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | N
         sys.stdout.flush()
 
     relay = Relay(cfg, database, SimulatedTransport(clock, on_send=emit))
+    runs.append(relay)
     replayer = Replayer(relay, clock)
     if replayer.mark is not None:
         clock.set(replayer.mark)
@@ -250,9 +267,7 @@ def show(
     db: DbOpt = None,
 ) -> None:
     """Show one request with its whole event log."""
-    out = _out()
-    cfg = _config(config)
-    database = _database(cfg, db)
+    out, cfg, database = _open(config, db)
     with database.transaction() as tx:
         r = tx.get(number)
         events = tx.events(number) if r else []
@@ -270,9 +285,7 @@ def show(
 @app.command()
 def people(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
     """List the people seen in the configured rooms, with their WeChat ids, to copy into the config."""
-    out = _out()
-    cfg = _config(config)
-    database = _database(cfg, db)
+    out, cfg, database = _open(config, db)
     roles: dict[str, list[str]] = {}
     for m in cfg.county.members():
         unit = m.village or m.township or cfg.county.name
@@ -289,6 +302,75 @@ def people(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
         table.add_row(p.name, p.contact_id or "—", "、".join(role) or "群众", "、".join(p.rooms), str(p.messages),
                       iso(p.last_seen, cfg.tz)[:16], note)
     out.print(table)
+
+
+@app.command()
+def rooms(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
+    """List the rooms (group topics) messages came from; rooms not in the config are ignored until added."""
+    out, cfg, database = _open(config, db)
+    with database.transaction() as tx:
+        seen = tx.rooms()
+    table = Table("群名", "在配置中", "消息数", "首次", "最近", box=None)
+    for r in seen:
+        table.add_row(r.topic, "是" if r.configured else "否（忽略）", str(r.messages), iso(r.first_seen, cfg.tz)[:16],
+                      iso(r.last_seen, cfg.tz)[:16])
+    out.print(table)
+    missing = [room for room in cfg.county.rooms if room not in {r.topic for r in seen}]
+    if missing:
+        out.print("配置中但还没收到过消息的群: " + "、".join(missing))
+
+
+@app.command()
+def failed(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
+    """List the messages the bot failed to handle because of an error of its own (kept, never lost)."""
+    out, cfg, database = _open(config, db)
+    with database.transaction() as tx:
+        rows = tx.failures()
+    table = Table("时间", "群", "发送人", "内容", "错误", box=None)
+    for r in rows:
+        table.add_row(iso(r.ts, cfg.tz)[:16], r.room, r.sender, r.text[:40], r.error[:60])
+    out.print(table)
+    out.print(f"{len(rows)} failed messages")
+
+
+@app.command()
+def backup(
+    out_file: Annotated[Path, typer.Argument(help="Where to write the copy (a SQLite file).")],
+    config: ConfigOpt = Path("config.toml"),
+    db: DbOpt = None,
+) -> None:
+    """Copy the SQLite database consistently while the bot runs (for PostgreSQL use pg_dump)."""
+    cfg = _config(config)
+    database = _database(cfg, db)
+    if not database.is_sqlite:
+        raise Exit(BAD_CONFIG, "the database is PostgreSQL: back it up with pg_dump")
+    if out_file.exists():
+        raise Exit(BAD_CONFIG, f"{out_file} exists; choose a new file name")
+    try:
+        pages = database.backup_to(out_file)
+    except OSError as e:
+        raise Exit(FAILURE, f"cannot write {out_file}: {e}") from None
+    _out().print(f"backed up {database.safe_url} to {out_file} ({pages} pages)")
+
+
+# --- run ---------------------------------------------------------------------------
+@app.command()
+def run(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
+    """Run the bot in the WeChat groups through a Wechaty puppet-service gateway, until SIGINT/SIGTERM."""
+    from bot.live import StartupError, live_settings, run_live
+
+    cfg = _config(config)
+    try:
+        settings = live_settings(cfg)
+        database = _database(cfg, db)
+        try:
+            run_live(cfg, database, settings)
+        finally:
+            database.dispose()
+    except StartupError as e:
+        # `run` speaks through its log (text or JSON lines), where operators look
+        logging.getLogger("bot.live").error("%s", e, extra={"event": "startup_failed"})
+        raise Exit(BAD_CONFIG) from None
 
 
 # --- demo ------------------------------------------------------------------------
@@ -308,11 +390,16 @@ register_review_commands(app)  # export, report: bot/review_cli.py
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `minqing` console script."""
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
+        if isinstance(result, int) and result:  # a typer.Exit(code) comes back as its code
+            sys.exit(result)
     except Exit as e:
         if e.args and e.args[0]:
             err.print(e.args[0], markup=False, highlight=False)
         sys.exit(e.code)
+    except ConfigError as e:  # found after loading, e.g. an unusable [tagging] model file
+        err.print(str(e), markup=False, highlight=False)
+        sys.exit(BAD_CONFIG)
     except typer.Abort:
         sys.exit(FAILURE)
     except Exception as e:  # click's usage errors carry their own exit code

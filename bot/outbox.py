@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from bot.clock import Clock
 from bot.transport import SendError, Transport
 from routing.model import PersonRef
 from storage.db import Database
@@ -44,6 +45,16 @@ class Outbox:
                             "have arrived and is not sent again: %s", row.id, row.room, row.text[:60])
         return rows
 
+    def queued(self, limit: int = 500) -> list[OutboxRow]:
+        """Every queued message, due or waiting for a retry, oldest first."""
+        with self.db.transaction() as tx:
+            return tx.outbox((QUEUED,), limit=limit)
+
+    def recent_sends(self, since: datetime) -> list[tuple[str, datetime]]:
+        """(room, sent at) of the messages sent since `since`: the pacing of a previous run."""
+        with self.db.transaction() as tx:
+            return [(row.room, row.sent_at) for row in tx.outbox_sent_since(since)]
+
     def due(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
         """Queued messages whose retry time has come, oldest first."""
         with self.db.transaction() as tx:
@@ -78,24 +89,30 @@ class Outbox:
             row.not_before = now + backoff(row.attempts) if retry else None
             tx.save(row)
         if retry:
-            log.warning("send to %s failed (attempt %d), retrying after %s: %s", row.room, row.attempts,
-                        backoff(row.attempts), error)
+            log.warning("send of message %d to %s failed (attempt %d), retrying after %s: %s", row_id, row.room,
+                        row.attempts, backoff(row.attempts), error, extra={"event": "send_failed", "room": row.room})
         else:
-            log.error("send to %s failed %d times; given up: %s | %s", row.room, row.attempts, error, row.text[:60])
+            log.error("send of message %d to %s failed %d times; given up: %s | %s", row_id, row.room, row.attempts,
+                      error, row.text[:60], extra={"event": "send_abandoned", "room": row.room})
         return retry
 
-    def send_one(self, transport: Transport, row_id: int, now: datetime) -> bool:
-        """Send one queued message; True when it was delivered."""
+    def send_one(self, transport: Transport, row_id: int, now: datetime, clock: Clock | None = None) -> bool:
+        """Send one queued message; True when it was delivered.
+
+        With a clock, the outcome is recorded at the time the transport returned (live sending
+        paces by when messages arrived); without, at `now`.
+        """
         row = self.begin(row_id, now)
         if row is None:
             return False
         try:
             transport.send(row.room, row.text, mentions_of(row))
         except SendError as e:
-            self.failed(row_id, now, str(e))
+            self.failed(row_id, clock.now() if clock else now, str(e))
             return False
-        self.sent(row_id, now)
-        log.info("sent message %d to %s", row_id, row.room)
+        self.sent(row_id, clock.now() if clock else now)
+        log.info("sent message %d to %s (attempt %d)", row_id, row.room, row.attempts,
+                 extra={"event": "sent", "room": row.room})
         return True
 
     def drain(self, transport: Transport, now: datetime) -> int:

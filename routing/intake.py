@@ -9,10 +9,23 @@ from routing.policy import Intake
 
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
-# After a trigger word these mean the speaker is talking about a request, not making one.
-_CHAT_AFTER_TRIGGER = (
-    "很快", "挺快", "真快", "好快", "的事", "过了", "了吗", "了没", "完了", "好了", "解决了", "处理了",
-    "谢谢", "感谢", "收到", "知道了", "哈哈", "一下就", "有用", "没用", "的人", "什么",
+# After a trigger word, these say the speaker is chatting about a request rather than making one:
+# thanks and praise, a report that it was dealt with, a verdict on the process, laughter.
+_CHAT = re.compile(
+    r"谢谢|感谢|多谢|谢了|辛苦|点赞|给力|厉害|效率|很快|挺快|真快|好快|太快|快啊|神速|及时|方便|有用|没用|管用|不错"
+    r"|满意|舒服|哈哈|呵呵|嘿嘿|收到|知道了|好的|算了|解决了|处理了|处理好了|处理得|修好了|弄好了|搞定|办好了|好了"
+    r"|师傅来了|人来了|就来了|已经来了|到账了|到了(?![吗么没])|找到了|成功|有效|好用|功能|这个群|本群"
+)
+# ...unless the problem is back or still there, or the message asks for something after all.
+_STILL = re.compile(
+    r"又|还没|还是|仍然|仍旧|一直|再次|没人管|没人来|没人修|不亮|坏了|漏|断了|停水|停电|没水|危险|请|希望|帮忙|麻烦|尽快"
+)
+# The trigger word used as a noun or in the past (反映的…, 反映了…, 反映过…, 反映人…): only a request
+# when a problem or a question follows.
+_ABOUT = re.compile(r"(?:的|了|过|得|完|人|啥|什么|吗|群|帖|书)")
+_ASKS = re.compile(
+    r"坏|漏|断|停|不亮|不通|没人|没修|还没|又|一直|还是|危险|太差|太吵|很臭|乱|过期|欠|不发|不给|没到账|丢|偷|咬|塌|堵"
+    r"|污染|排污|请|希望|帮|麻烦|需要|要求|尽快|怎么|如何|什么时候|何时|哪里|在哪|多少|能不能|能否|可不可以"
 )
 
 
@@ -39,8 +52,11 @@ def is_request_after_trigger(rest: str) -> bool:
     content = _PUNCT.sub("", rest)
     if len(content) < 2:
         return False
-    head = content[:6]
-    return not any(head.startswith(p) or p in head[:4] for p in _CHAT_AFTER_TRIGGER)
+    if _CHAT.search(content) and not _STILL.search(content):
+        return False
+    if _ABOUT.match(content) and not _ASKS.search(content):
+        return False
+    return True
 
 
 def _without_bot_mentions(text: str, bot_name: str) -> str:

@@ -122,6 +122,7 @@ class Inbound:
     sender_id: str | None = None
     mentions_bot: bool = False
     is_text: bool = True
+    room_id: str | None = None  # the chat platform's id of the room, when the transport knows it
 
     @property
     def sender_ref(self) -> PersonRef:

@@ -183,22 +183,27 @@ class RelayService:
 
     # --- permissions -------------------------------------------------------------
     @staticmethod
-    def covers(member: Member, req: Request) -> bool:
-        """True when the member handles the request's branch at or above its current tier."""
-        if member.role.tier < req.tier:
+    def handles(member: Member, tier: Tier, township: str | None, village: str | None) -> bool:
+        """True when the member handles that branch (township, village) at that tier or above."""
+        if member.role.tier < tier:
             return False
         if member.role is Role.COUNTY_STAFF:
             return True
-        if member.township != req.township:
+        if member.township != township:
             return False
-        return member.role is not Role.VILLAGE_CADRE or member.village == req.village
+        return member.role is not Role.VILLAGE_CADRE or member.village == village
+
+    @classmethod
+    def covers(cls, member: Member, req: Request) -> bool:
+        """True when the member handles the request's branch at or above its current tier."""
+        return cls.handles(member, req.tier, req.township, req.village)
 
     def _refusal(self, turn: Turn, who: Who, req: Request | None) -> Refusal | None:
         roles, place = turn.roles, turn.place
         if who is Who.ANYONE:
             return None
         if who is Who.ROOM_HANDLER:
-            ok = any(self._covers_place(m, place) for m in roles)
+            ok = any(self.handles(m, place.tier, place.township, place.village) for m in roles)
             return None if ok else Refusal.NOT_ROOM_HANDLER
         assert req is not None
         is_requester = turn.sender.key == req.requester_key
@@ -226,17 +231,6 @@ class RelayService:
         if place.kind is RoomKind.VILLAGE:
             return place.township == req.township and place.village == req.village
         return place.township == req.township
-
-    @staticmethod
-    def _covers_place(member: Member, place: Place) -> bool:
-        """True when the member handles requests of this room's branch and tier."""
-        if member.role.tier < place.tier:
-            return False
-        if member.role is Role.COUNTY_STAFF:
-            return True
-        if member.township != place.township:
-            return False
-        return member.role is not Role.VILLAGE_CADRE or member.village == place.village
 
     # --- commands ------------------------------------------------------------
     def _run(self, turn: Turn, parsed: Parsed) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from routing.taxonomy import BUILTIN_CATEGORIES, OTHER
+from routing.urgency import UrgencyRules, negated
+
+__all__ = ["Classifier", "Tagger", "Tags", "best_category", "negated"]
 
 
 class Classifier(Protocol):
@@ -26,9 +28,6 @@ class Tags:
     urgency_reason: str | None = None
 
 
-_NEGATIONS = ("没有", "没", "不", "未", "无", "别")
-
-
 def _keyword_score(text: str, keywords: Sequence[str]) -> int:
     # longer keywords are more specific, so they weigh more
     return sum(len(k) for k in keywords if k and k in text)
@@ -45,14 +44,8 @@ def best_category(text: str, table: Mapping[str, Sequence[str]]) -> str | None:
     return best
 
 
-def negated(text: str, start: int) -> bool:
-    """True when the words just before position `start` negate what follows."""
-    before = text[max(0, start - 3):start]
-    return any(before.endswith(n) or before.endswith(n + "有") for n in _NEGATIONS)
-
-
 class Tagger:
-    """Category from a model or keywords, urgency from urgency keywords."""
+    """Category from a model or keywords; urgency from danger cues plus the county's urgency keywords."""
 
     def __init__(
         self,
@@ -66,6 +59,7 @@ class Tagger:
         self.table = {k: tuple(s.lower() for s in v) for k, v in merged.items()}
         self.overrides = {k: tuple(s.lower() for s in v) for k, v in self.config_categories.items()}
         self.urgency_keywords = tuple(urgency_keywords)
+        self.urgency_rules = UrgencyRules(self.urgency_keywords)
         self.model = model
 
     @property
@@ -85,11 +79,8 @@ class Tagger:
 
     def urgency(self, text: str) -> tuple[bool, str | None]:
         """Whether text reports an emergency, and the words that show it."""
-        for kw in self.urgency_keywords:
-            for m in re.finditer(re.escape(kw), text):
-                if not negated(text, m.start()):
-                    return True, kw
-        return False, None
+        found = self.urgency_rules.assess(text)
+        return found.urgent, found.reason
 
     def tag(self, text: str) -> Tags:
         """Category and urgency of a request's text."""

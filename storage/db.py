@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,6 +141,20 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    def backup_to(self, target: Path) -> int:
+        """Copy a SQLite database to `target` with SQLite's online backup; returns the pages copied."""
+        source = self.engine.raw_connection()
+        try:
+            dest = sqlite3.connect(str(target))
+            try:
+                with dest:
+                    source.driver_connection.backup(dest)
+                return dest.execute("PRAGMA page_count").fetchone()[0]
+            finally:
+                dest.close()
+        finally:
+            source.close()
 
     def dispose(self) -> None:
         """Close every connection."""

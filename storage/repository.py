@@ -17,6 +17,7 @@ from storage.tables import (
     AuditRow,
     Counter,
     EventRow,
+    FailedMessage,
     MessageSeen,
     Meta,
     NameClash,
@@ -24,6 +25,7 @@ from storage.tables import (
     OutboxRow,
     PersonSeen,
     RequestRow,
+    RoomSeen,
 )
 
 _REQUEST_FIELDS = [f.name for f in fields(Request)]
@@ -73,6 +75,7 @@ class SqlRepository:
     def __init__(self, session: Session, county: str) -> None:
         self.session = session
         self.county = county
+        self.written: list[Event] = []  # events appended in this transaction, for the log after commit
 
     # --- messages and people ----------------------------------------------------
     def first_delivery(self, msg_id: str, at: datetime) -> bool:
@@ -98,6 +101,42 @@ class SqlRepository:
         row.messages += 1
         row.last_seen = max(row.last_seen, at)
         s.add(row)
+
+    def note_room(self, topic: str, configured: bool, at: datetime, room_id: str | None = None) -> bool:
+        """Remember a room a message came from; True the first time it is seen."""
+        s = self.session
+        row = s.exec(select(RoomSeen).where(RoomSeen.county == self.county, RoomSeen.topic == topic)).first()
+        first = row is None
+        if row is None:
+            row = RoomSeen(county=self.county, topic=topic, first_seen=at, last_seen=at)
+        row.configured = configured
+        row.room_id = room_id or row.room_id
+        row.messages += 1
+        row.last_seen = max(row.last_seen, at)
+        s.add(row)
+        s.flush()
+        return first
+
+    def rooms(self) -> list[RoomSeen]:
+        """Every room seen, configured ones first."""
+        return list(self.session.exec(
+            select(RoomSeen).where(RoomSeen.county == self.county)
+            .order_by(col(RoomSeen.configured).desc(), RoomSeen.topic)
+        ))
+
+    def record_failure(self, msg, error: str, at: datetime) -> None:
+        """Keep a message the bot failed to handle, with the error."""
+        self.session.add(FailedMessage(
+            county=self.county, msg_id=msg.msg_id, ts=msg.ts, room=msg.room, sender=msg.sender,
+            sender_id=msg.sender_id, text=msg.text, error=error, at=at,
+        ))
+        self.session.flush()
+
+    def failures(self) -> list[FailedMessage]:
+        """Messages the bot failed to handle, oldest first."""
+        return list(self.session.exec(
+            select(FailedMessage).where(FailedMessage.county == self.county).order_by(FailedMessage.id)
+        ))
 
     def people(self) -> list[PersonSeen]:
         """Everyone seen, by name."""
@@ -168,6 +207,7 @@ class SqlRepository:
         self._append(event)
 
     def _append(self, e: Event) -> None:
+        self.written.append(e)
         self.session.add(EventRow(
             county=self.county, number=e.number, kind=e.kind.value, at=e.at, tier=e.tier.key,
             from_tier=e.from_tier.key if e.from_tier else None, actor=e.actor, actor_key=e.actor_key,
@@ -288,6 +328,27 @@ class SqlRepository:
         if limit is not None:
             q = q.limit(limit)
         return list(self.session.exec(q))
+
+    def outbox_sent_since(self, since: datetime) -> list[OutboxRow]:
+        """Messages sent at or after `since`, oldest first."""
+        return list(self.session.exec(
+            select(OutboxRow).where(OutboxRow.county == self.county, OutboxRow.status == "sent",
+                                    col(OutboxRow.sent_at) >= since).order_by(OutboxRow.sent_at)
+        ))
+
+    def active_rooms(self, since: datetime, ignore_key_prefix: str | None = None) -> set[str]:
+        """Rooms where someone wrote, or the bot queued a message, at or after `since`.
+
+        Messages whose key starts with `ignore_key_prefix` do not count.
+        """
+        spoken = self.session.exec(
+            select(RoomSeen.topic).where(RoomSeen.county == self.county, col(RoomSeen.last_seen) >= since)
+        )
+        q = select(OutboxRow.room).where(OutboxRow.county == self.county, col(OutboxRow.created_at) >= since)
+        if ignore_key_prefix:
+            q = q.where(or_(col(OutboxRow.key).is_(None), ~col(OutboxRow.key).startswith(ignore_key_prefix)))
+        said = self.session.exec(q.distinct())
+        return set(spoken) | set(said)
 
     def outbox_row(self, row_id: int) -> OutboxRow | None:
         """One outbox row by id."""

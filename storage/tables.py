@@ -133,6 +133,39 @@ class PersonSeen(SQLModel, table=True):
     last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class RoomSeen(SQLModel, table=True):
+    """A room (group topic) the bot received messages from, configured or not."""
+
+    __tablename__ = "rooms"
+    __table_args__ = (UniqueConstraint("county", "topic", name="uq_rooms"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    county: str
+    topic: str
+    room_id: str | None = None
+    configured: bool = False
+    messages: int = 0
+    first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class FailedMessage(SQLModel, table=True):
+    """A message the bot could not handle because of an error of its own: kept, never lost."""
+
+    __tablename__ = "failed_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    county: str
+    msg_id: str
+    ts: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    room: str
+    sender: str
+    sender_id: str | None = None
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    error: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class NamePin(SQLModel, table=True):
     """A handler's display name pinned to the first contact id seen using it."""
 

@@ -86,3 +86,12 @@ def test_demo_runs_the_scripted_week():
     for fragment in ("楼台村干群连心群", "盘信镇二级工作群", "已登记为 #1", "【上报】", "【紧急】", "抱歉",
                      "感谢评价", "已重新交", "诉求汇总"):
         assert fragment in r.out, fragment
+
+
+def test_backup_copies_the_sqlite_database(tmp_path):
+    db = replay(tmp_path, ("2026-10-12T09:00:00+08:00", LT, "唐命学", "@民情直通车 路灯坏了"))
+    copy = tmp_path / "backup.db"
+    r = run("backup", str(copy), "-c", CFG, "--db", db)
+    assert r.code == 0, r.err
+    assert json.loads(run("list", "-c", CFG, "--db", str(copy), "--json").out)[0]["text"] == "路灯坏了"
+    assert run("backup", str(copy), "-c", CFG, "--db", db).code == 2  # never overwrites

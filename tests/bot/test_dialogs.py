@@ -329,3 +329,29 @@ def test_one_person_with_two_roles(tmp_path, db):
     chat.say(LT, "唐驻村", f"上报 #{n}")
     said = chat.say(PX, "唐驻村", f"退回 #{n} 村里先核实")  # as township staff
     assert any("已退回村级" in s.text for s in said)
+
+
+def test_an_error_of_ours_keeps_the_message_apologises_and_carries_on(chat, monkeypatch):
+    real = chat.relay.service.handle
+
+    def broken(tx, msg):
+        if "boom" in msg.text:
+            raise ValueError("a bug")
+        return real(tx, msg)
+
+    monkeypatch.setattr(chat.relay.service, "handle", broken)
+    said = chat.say(LT, "王大妈", "@民情直通车 boom 路灯坏了")
+    assert len(said) == 1 and "出错" in said[0].text
+    with chat.relay.db.transaction() as tx:
+        kept = tx.failures()
+    assert [(f.text, f.error) for f in kept] == [("@民情直通车 boom 路灯坏了", "ValueError: a bug")]
+    assert "已登记为 #1" in chat.say(LT, "王大妈", "@民情直通车 路灯坏了")[0].text
+
+
+def test_rooms_seen_are_remembered_configured_or_not(chat):
+    chat.say("别的群", "路人", "你好")
+    chat.say("别的群", "路人", "你好")
+    chat.say(LT, "王大妈", "你好")
+    with chat.relay.db.transaction() as tx:
+        rooms = {r.topic: (r.configured, r.messages) for r in tx.rooms()}
+    assert rooms == {"别的群": (False, 2), LT: (True, 1)}

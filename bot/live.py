@@ -1,0 +1,361 @@
+"""`minqing run`: the bot in real WeChat groups through a Wechaty puppet-service gateway.
+
+Wiring: config -> database -> Relay -> Wechaty adapter (events in, in order) -> outbox ->
+paced sender (its own thread) -> adapter; the time-driven jobs run on their own scheduler
+thread. The asyncio loop only talks to the gateway: every database call runs in a thread.
+
+Connection faults: each connection is one `Gateway.session`; when it ends or cannot start,
+the bot logs why and tries again after 0.5 s, 1 s, 2 s ... up to 10 s. Messages posted
+while it was disconnected never reach it (the gateway does not keep them), so once it has
+been back for a few seconds it posts one notice, naming the time it was away, in every
+configured group that had any activity in the day before (see `announce`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import re
+import signal
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+
+from bot.app import Relay
+from bot.clock import Clock, SystemClock
+from bot.config import Config
+from bot.gateway import (
+    Backoff,
+    Gateway,
+    GatewayAuthError,
+    GatewayUnavailable,
+    LoopTransport,
+    Outage,
+    OutageTracker,
+)
+from bot.logs import redact
+from bot.scheduler import JobRunner
+from bot.sender import WINDOW, RateLimiter, Sender
+from routing.model import Inbound
+from routing.ports import Outbound
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+ENDPOINT_ENV = "WECHATY_PUPPET_SERVICE_ENDPOINT"
+CACHE_FOLDER = "wechaty"  # inside the data folder: the SDK's cache (CACHE_DIR)
+SETTLE = timedelta(seconds=2)  # back this long before the outage notice goes out (flaps merge into one)
+ACTIVITY_WINDOW = timedelta(hours=24)  # a group with activity this long before an outage gets its notice
+NOTICE_KEY = "outage:"
+ONLINE_MARK = "live.online_until"  # the last moment the bot was known to hear the groups
+MARK_SECONDS = 30.0
+LOGIN_WAIT_SECONDS = 30.0  # connected this long without a login: the gateway's account needs attention
+RECONNECT_FIRST, RECONNECT_LIMIT = 0.5, 10.0  # messages sent to a gateway without its bot are lost
+LOUD_EVERY = 30  # while the gateway stays down, log one failed attempt in this many (about 5 minutes)
+
+
+class StartupError(Exception):
+    """`minqing run` cannot start with this config or environment (exit status 2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSettings:
+    """What `minqing run` needs beyond the config: resolved endpoint, token and folders."""
+
+    endpoint: str
+    token: str
+    token_env: str
+    plugin_port: int
+    cache_dir: Path
+    room_interval: timedelta
+    per_minute: int
+
+
+def live_settings(config: Config, environ: Mapping[str, str] | None = None) -> LiveSettings:
+    """The endpoint (env WECHATY_PUPPET_SERVICE_ENDPOINT overrides the config), the token (from the
+    env var the config names) and the SDK's cache folder; StartupError names every problem."""
+    env = os.environ if environ is None else environ
+    w = config.raw.wechaty
+    problems = []
+    override = env.get(ENDPOINT_ENV, "").strip()
+    endpoint = override or w.endpoint.strip()
+    source = f"environment variable {ENDPOINT_ENV}" if override else "[wechaty] endpoint"
+    if not endpoint:
+        problems.append(f"no gateway endpoint: set [wechaty] endpoint (host:port) or {ENDPOINT_ENV}")
+    elif not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", endpoint):
+        problems.append(f"{source}: {endpoint!r} is not host:port")
+    token = config.token(dict(env))
+    if not token:
+        problems.append(f"no gateway token: set the environment variable {w.token_env} (named by "
+                        "[wechaty] token_env) to the token of your puppet-service gateway")
+    data_dir = config.data_dir
+    if not data_dir.is_dir():
+        problems.append(f"[bot] data_dir: {data_dir} is not a folder")
+    if problems:
+        raise StartupError("cannot start: " + "; ".join(problems))
+    s = config.raw.sending
+    return LiveSettings(
+        endpoint=endpoint,
+        token=token or "",
+        token_env=w.token_env,
+        plugin_port=w.plugin_port,
+        cache_dir=data_dir / CACHE_FOLDER,
+        room_interval=timedelta(seconds=s.room_interval_seconds),
+        per_minute=s.per_minute,
+    )
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something already listens on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((host, port)) == 0
+
+
+def load_adapter(cache_dir: Path) -> ModuleType:
+    """Import the Wechaty adapter with its cache in `cache_dir` (the SDK reads CACHE_DIR at import)."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["CACHE_DIR"] = str(cache_dir)
+    return importlib.import_module("bot.wechaty_adapter")
+
+
+def outage_notices(config: Config, active: set[str], outage: Outage) -> list[Outbound]:
+    """One notice per configured group with activity, in config order, keyed so it is queued once."""
+    stamp = outage.start.isoformat()
+    return [
+        Outbound(room, "outage.j2", {"start": outage.start, "end": outage.end}, key=f"{NOTICE_KEY}{room}:{stamp}")
+        for room in config.county.rooms
+        if room in active
+    ]
+
+
+class LiveBot:
+    """The running bot: supervises the gateway connection and feeds the relay; a gateway Listener."""
+
+    def __init__(self, config: Config, db: Database, settings: LiveSettings, clock: Clock,
+                 gateway_factory: Callable[[LiveBot], Gateway], *, jobs_paused: bool = False) -> None:
+        self.jobs_paused = jobs_paused  # the time-driven jobs' scheduler reads the real time: off under a fake clock
+        self.config = config
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.gateway_factory = gateway_factory
+        self.limiter = RateLimiter(settings.room_interval, settings.per_minute)
+        self.backoff = Backoff(RECONNECT_FIRST, RECONNECT_LIMIT)
+        self.outages = OutageTracker(SETTLE)
+        self.logins = 0
+        self.session_since: float | None = None  # when the current gateway session began (monotonic)
+        self.stopping: asyncio.Event | None = None
+        self.gateway: Gateway
+        self.relay: Relay
+        self.sender: Sender
+        self.jobs: JobRunner
+
+    # --- lifecycle -----------------------------------------------------------------------
+    async def run(self) -> None:
+        """Run until SIGINT or SIGTERM (StartupError when the gateway refuses the token at start)."""
+        loop = asyncio.get_running_loop()
+        self.stopping = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._signal, sig)
+        self.gateway = self.gateway_factory(self)
+        transport = LoopTransport(self.gateway, loop)
+        self.relay = Relay(self.config, self.db, transport)
+        now = self.clock.now()
+        await asyncio.to_thread(self.relay.outbox.recover, now)
+        self.limiter.seed(await asyncio.to_thread(self.relay.outbox.recent_sends, now - WINDOW))
+        self.outages = OutageTracker(SETTLE, await asyncio.to_thread(self._read_mark))
+        self.sender = Sender(self.relay.outbox, transport, self.limiter, self.clock,
+                             ready=lambda: self.gateway.logged_in)
+        self.jobs = JobRunner(self.relay, self.clock)
+        self.jobs.on_queued = self.sender.wake
+        self.sender.start()
+        self.jobs.start(paused=self.jobs_paused)
+        keeper = asyncio.create_task(self._housekeeping(), name="minqing-housekeeping")
+        queued = len(await asyncio.to_thread(self.relay.outbox.queued))
+        log.info("minqing-relay started for %s: %d groups, gateway %s, %d messages queued", self.config.county.name,
+                 len(self.config.county.rooms), self.settings.endpoint, queued, extra={"event": "started"})
+        try:
+            await self._supervise()
+        finally:
+            keeper.cancel()
+            await asyncio.to_thread(self.jobs.stop)
+            await asyncio.to_thread(self.sender.stop)  # the message being sent, if any, completes
+            if self.outages.online:
+                await asyncio.to_thread(self._write_mark, self.clock.now())
+            await self.gateway.close()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            log.info("minqing-relay stopped", extra={"event": "stopped"})
+
+    def _signal(self, sig: int) -> None:
+        assert self.stopping is not None
+        if self.stopping.is_set():
+            log.info("already stopping")
+            return
+        log.info("stopping on %s", signal.Signals(sig).name, extra={"event": "stopping"})
+        self.stopping.set()
+
+    async def _supervise(self) -> None:
+        """One gateway session after another, with backoff between failed attempts.
+
+        While the gateway stays unreachable, the first failures are logged, then one in every
+        LOUD_EVERY (and any with a new reason), so a long outage does not flood the log.
+        """
+        assert self.stopping is not None
+        attempt = failures = 0
+        last_reason = ""
+        while not self.stopping.is_set():
+            attempt += 1
+            logins = self.logins
+            loud = failures < 3 or (failures + 1) % LOUD_EVERY == 0
+            log.log(logging.INFO if loud else logging.DEBUG, "connecting to the gateway at %s (attempt %d)",
+                    self.settings.endpoint, attempt, extra={"event": "connecting"})
+            self.session_since = time.monotonic()
+            try:
+                reason = await self.gateway.session(self.stopping)
+            except GatewayAuthError as e:
+                if self.logins == 0:
+                    raise StartupError(f"{e}. Check the token in the environment variable "
+                                       f"{self.settings.token_env}: it must be the gateway's token") from None
+                reason = str(e)
+                log.error("%s; the token in %s no longer matches the gateway's", e, self.settings.token_env,
+                          extra={"event": "unauthenticated"})
+            except GatewayUnavailable as e:
+                reason = str(e)
+            finally:
+                self.session_since = None
+            if self.stopping.is_set():
+                break
+            await self._offline(reason)
+            delay = self.backoff.next()
+            if self.logins > logins:
+                failures = 0
+                log.warning("disconnected from the gateway at %s: %s; reconnecting in %.1fs", self.settings.endpoint,
+                            reason, delay, extra={"event": "disconnected"})
+            else:
+                failures += 1
+                loud = loud or reason != last_reason
+                log.log(logging.WARNING if loud else logging.DEBUG,
+                        "cannot connect to the gateway at %s (attempt %d): %s; trying again in %.1fs",
+                        self.settings.endpoint, attempt, reason, delay, extra={"event": "connect_failed"})
+            last_reason = reason
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+
+    async def _offline(self, reason: str) -> None:
+        now = self.clock.now()
+        if self.outages.went_offline(now, reason):
+            log.warning("offline since %s: messages posted in the groups from now on do not reach the bot",
+                        now.astimezone(self.config.tz).isoformat(timespec="seconds"), extra={"event": "offline"})
+            await asyncio.to_thread(self._write_mark, now)
+
+    async def _housekeeping(self) -> None:
+        """Every second: announce an outage once the connection is steady; keep the online mark fresh."""
+        last_mark = time.monotonic()
+        warned_session: float | None = None
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                since = self.session_since
+                if (since is not None and since != warned_session and not self.gateway.logged_in
+                        and time.monotonic() - since > LOGIN_WAIT_SECONDS):
+                    warned_session = since
+                    log.warning("connected to the gateway at %s for %.0fs, but its WeChat account is not logged in: "
+                                "log it in on the gateway (scan its QR code)", self.settings.endpoint,
+                                time.monotonic() - since, extra={"event": "not_logged_in"})
+                now = self.clock.now()
+                outage = self.outages.due(now)
+                if outage is not None:
+                    await asyncio.to_thread(self.announce, outage, now)
+                if self.outages.online and time.monotonic() - last_mark >= MARK_SECONDS:
+                    last_mark = time.monotonic()
+                    await asyncio.to_thread(self._write_mark, now)
+            except Exception:
+                log.exception("housekeeping failed; trying again in a second")
+
+    # --- the gateway's events ------------------------------------------------------------------
+    async def on_login(self, user_id: str, name: str) -> None:
+        """Logged in: reset the backoff, close the outage, let the sender go."""
+        self.logins += 1
+        self.backoff.reset()
+        now = self.clock.now()
+        ended = self.outages.came_online(now)
+        log.info("logged in to WeChat as %s (%s) through the gateway at %s", name, user_id, self.settings.endpoint,
+                 extra={"event": "login"})
+        if ended is not None:
+            log.warning("back online: offline for %.1fs, from %s to %s (%s); messages posted in the groups then "
+                        "did not reach the bot", ended.seconds, ended.start.astimezone(self.config.tz).isoformat(
+                            timespec="seconds"), ended.end.astimezone(self.config.tz).isoformat(timespec="seconds"),
+                        ended.reason, extra={"event": "reconnected"})
+        self.sender.wake()
+
+    async def on_logout(self, reason: str) -> None:
+        """The account logged out of WeChat: the bot hears nothing until it logs in again."""
+        log.error("the WeChat account logged out of the gateway (%s); log it in again on the gateway", reason,
+                  extra={"event": "logout"})
+        await self._offline(f"the account logged out: {reason}")
+
+    async def on_message(self, msg: Inbound) -> None:
+        """Handle one message (in a thread: the database must not block the loop), then send and reschedule."""
+        log.info("message %s in %s from %s (%s)%s", msg.msg_id, msg.room, msg.sender, msg.sender_id,
+                 "" if msg.is_text else " [not text]", extra={"event": "received", "room": msg.room,
+                                                              "msg_id": msg.msg_id})
+        await asyncio.to_thread(self._receive, msg)
+
+    def _receive(self, msg: Inbound) -> None:
+        self.relay.receive(msg)
+        self.sender.wake()
+        self.jobs.poke()
+
+    # --- outages -----------------------------------------------------------------------------
+    def announce(self, outage: Outage, now: datetime) -> int:
+        """Queue the outage notice in every configured group with activity in the day before it.
+
+        Why not every group: a county has hundreds; posting in all of them after each network
+        blip would be spam (and costs the account's sending budget). The groups where a message
+        was likely lost are those where people, or the bot, were talking.
+        """
+        with self.db.transaction() as tx:
+            active = tx.active_rooms(outage.start - ACTIVITY_WINDOW, ignore_key_prefix=NOTICE_KEY)
+        notices = outage_notices(self.config, active, outage)
+        queued = self.relay.queue(notices, now)
+        log.warning("told %d groups that messages from %s to %s were not received: %s", queued,
+                    outage.start.astimezone(self.config.tz).isoformat(timespec="seconds"),
+                    outage.end.astimezone(self.config.tz).isoformat(timespec="seconds"),
+                    "、".join(n.room for n in notices) or "no group had activity", extra={"event": "outage_notice"})
+        self.sender.wake()
+        return queued
+
+    def _read_mark(self) -> datetime | None:
+        with self.db.transaction() as tx:
+            value = tx.get_meta(ONLINE_MARK)
+        return datetime.fromisoformat(value) if value else None
+
+    def _write_mark(self, at: datetime) -> None:
+        with self.db.transaction() as tx:
+            tx.set_meta(ONLINE_MARK, at.isoformat())
+
+
+def run_live(config: Config, db: Database, settings: LiveSettings, clock: Clock | None = None) -> None:
+    """Run the bot against the gateway until SIGINT/SIGTERM (StartupError: exit status 2)."""
+    if port_in_use(settings.plugin_port):
+        raise StartupError(f"[wechaty] plugin_port: port {settings.plugin_port} on 127.0.0.1 is already in use; "
+                           "python-wechaty checks it on every login and fails when it is taken. Choose a free port")
+    redact(settings.token)
+    adapter = load_adapter(settings.cache_dir)
+    level = logging.getLogger().getEffectiveLevel()
+    clock = clock or SystemClock()
+
+    def gateway(listener: LiveBot) -> Gateway:
+        return adapter.WechatyGateway(settings.endpoint, settings.token, settings.plugin_port, config.raw.bot.name,
+                                      listener, clock, log_level=level)
+
+    asyncio.run(LiveBot(config, db, settings, clock, gateway).run())

@@ -1,0 +1,260 @@
+"""The trainable classifier: training on a small CSV the test writes, the model file, the CLI and the config."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from bot.app import build_tagger, model_problem
+from bot.classifier import ModelError, TextModel, load_model, looks_segmented, opening, words
+from bot.cli import app
+from bot.config import ConfigError, load_config
+from bot.training import read_labelled, score, train
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+SHARED_DATA = Path(os.environ.get("MINQING_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
+
+TOPICS = {
+    "交通运输": ["班车", "公交", "车站", "司机", "票价", "客车", "站台"],
+    "教育文体": ["学校", "老师", "学生", "学费", "上学", "教室", "课本"],
+    "环境保护": ["污染", "排污", "臭味", "噪音", "废水", "粉尘", "河水"],
+    "卫生计生": ["医院", "医生", "看病", "疫苗", "药品", "卫生院", "护士"],
+}
+FILLERS = ["我们", "村里", "最近", "问题", "希望", "领导", "重视", "一下", "反映", "解决", "尽快", "情况"]
+
+
+def _message(rng: random.Random, label: str) -> list[str]:
+    ws = rng.sample(TOPICS[label], 3) + rng.sample(FILLERS, 4)
+    rng.shuffle(ws)
+    return ws
+
+
+def _write_csv(path: Path, rows: list[tuple[str, str]], header=("tokens", "label")) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def segmented_csv(tmp_path_factory) -> Path:
+    rng = random.Random(6)
+    rows = [(" ".join(_message(rng, label)), label) for label in TOPICS for _ in range(20)]
+    return _write_csv(tmp_path_factory.mktemp("data") / "labelled.csv", rows)
+
+
+@pytest.fixture(scope="module")
+def model(segmented_csv) -> TextModel:
+    data = read_labelled(segmented_csv)
+    return train(data.texts, data.labels)
+
+
+def test_trained_model_tags_raw_chat_messages(model):
+    assert model.classes == sorted(TOPICS)
+    assert model.predict("村里的班车太少了，车站也没有站台") == "交通运输"
+    assert model.predict("学校的老师乱收学费") == "教育文体"
+    assert model.predict("河水被排污污染了，很臭") == "环境保护"
+    assert model.predict("卫生院的医生不在，看病难") == "卫生计生"
+    assert model.predict("！！！") is None  # nothing the model knows
+
+
+def test_model_file_round_trip(model, tmp_path):
+    path = model.save(tmp_path / "m.npz")
+    loaded = load_model(path)
+    text = "学校门口的班车司机开得太快"
+    assert loaded.classes == model.classes
+    assert np.allclose(loaded.scores(text), model.scores(text))
+    assert loaded.meta["input"] == "segmented"
+
+
+def test_raw_training_text_is_segmented_the_same_way(tmp_path):
+    rng = random.Random(7)
+    rows = [("".join(_message(rng, label)) + "。", label) for label in TOPICS for _ in range(20)]
+    data = read_labelled(_write_csv(tmp_path / "raw.csv", rows, ("text", "label")), ["text"], "label")
+    assert not looks_segmented(data.texts)
+    model = train(data.texts, data.labels)
+    assert model.meta["input"] == "raw"
+    assert model.predict("医院的护士打疫苗") == "卫生计生"
+
+
+def test_two_categories_are_enough(tmp_path):
+    rng = random.Random(8)
+    rows = [(" ".join(_message(rng, label)), label) for label in ("交通运输", "教育文体") for _ in range(10)]
+    data = read_labelled(_write_csv(tmp_path / "two.csv", rows))
+    model = train(data.texts, data.labels)
+    assert model.predict("学生上学") == "教育文体"
+    assert model.predict("公交车站") == "交通运输"
+
+
+def test_helpers():
+    assert looks_segmented(["村里 路灯 坏 了", "学校 老师 学费"])
+    assert not looks_segmented(["村里的路灯坏了好几天了", "学校老师乱收学费"])
+    assert words("Ａ市 公交", segmented=True) == ["a市", "公交"]
+    assert opening("标题 一句   正文 很长 很长 很长", segmented=True) == ["标题", "一句"]
+    assert opening("短 消息", segmented=True) is None
+
+
+def test_score_and_confusion():
+    ev = score(["a", "a", "b", "b"], ["a", "b", "b", "b"])
+    assert ev.accuracy == 0.75
+    assert ev.confusion == [[1, 1], [0, 2]]
+    assert ev.per_class[0].precision == 1.0 and ev.per_class[0].recall == 0.5
+    assert ev.macro_f1 == pytest.approx((2 / 3 + 0.8) / 2)
+
+
+# --- bad model files ---------------------------------------------------------------
+def test_unusable_model_files_say_what_is_wrong(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        load_model(tmp_path / "missing.npz")
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="not a readable"):
+        load_model(garbage)
+    other = tmp_path / "other.npz"
+    np.savez(other, x=np.arange(3))
+    with pytest.raises(ModelError, match="not a minqing tagger model"):
+        load_model(other)
+
+
+# --- CLI ---------------------------------------------------------------------------
+@pytest.fixture
+def minqing(monkeypatch, capsys):
+    """Run the `minqing` entry point; returns (exit status, standard output + error)."""
+    from bot import cli
+
+    def run(*args: str) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["minqing", *args])
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as e:
+            code = e.code or 0
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    return run
+
+
+def test_cli_train_and_eval(segmented_csv, tmp_path, minqing):
+    out = tmp_path / "model.npz"
+    code, output = minqing("tagger", "train", str(segmented_csv), "--out", str(out))
+    assert code == 0, output
+    assert out.exists() and "wrote" in output
+    code, output = minqing("tagger", "eval", str(segmented_csv), "--model", str(out))
+    assert code == 0, output
+    assert "macro-F1  1.000" in output and "confusion matrix" in output
+
+
+def test_cli_help_lists_the_tagger_commands():
+    result = CliRunner().invoke(app, ["tagger", "--help"])
+    assert result.exit_code == 0 and "train" in result.output and "eval" in result.output
+
+
+def test_cli_joins_several_text_columns(tmp_path, minqing):
+    rng = random.Random(9)
+    rows = [("".join(_message(rng, lb)[:3]), "".join(_message(rng, lb)), lb) for lb in TOPICS for _ in range(15)]
+    path = _write_csv(tmp_path / "two_cols.csv", rows, ("title", "body", "category"))
+    out = tmp_path / "m.npz"
+    args = ["--text-col", "title", "--text-col", "body", "--label-col", "category"]
+    assert minqing("tagger", "train", str(path), "--out", str(out), *args)[0] == 0
+    code, output = minqing("tagger", "eval", str(path), "--model", str(out), *args)
+    assert code == 0 and "accuracy" in output
+
+
+def test_cli_exit_codes(segmented_csv, tmp_path, minqing):
+    bad = _write_csv(tmp_path / "bad.csv", [("x", "y")], ("text", "category"))
+    code, output = minqing("tagger", "train", str(bad), "--out", str(tmp_path / "m.npz"))
+    assert code == 3 and "no column 'tokens', 'label'" in output
+    one = _write_csv(tmp_path / "one.csv", [("学校 老师", "教育文体")] * 3)
+    assert minqing("tagger", "train", str(one), "--out", str(tmp_path / "m.npz"))[0] == 3
+    assert minqing("tagger", "train", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "m.npz"))[0] == 3
+    code, output = minqing("tagger", "eval", str(segmented_csv), "--model", str(tmp_path / "none.npz"))
+    assert code == 2 and "not found" in output
+    code, _ = minqing("tagger", "train", str(segmented_csv), "--out", str(tmp_path / "m.npz"), "--input", "weird")
+    assert code == 2
+    code, _ = minqing("tagger", "train", str(segmented_csv))  # no --out
+    assert code == 2
+
+
+# --- the config's [tagging] model ----------------------------------------------------
+def _config_with_model(tmp_path: Path, model_file: str):
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert '\nmodel = ""' in text
+    path = tmp_path / "config.toml"
+    path.write_text(text.replace('\nmodel = ""', f'\nmodel = "{model_file}"', 1), encoding="utf-8")
+    return path
+
+
+def test_config_model_is_loaded_and_keywords_still_override(model, tmp_path):
+    model.save(tmp_path / "county.npz")
+    config = load_config(_config_with_model(tmp_path, "county.npz"))  # relative to the config's folder
+    assert model_problem(config) is None
+    tagger = build_tagger(config)
+    assert tagger.model is not None
+    assert tagger.category("学校的老师乱收学费") == "教育文体"
+    # the example config's own [[categories]] keywords win over the model
+    own = config.category_keywords
+    name, keywords = next(iter(own.items()))
+    assert tagger.category(f"学校 {keywords[0]}") == name
+
+
+def test_missing_model_is_a_config_error_at_start_not_at_message_time(tmp_path):
+    config = load_config(_config_with_model(tmp_path, "missing.npz"))
+    assert "tagging.model" in model_problem(config)
+    with pytest.raises(ConfigError, match="model file not found"):
+        build_tagger(config)
+
+
+def test_check_config_reports_a_broken_model(tmp_path, minqing):
+    (tmp_path / "broken.npz").write_bytes(b"broken")
+    code, output = minqing("check-config", str(_config_with_model(tmp_path, "broken.npz")))
+    assert code == 2 and "tagging.model" in output
+
+
+def test_replay_with_a_missing_model_stops_with_a_config_error(tmp_path, minqing):
+    messages = tmp_path / "in.jsonl"
+    messages.write_text('{"ts": "2026-10-09T09:15:00+08:00", "room": "楼台村干群连心群", "sender": "杨", '
+                        '"text": "@民情直通车 路灯坏了", "mentions": ["民情直通车"]}\n', encoding="utf-8")
+    code, output = minqing("replay", str(messages), "--config", str(_config_with_model(tmp_path, "missing.npz")))
+    assert code == 2 and "model file not found" in output
+
+
+# --- on the real petitions, when they are there ---------------------------------------------
+@pytest.mark.skipif(not (SHARED_DATA / "petitions_labelled_segmented.csv").exists(),
+                    reason="../shared/data is not here")
+def test_real_petitions_sample():
+    data = read_labelled(SHARED_DATA / "petitions_labelled_segmented.csv")
+    rng = random.Random(1)
+    order = list(range(len(data.texts)))
+    rng.shuffle(order)
+    train_idx, test_idx = order[:3000], order[3000:4000]
+    model = train([data.texts[i] for i in train_idx], [data.labels[i] for i in train_idx])
+    predicted = [model.predict_words(words(data.texts[i], segmented=True)) for i in test_idx]
+    ev = score([data.labels[i] for i in test_idx], [p or "-" for p in predicted])
+    assert ev.macro_f1 > 0.8
+
+
+def test_segmenter_cuts_exactly_like_jieba():
+    import jieba
+
+    from bot.classifier import _tokenizer
+
+    stock = jieba.Tokenizer()
+    sentences = [
+        "A4区恒鑫澜北湾小区居民遭遇停水",
+        "楼台村3组的产业路不通，希望修一条",
+        "请问C3县易俗河镇现在还能申请廉租房吗？",
+        "村里的路灯坏了三天了，晚上很黑，老人出门不方便",
+        "反映K2区学府名邸开发商擅自关停电梯",
+    ]
+    for s in sentences:
+        assert _tokenizer().lcut(s) == stock.lcut(s)
+        assert _tokenizer().lcut(s, HMM=False) == stock.lcut(s, HMM=False)
