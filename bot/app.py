@@ -156,8 +156,9 @@ class Relay:
     def _record(self, tx: SqlRepository, outs: Iterable[Outbound], at: datetime) -> int:
         count = 0
         for out in outs:
-            text = self.renderer.render(out)
-            if shown_outside_origin(out, self.config.county.place(out.room)):
+            outside = shown_outside_origin(out, self.config.county.place(out.room))
+            text = self.renderer.render(out, masked=outside)
+            if outside:
                 text = mask(text)
             mentions = [{"name": p.name, "id": p.contact_id} for p in out.mentions]
             if tx.enqueue(out.room, text, mentions, at, out.key):

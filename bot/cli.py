@@ -57,7 +57,7 @@ ConfigOpt = Annotated[
 ]
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", help="Database path or URL (default: [bot] database of the config)."),
+    typer.Option("--db", help="Database path or URL (default: the database named in the config)."),
 ]
 
 

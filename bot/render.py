@@ -7,10 +7,11 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 
 from routing.model import Tier
 from routing.ports import Outbound
+from routing.privacy import mask
 
 TIER_NAMES = {Tier.VILLAGE: "村级", Tier.TOWNSHIP: "镇级", Tier.COUNTY: "县级"}
 STATUS_NAMES = {
@@ -21,6 +22,7 @@ STATUS_NAMES = {
     "rejected": "不予受理",
 }
 WEEKDAY_NAMES = "一二三四五六日"
+MASKED = "_masked"  # context flag: the message leaves the origin village room
 
 
 def templates_dir() -> Path:
@@ -50,6 +52,12 @@ def clip(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@pass_context
+def _clip(context, text: str, limit: int = 120) -> str:
+    # mask before cutting: a phone number cut in half no longer looks like one to mask()
+    return clip(mask(text) if context.get(MASKED) else text, limit)
+
+
 class Renderer:
     """Turns an Outbound (template + context) into the text the bot sends."""
 
@@ -67,7 +75,7 @@ class Renderer:
             t=self.moment,
             day=self.day,
             span=span,
-            clip=clip,
+            clip=_clip,
             tier=lambda tier: TIER_NAMES[tier],
             status=lambda status: STATUS_NAMES[getattr(status, "value", status)],
             pct=lambda value: "—" if value is None else f"{value * 100:.0f}%",
@@ -87,9 +95,9 @@ class Renderer:
         local = when.astimezone(self.tz)
         return f"{local.month}月{local.day}日"
 
-    def render(self, out: Outbound) -> str:
-        """The text of one outbound message."""
-        text = self.env.get_template(out.template).render(**out.context)
+    def render(self, out: Outbound, masked: bool = False) -> str:
+        """The text of one outbound message; `masked` hides personal data in the texts it quotes."""
+        text = self.env.get_template(out.template).render(**out.context, **{MASKED: masked})
         # templates lay out their logic over several lines; a chat message has no empty lines
         return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
 

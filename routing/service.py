@@ -500,11 +500,10 @@ class RelayService:
             start = min(last_at, previous) if last_at else previous
             late = slot if now - slot > LATE_AFTER else None
             if digest is Digest.TOWNSHIP_DAILY:
-                for township in self.county.townships:
-                    d = self._township_digest(tx, township, start, now)
+                for d in self._township_digests(tx, start, now):
                     d.late_slot = late
-                    out.append(Outbound(self.county.leaders_room(township.name), "digest_township.j2", {"d": d},
-                                        key=f"digest:township:{township.name}:{slot.isoformat()}"))
+                    out.append(Outbound(self.county.leaders_room(d.township), "digest_township.j2", {"d": d},
+                                        key=f"digest:township:{d.township}:{slot.isoformat()}"))
             else:
                 out.append(Outbound(self.county.room, "digest_county.j2", {"d": self._county_digest(tx, start, now, late)},
                                     key=f"digest:county:{slot.isoformat()}"))
@@ -516,20 +515,28 @@ class RelayService:
         local = now.astimezone(self.policy.calendar.tz)
         return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
-    def _township_digest(self, tx: Repository, township, start: datetime, now: datetime) -> TownshipDigest:
-        name = township.name
-        created = tx.find(RequestFilter(township=name, created_from=start, created_to=now))
+    def _township_digests(self, tx: Repository, start: datetime, now: datetime) -> list[TownshipDigest]:
+        """Every township's digest over [start, now), from one read of the county's data."""
+        created = tx.find(RequestFilter(created_from=start, created_to=now))
         events = tx.events_between(start, now)
         owners = tx.get_many(sorted({e.number for e in events}))
-        events = [e for e in events if owners[e.number].township == name]
-        active = tx.find(RequestFilter(statuses=frozenset({Status.OPEN, Status.ACKNOWLEDGED}), township=name))
+        active = tx.find(RequestFilter(statuses=frozenset({Status.OPEN, Status.ACKNOWLEDGED})))
         month_start = self._month_start(now)
         rate_requests, ratings = tx.rates_inputs(month_start, now)
-        rate_requests = [r for r in rate_requests if r.township == name]
-        return township_digest(township, start, now, month_start, created, events, active, rate_requests, ratings)
+        digests = []
+        for township in self.county.townships:
+            name = township.name
+
+            def mine(requests: list[Request]) -> list[Request]:
+                return [r for r in requests if r.township == name]
+
+            own_events = [e for e in events if owners[e.number].township == name]
+            digests.append(township_digest(township, start, now, month_start, mine(created), own_events,
+                                           mine(active), mine(rate_requests), ratings))
+        return digests
 
     def _county_digest(self, tx: Repository, start: datetime, now: datetime, late: datetime | None) -> CountyDigest:
-        townships = [self._township_digest(tx, t, start, now) for t in self.county.townships]
+        townships = self._township_digests(tx, start, now)
         total = Activity()
         for t in townships:
             total.add(t.activity)

@@ -68,3 +68,15 @@ def test_another_village_room_would_see_the_request_masked(relay):
     assert shown_outside_origin(Outbound(TOWNSHIP, "progress.j2", {"r": req}), county.place(TOWNSHIP))
     assert shown_outside_origin(Outbound("某个群", "help.j2", {}), None)
     assert not shown_outside_origin(Outbound(OTHER_VILLAGE, "help.j2", {}), county.place(OTHER_VILLAGE))
+
+
+def test_a_number_cut_by_a_length_limit_is_masked_before_it_is_cut(chat):
+    from tests.bot.test_dialogs import register
+    from tests.conftest import LT, PX
+
+    # the escalation post quotes at most 200 characters: put a phone number right across the cut
+    text = "报修 " + "路" * 190 + " 13812345678 请回电"  # the cut at 199 characters falls inside the number
+    n = register(chat, text)
+    said = chat.say(LT, "唐驻村", f"上报 #{n}")
+    post = [s.text for s in said if s.room == PX][0]
+    assert "13812" not in post and "138**…" in post
