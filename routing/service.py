@@ -286,11 +286,15 @@ class RelayService:
         """The requester, when the reply goes to their own village room (one message for both)."""
         return req.requester_ref if turn.msg.room == self._village_room(req) else None
 
+    def _announce(self, turn: Turn, req: Request, name: str) -> None:
+        """Answer the sender with `name`.j2 and tell the requester with `name`_notice.j2."""
+        turn.reply(f"{name}.j2", self._requester_also(turn, req), r=req)
+        self._tell_requester(turn, req, f"{name}_notice.j2")
+
     def cmd_claim(self, turn: Turn, p: Parsed, req: Request) -> None:
         """认领 #N: the sender becomes the handler."""
         self._change(turn, req, EventKind.CLAIMED)
-        turn.reply("claimed.j2", self._requester_also(turn, req), r=req)
-        self._tell_requester(turn, req, "claimed_notice.j2")
+        self._announce(turn, req, "claimed")
 
     def cmd_escalate(self, turn: Turn, p: Parsed, req: Request) -> None:
         """上报 #N [理由]: move the request to the next tier and post it there."""
@@ -301,8 +305,7 @@ class RelayService:
         if not can(req, EventKind.ESCALATED):
             raise TransitionError(req, EventKind.ESCALATED)
         self.escalate(turn.tx, req, target, turn.now, turn.sender, note=p.arg or None, out=turn.out)
-        turn.reply("escalated.j2", self._requester_also(turn, req), r=req)
-        self._tell_requester(turn, req, "escalated_notice.j2")
+        self._announce(turn, req, "escalated")
 
     def escalate(
         self,
@@ -333,8 +336,7 @@ class RelayService:
     def cmd_resolve(self, turn: Turn, p: Parsed, req: Request) -> None:
         """办结 #N 结果: report the result and ask the requester for a rating."""
         self._change(turn, req, EventKind.RESOLVED, note=p.arg)
-        turn.reply("resolved.j2", self._requester_also(turn, req), r=req)
-        self._tell_requester(turn, req, "resolved_notice.j2")
+        self._announce(turn, req, "resolved")
 
     def cmd_send_back(self, turn: Turn, p: Parsed, req: Request) -> None:
         """退回 #N 理由: down one tier, open again there."""
@@ -354,8 +356,7 @@ class RelayService:
     def cmd_reject(self, turn: Turn, p: Parsed, req: Request) -> None:
         """无效 #N 理由: not a request (or a duplicate); tell the requester why."""
         self._change(turn, req, EventKind.REJECTED, note=p.arg)
-        turn.reply("rejected.j2", self._requester_also(turn, req), r=req)
-        self._tell_requester(turn, req, "rejected_notice.j2")
+        self._announce(turn, req, "rejected")
 
     def cmd_urge(self, turn: Turn, p: Parsed, req: Request) -> None:
         """催办 #N: remind the current tier's handlers now."""
