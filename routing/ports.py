@@ -67,6 +67,9 @@ class Repository(Protocol):
     def update(self, request: Request, event: Event) -> None:
         """Store a request's new state and append the event that changed it."""
 
+    def get_many(self, numbers: list[int]) -> dict[int, Request]:
+        """Requests by number."""
+
     def events(self, number: int) -> list[Event]:
         """A request's event log, oldest first."""
 
@@ -78,9 +81,6 @@ class Repository(Protocol):
 
     def rates_inputs(self, start: datetime, end: datetime) -> tuple[list[Request], list[Event]]:
         """What the 三率 over [start, end) need: requests with a deadline or a rating in it, and those ratings."""
-
-    def has_key(self, key: str) -> bool:
-        """True when an outbound message with this key was already recorded."""
 
     def get_meta(self, name: str) -> str | None:
         """A stored setting of the deployment (e.g. the clock's high-water mark)."""

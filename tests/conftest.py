@@ -74,6 +74,15 @@ def any_db(request, tmp_path, pg_schema):
 
 
 @pytest.fixture
+def database(any_db):
+    """A fresh database of its own county, on each backend `any_db` gives."""
+    url, county = any_db
+    db = Database(url, county)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
 def db(tmp_path, example_config):
     """A fresh SQLite database for the example county."""
     database = Database(f"sqlite:///{tmp_path / 'test.db'}", example_config.county.name)

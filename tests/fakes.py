@@ -55,14 +55,12 @@ class Chat:
         """Move the clock forward by a timedelta's keywords."""
         return self.at(self.clock.now() + timedelta(**delta))
 
-    def run_jobs_until(self, t: datetime) -> list[Line]:
-        """Run every time-driven job that falls due up to t, each at its due time."""
-        lines: list[Line] = []
+    def run_jobs_until(self, t: datetime) -> None:
+        """Run every time-driven job that falls due up to t, each at its due time (see `take`)."""
         while (due := self.relay.next_due(self.clock.now())) is not None and due <= t:
             self.clock.set(due)
             self.relay.tick(due)
             self.relay.flush(due)
-        return lines
 
     def say(self, room: str, sender: str, text: str, *, sender_id: str | None = "auto", mention: bool = False,
             msg_id: str | None = None, is_text: bool = True) -> list[Line]:

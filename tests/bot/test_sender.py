@@ -37,12 +37,6 @@ class RecordingTransport:
         return [text for _, _, text, _ in self.sent]
 
 
-@pytest.fixture
-def database(any_db):
-    url, county = any_db
-    database = Database(url, county)
-    yield database
-    database.dispose()
 
 
 def queue(database: Database, *items: tuple[str, str], at=T0) -> None:

@@ -13,6 +13,7 @@ from gateway_harness import (
     Gateway,
     GatewayError,
     free_port,
+    poll_until,
 )
 
 VILLAGE = "楼台村干群连心群"
@@ -226,9 +227,7 @@ def test_stock_client_dies_when_the_gateway_is_down_at_start(echo_bot_factory) -
         "WECHATY_PUPPET_SERVICE_TOKEN": "any",
     }
     bot = echo_bot_factory(env)
-    deadline = time.monotonic() + 20
-    while bot.returncode is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    poll_until(lambda: bot.returncode is not None, timeout=20, interval=0.05, what="the stock client to exit")
     assert bot.returncode == 1
     log = bot.log_text()
     assert "can't not ping endpoint" in log

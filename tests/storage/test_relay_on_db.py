@@ -1,20 +1,10 @@
 """The whole relay on each database: a request's life, the digests, and the jobs lock."""
 
-import pytest
-
 from routing.model import Status
 from storage.db import Database
 from tests.bot.test_dialogs import register, request
 from tests.conftest import LT, PX, PXL
 from tests.fakes import make_chat
-
-
-@pytest.fixture
-def database(any_db):
-    url, county = any_db
-    db = Database(url, county)
-    yield db
-    db.dispose()
 
 
 def test_a_request_from_registration_to_rating_and_the_digest(example_config, database):

@@ -24,12 +24,6 @@ def make_request(number, **kw):
     return Request(**values)
 
 
-@pytest.fixture
-def database(any_db):
-    url, county = any_db
-    db = Database(url, county)
-    yield db
-    db.dispose()
 
 
 def test_request_round_trip_keeps_every_field_and_utc(database):
