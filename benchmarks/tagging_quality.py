@@ -31,8 +31,8 @@ from pathlib import Path
 
 from _data import require, rows
 
-from bot.classifier import opening, words
-from bot.training import evaluate, format_evaluation, predict_all, score, train
+from bot.tagging.model import opening, words
+from bot.tagging.training import evaluate, format_evaluation, predict_all, score, train
 
 SAME = 0.8  # a raw message this close to a labelled one is that petition
 NEAR = 0.5  # labelled messages this close to an evaluation message stay out of training

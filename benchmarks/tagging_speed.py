@@ -28,14 +28,14 @@ from pathlib import Path  # noqa: E402
 
 from _data import REPO, require, rows  # noqa: E402
 
-from bot.classifier import forget_unknown_words, load_model  # noqa: E402
+from bot.tagging.model import forget_unknown_words, load_model  # noqa: E402
 from bot.config import UrgencyCfg  # noqa: E402
 from routing.tagging import Tagger  # noqa: E402
 
 LOAD = """
 import time
 t = time.perf_counter()
-from bot.classifier import load_model
+from bot.tagging.model import load_model
 model = load_model({path!r})
 model.predict("村里的路灯坏了")
 print(time.perf_counter() - t)
@@ -82,7 +82,7 @@ def main() -> None:
         print(f"no model file at {path}")
         sys.exit(2)
     if path is None:
-        from bot.training import read_labelled, train
+        from bot.tagging.training import read_labelled, train
 
         data = read_labelled(folder / "petitions_labelled_segmented.csv")
         path = Path(tempfile.mkdtemp(prefix="minqing-speed-")) / "model.npz"

@@ -8,11 +8,11 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.classifier import ModelError, TextModel, load_model
+from bot.tagging.model import ModelError, TextModel, load_model
 from bot.config import Config, ConfigError
-from bot.outbox import Outbox
-from bot.render import Renderer
-from bot.transport import Transport
+from bot.messaging.outbox import Outbox
+from bot.messaging.render import Renderer
+from bot.messaging.transport import Transport
 from routing.model import Event, Inbound, Request
 from routing.org import Place, RoomKind
 from routing.ports import Outbound

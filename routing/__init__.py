@@ -1,0 +1,1 @@
+"""The domain: tiers, roles, the request lifecycle, command grammar, tagging, SLA clocks and jobs. Pure."""

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import enum
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
+
+from routing.text import fold, normalize
 
 
 class Need(enum.Enum):
@@ -71,30 +72,6 @@ _LEADING_MENTION = re.compile(r"@[^\s@]+(?:\s+|$)")
 _SEPARATORS = " \t:：,，、.。;；-—"
 _NUMBER = re.compile(r"^#?\s*(\d{1,9})(?!\d)")
 _MAX_NUMBER_DIGITS = 9
-
-
-def fold(text: str) -> tuple[str, list[int]]:
-    """Text with full-width characters folded (NFKC) and runs of space made one space.
-
-    Also returns, for each folded character, the index of the original character it came
-    from, so that a command's free text can be taken as it was written.
-    """
-    out: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        for f in unicodedata.normalize("NFKC", ch):
-            if f.isspace():
-                if out and out[-1] == " ":
-                    continue
-                f = " "
-            out.append(f)
-            origin.append(i)
-    return "".join(out), origin
-
-
-def normalize(text: str) -> str:
-    """Fold full-width characters and odd spaces (WeChat puts U+2005 after a mention)."""
-    return fold(text)[0].strip()
 
 
 def strip_leading_mentions(text: str, bot_name: str | None = None) -> str:

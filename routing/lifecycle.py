@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,28 +12,91 @@ A, O, R = Status.ACKNOWLEDGED, Status.OPEN, Status.RESOLVED
 
 
 @dataclass(frozen=True, slots=True)
+class Change:
+    """What an event brings besides its kind: when, who, the note, and where it moves the request."""
+
+    at: datetime
+    actor: PersonRef | None
+    note: str | None
+    to_tier: Tier | None
+
+
+def _set_handler(request: Request, who: PersonRef | None) -> None:
+    request.handler = who.name if who else None
+    request.handler_key = who.key if who else None
+    request.handler_id = who.contact_id if who else None
+
+
+# --- what each kind of event does to a request, besides its status -------------------------
+def _nothing(request: Request, c: Change) -> None:
+    pass
+
+
+def _claim(request: Request, c: Change) -> None:
+    _set_handler(request, c.actor)
+
+
+def _move(request: Request, c: Change) -> None:
+    """Escalation or send-back: to another tier, open there, without a handler, its clocks fresh."""
+    if c.to_tier is None:
+        raise ValueError("moving a request needs the tier it moves to")
+    request.tier = c.to_tier
+    request.tier_since = c.at
+    _set_handler(request, None)
+    request.proposed_at = None
+    request.last_reminded_at = None
+
+
+def _escalate(request: Request, c: Change) -> None:
+    _move(request, c)
+    if request.escalated_at is None:
+        request.escalated_at = c.at
+
+
+def _resolve(request: Request, c: Change) -> None:
+    if request.handler is None or c.actor is not None:
+        _set_handler(request, c.actor)
+
+
+def _reopen(request: Request, c: Change) -> None:
+    """不满意 reopens the request at the tier and with the handler that resolved it."""
+    request.reopened += 1
+    request.resolved_at = None
+    request.tier_since = c.at
+    request.last_reminded_at = None
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
-    """From which statuses a kind of event may happen, and the status it leads to."""
+    """What a kind of event does: from which statuses it may happen, the status it leads to, and the
+    rest as data (the fields it stamps with its time, the rating it gives, whether its note is the
+    result) plus, where more is needed, one small function."""
 
     allowed: frozenset[Status]
     to: Status | None  # None: the status stays as it is
+    stamps: tuple[str, ...] = ()
+    rating: Rating | None = None
+    result: bool = False  # the event's note becomes the request's result
+    effect: Callable[[Request, Change], None] = _nothing
     responds: bool = False  # counts as the first response to an open request
 
 
+_REMINDED = ("last_reminded_at",)
 RULES: dict[EventKind, Rule] = {
     EventKind.REGISTERED: Rule(frozenset(), O),
-    EventKind.CLAIMED: Rule(frozenset({O}), A, responds=True),
-    EventKind.ESCALATED: Rule(frozenset({O, A}), O, responds=True),
-    EventKind.SENT_BACK: Rule(frozenset({O, A}), O, responds=True),
-    EventKind.RESOLVED: Rule(frozenset({O, A}), R, responds=True),
-    EventKind.REJECTED: Rule(frozenset({O, A}), Status.REJECTED, responds=True),
-    EventKind.SATISFIED: Rule(frozenset({R}), Status.CLOSED),
-    EventKind.UNSATISFIED: Rule(frozenset({R}), A),
-    EventKind.EXPIRED: Rule(frozenset({R}), Status.CLOSED),
-    EventKind.URGED: Rule(frozenset({O, A}), None),
-    EventKind.REMINDED: Rule(frozenset({O, A}), None),
-    EventKind.PROPOSED: Rule(frozenset({O}), None),
-    EventKind.ALERTED: Rule(frozenset({O, A}), None),
+    EventKind.CLAIMED: Rule(frozenset({O}), A, effect=_claim, responds=True),
+    EventKind.ESCALATED: Rule(frozenset({O, A}), O, effect=_escalate, responds=True),
+    EventKind.SENT_BACK: Rule(frozenset({O, A}), O, effect=_move, responds=True),
+    EventKind.RESOLVED: Rule(frozenset({O, A}), R, ("resolved_at",), result=True, effect=_resolve, responds=True),
+    EventKind.REJECTED: Rule(frozenset({O, A}), Status.REJECTED, ("closed_at",), result=True, responds=True),
+    EventKind.SATISFIED: Rule(frozenset({R}), Status.CLOSED, ("closed_at",), Rating.SATISFIED),
+    EventKind.UNSATISFIED: Rule(frozenset({R}), A, rating=Rating.UNSATISFIED, effect=_reopen),
+    EventKind.EXPIRED: Rule(frozenset({R}), Status.CLOSED, ("closed_at",)),
+    EventKind.URGED: Rule(frozenset({O, A}), None, _REMINDED),
+    EventKind.REMINDED: Rule(frozenset({O, A}), None, _REMINDED),
+    # a proposal reminds the cadres too: no separate reminder before remind_every has passed
+    EventKind.PROPOSED: Rule(frozenset({O}), None, ("proposed_at", *_REMINDED)),
+    EventKind.ALERTED: Rule(frozenset({O, A}), None, ("alerted_at",)),
 }
 
 
@@ -62,7 +126,7 @@ def transition(
     deadlines: tuple[datetime | None, datetime | None] | None = None,
     data: dict | None = None,
 ) -> Event:
-    """Apply one event to the request in place and return the event to append to its log.
+    """Apply one event to the request in place, by its rule, and return the event to append to its log.
 
     `to_tier` is the tier an escalation or a send-back moves to; `deadlines` are the new
     (acknowledge, resolve) deadlines when the request's clock restarts.
@@ -74,47 +138,13 @@ def transition(
     if r.responds and request.acknowledged_at is None:
         request.acknowledged_at = at
         request.responder = actor.name if actor else None
-
-    if kind is EventKind.CLAIMED:
-        _set_handler(request, actor)
-    elif kind in (EventKind.ESCALATED, EventKind.SENT_BACK):
-        if to_tier is None:
-            raise ValueError(f"{kind.value} needs the tier it moves to")
-        request.tier = to_tier
-        request.tier_since = at
-        _set_handler(request, None)
-        request.proposed_at = None
-        request.last_reminded_at = None
-        if kind is EventKind.ESCALATED and request.escalated_at is None:
-            request.escalated_at = at
-    elif kind is EventKind.RESOLVED:
-        if request.handler is None or actor is not None:
-            _set_handler(request, actor)
-        request.resolved_at = at
+    for name in r.stamps:
+        setattr(request, name, at)
+    if r.rating is not None:
+        request.rating = r.rating
+    if r.result:
         request.result = note
-    elif kind is EventKind.REJECTED:
-        request.closed_at = at
-        request.result = note
-    elif kind is EventKind.SATISFIED:
-        request.rating = Rating.SATISFIED
-        request.closed_at = at
-    elif kind is EventKind.UNSATISFIED:
-        request.rating = Rating.UNSATISFIED
-        request.reopened += 1
-        request.resolved_at = None
-        request.tier_since = at
-        request.last_reminded_at = None
-    elif kind is EventKind.EXPIRED:
-        request.closed_at = at
-    elif kind in (EventKind.URGED, EventKind.REMINDED):
-        request.last_reminded_at = at
-    elif kind is EventKind.PROPOSED:
-        # a proposal reminds the cadres too: no separate reminder before remind_every has passed
-        request.proposed_at = at
-        request.last_reminded_at = at
-    elif kind is EventKind.ALERTED:
-        request.alerted_at = at
-
+    r.effect(request, Change(at, actor, note, to_tier))
     if deadlines is not None:
         request.ack_due_at, request.resolve_due_at = deadlines
     if r.to is not None:
@@ -133,12 +163,6 @@ def transition(
         rule=rule,
         data=data or {},
     )
-
-
-def _set_handler(request: Request, who: PersonRef | None) -> None:
-    request.handler = who.name if who else None
-    request.handler_key = who.key if who else None
-    request.handler_id = who.contact_id if who else None
 
 
 def registered_event(request: Request, actor: PersonRef, rule: str | None = None) -> Event:

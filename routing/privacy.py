@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from routing.text import fold, normalize
+
 
 class Kind(str, enum.Enum):
     """The kinds of personal data the bot masks."""
@@ -32,8 +34,6 @@ class Finding:
     end: int
 
 
-# Full-width digits and letters count as their ASCII forms; one character for one, so spans still fit.
-_FOLD = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} | {"Ｘ": "X", "ｘ": "x", "－": "-", "　": " "})
 
 # Not preceded or followed by another digit, so that longer numbers are not cut in pieces.
 _MOBILE = re.compile(r"(?<!\d)(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
@@ -86,34 +86,35 @@ def luhn(digits: str) -> bool:
 
 
 def find(text: str) -> list[Finding]:
-    """Every piece of personal data in text, in order, not overlapping."""
-    folded = text.translate(_FOLD)
-    found: list[Finding] = []
+    """Every piece of personal data in text, in order, not overlapping (spans of text as written)."""
+    folded = fold(text)
+    ft = folded.text
+    found: list[tuple[Kind, int, int]] = []
 
     def add(kind: Kind, start: int, end: int) -> None:
-        if not any(f.start < end and start < f.end for f in found):
-            found.append(Finding(kind, start, end))
+        if not any(s < end and start < e for _, s, e in found):
+            found.append((kind, start, end))
 
-    for m in _ID18.finditer(folded):
+    for m in _ID18.finditer(ft):
         if _valid_id(m.group()):
             add(Kind.ID_NUMBER, m.start(), m.end())
-    for m in _CARD.finditer(folded):
+    for m in _CARD.finditer(ft):
         digits = re.sub(r"\D", "", m.group())
         if 16 <= len(digits) <= 19 and luhn(digits):
             add(Kind.BANK_CARD, m.start(), m.end())
-    for m in _MOBILE.finditer(folded):
+    for m in _MOBILE.finditer(ft):
         add(Kind.MOBILE, m.start(), m.end())
-    for m in _LANDLINE.finditer(folded):
+    for m in _LANDLINE.finditer(ft):
         add(Kind.LANDLINE, m.start(), m.end())
-    for m in _LOCAL_PHONE.finditer(folded):
+    for m in _LOCAL_PHONE.finditer(ft):
         add(Kind.LANDLINE, m.start(1), m.end(1))
-    for m in _ADDRESS.finditer(folded):
+    for m in _ADDRESS.finditer(ft):
         start = m.start("house" if m.group("house") else "unit")
         end = m.end()
-        while end > start and folded[end - 1].isspace():
+        while end > start and ft[end - 1].isspace():
             end -= 1
         add(Kind.ADDRESS, start, end)
-    return sorted(found, key=lambda f: f.start)
+    return sorted((Finding(kind, *folded.span(s, e)) for kind, s, e in found), key=lambda f: f.start)
 
 
 def contains_personal_data(text: str) -> bool:
@@ -135,13 +136,13 @@ def mask(text: str) -> str:
 
 def _digits_masked(span: str, keep_head: int, keep_tail: int) -> str:
     # keep the layout (spaces, dashes, brackets), hide the digits in between
-    positions = [i for i, ch in enumerate(span) if ch.translate(_FOLD).isdigit() or ch in "Xx"]
+    positions = [i for i, ch in enumerate(span) if ch.isdigit() or ch in "XxＸｘ"]
     hidden = set(positions[keep_head:len(positions) - keep_tail])
     return "".join("*" if i in hidden else ch for i, ch in enumerate(span))
 
 
 def _mask_mobile(span: str) -> str:
-    digits = [i for i, ch in enumerate(span) if ch.translate(_FOLD).isdigit()]
+    digits = [i for i, ch in enumerate(span) if ch.isdigit()]
     # the last 11 digits are the number itself (a +86 prefix stays readable)
     number = digits[-11:]
     hidden = set(number[3:7])
@@ -149,7 +150,7 @@ def _mask_mobile(span: str) -> str:
 
 
 def _mask_landline(span: str) -> str:
-    m = re.match(r"\s*[\(（]?0\d{2,3}", span.translate(_FOLD))
+    m = re.match(r"\s*[\(（]?0\d{2,3}", normalize(span))
     head = len(re.sub(r"\D", "", m.group())) if m else 0
     return _digits_masked(span, head, 2)
 

@@ -1,0 +1,1 @@
+"""Storage: SQLModel tables, engine and transactions, the repository and report queries."""

@@ -10,13 +10,12 @@ requests the query does not return come from `stray_ratings`. Works on SQLite an
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import fields
 
 from sqlalchemy import and_, func, or_, select
 
-from routing.model import Event, EventKind, Rating, Request, Status, Tier
+from routing.model import Event, EventKind, Request, Status, Tier
 from routing.review import RATING_KINDS, TIMING_KINDS, Scope
-from storage.repository import SqlRepository, to_event
+from storage.repository import REQUEST_FIELDS, SqlRepository, request_from, to_event
 from storage.tables import EventRow, RequestRow
 
 R = RequestRow.__table__.c
@@ -55,12 +54,12 @@ def count_registered(tx: SqlRepository, scope: Scope) -> int:
 def review_requests(tx: SqlRepository, scope: Scope, batch: int = BATCH) -> Iterator[tuple[Request, list[Event]]]:
     """Requests registered in the period or with a deadline in it, by number, each with its timing events."""
     # a deadline never comes before registration, so everything wanted was registered before the end
-    q = (select(*(R[name] for name in _REQUEST_FIELDS))
+    q = (select(*(R[name] for name in REQUEST_FIELDS))
          .where(*_unit(tx, scope), R.created_at < scope.end, or_(R.created_at >= scope.start, _deadline_in(scope)))
          .order_by(R.number)
          .execution_options(yield_per=batch))
     for part in tx.session.execute(q).partitions(batch):
-        requests = [_request(row) for row in part]
+        requests = [request_from(row) for row in part]
         numbers = [r.number for r in requests]
         events: dict[int, list[Event]] = {n: [] for n in numbers}
         for number, kind, at, tier, from_tier, actor, actor_key, from_status, to_status in tx.session.execute(
@@ -77,20 +76,9 @@ def review_requests(tx: SqlRepository, scope: Scope, batch: int = BATCH) -> Iter
             yield r, events[r.number]
 
 
-def _request(row) -> Request:
-    """A request from its columns in the order of the Request fields (tuples read faster than rows)."""
-    values = dict(zip(_REQUEST_FIELDS, row))
-    values["tier"] = _TIER[values["tier"]]
-    values["status"] = _STATUS[values["status"]]
-    values["rating"] = _RATING.get(values["rating"])
-    return Request(**values)
-
-
 _KIND = {k.value: k for k in EventKind}
 _TIER = {t.key: t for t in Tier}
 _STATUS = {s.value: s for s in Status}
-_RATING = {r.value: r for r in Rating}
-_REQUEST_FIELDS = [f.name for f in fields(Request)]
 
 
 def stray_ratings(tx: SqlRepository, scope: Scope) -> Iterator[tuple[Request, Event]]:

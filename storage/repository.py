@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, or_
 from sqlalchemy import text as text_sql
@@ -28,11 +29,14 @@ from storage.tables import (
     RoomSeen,
 )
 
-_REQUEST_FIELDS = [f.name for f in fields(Request)]
+REQUEST_FIELDS = tuple(f.name for f in fields(Request))  # also the columns of RequestRow that hold them
+_TIER = {t.key: t for t in Tier}
+_STATUS = {s.value: s for s in Status}
+_RATING = {r.value: r for r in Rating}
 
 
 def _to_row(req: Request, row: RequestRow) -> RequestRow:
-    for name in _REQUEST_FIELDS:
+    for name in REQUEST_FIELDS:
         value = getattr(req, name)
         if isinstance(value, Tier):
             value = value.key
@@ -42,13 +46,18 @@ def _to_row(req: Request, row: RequestRow) -> RequestRow:
     return row
 
 
+def request_from(values: Sequence[Any]) -> Request:
+    """A domain request from its column values in the order of REQUEST_FIELDS (a row or a tuple)."""
+    r = Request(*values)
+    r.tier = _TIER[r.tier]
+    r.status = _STATUS[r.status]
+    r.rating = _RATING[r.rating] if r.rating else None
+    return r
+
+
 def to_request(row: RequestRow) -> Request:
     """A domain request from its row."""
-    values = {name: getattr(row, name) for name in _REQUEST_FIELDS}
-    values["tier"] = Tier.from_key(row.tier)
-    values["status"] = Status(row.status)
-    values["rating"] = Rating(row.rating) if row.rating else None
-    return Request(**values)
+    return request_from([getattr(row, name) for name in REQUEST_FIELDS])
 
 
 def to_event(row: EventRow) -> Event:

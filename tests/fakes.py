@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.app import Relay
 from bot.clock import ManualClock
-from bot.transport import Said, SimulatedTransport
+from bot.sim.groups import Said, SimulatedTransport
 from routing.model import Inbound
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.app import build_tagger, model_problem
-from bot.classifier import ModelError, TextModel, load_model, looks_segmented, opening, words
+from bot.tagging.model import ModelError, TextModel, load_model, looks_segmented, opening, words
 from bot.cli import app
 from bot.config import ConfigError, load_config
-from bot.training import read_labelled, score, train
+from bot.tagging.training import read_labelled, score, train
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 SHARED_DATA = Path(os.environ.get("MINQING_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
@@ -245,7 +245,7 @@ def test_real_petitions_sample():
 def test_segmenter_cuts_exactly_like_jieba():
     import jieba
 
-    from bot.classifier import _tokenizer
+    from bot.tagging.model import _tokenizer
 
     stock = jieba.Tokenizer()
     sentences = [

@@ -10,9 +10,9 @@ import openpyxl
 import pytest
 from sqlmodel import select
 
-from bot import export as exporting
-from bot.export import REQUEST_COLUMNS, SUMMARY_COLUMNS, RowLimitError, export, summary_path
-from bot.review_text import notes_lines
+from bot.review import export as exporting
+from bot.review.export import REQUEST_COLUMNS, SUMMARY_COLUMNS, RowLimitError, export, summary_path
+from bot.review.text import notes_lines
 from routing.review import Review
 from storage.db import Database
 from storage.reports import review_requests, stray_ratings

@@ -13,19 +13,12 @@ from pathlib import Path
 import pytest
 
 from bot.clock import ManualClock
-from bot.gateway import (
-    Backoff,
-    GatewayAuthError,
-    GatewayUnavailable,
-    LoopTransport,
-    Outage,
-    OutageTracker,
-    display_name,
-    message_time,
-)
-from bot.live import ONLINE_MARK, LiveBot, LiveSettings, StartupError, live_settings, outage_notices
+from bot.messaging.backoff import Backoff
+from bot.wechat.connection import GatewayAuthError, GatewayUnavailable, LoopTransport, display_name, message_time
+from bot.wechat.outages import Outage, OutageTracker
+from bot.wechat.supervisor import ONLINE_MARK, LiveBot, LiveSettings, StartupError, live_settings, outage_notices
 from bot.logs import Redact
-from bot.transport import SendError
+from bot.messaging.transport import SendError
 from routing.model import Inbound, PersonRef
 from tests.bot.cli_helpers import run
 from tests.conftest import CTY, EXAMPLE, LT, MZ, PX, config_with
@@ -199,8 +192,8 @@ def bot(example_config, db):
 
 def test_outage_notices_go_to_the_groups_with_activity(example_config, db, bot):
     from bot.app import Relay
-    from bot.sender import RateLimiter, Sender
-    from bot.transport import SimulatedTransport
+    from bot.messaging.sender import RateLimiter, Sender
+    from bot.sim.groups import SimulatedTransport
 
     bot.relay = Relay(example_config, db, SimulatedTransport(bot.clock))
     bot.sender = Sender(bot.relay.outbox, bot.relay.transport, RateLimiter(timedelta(0), 20), bot.clock)
@@ -223,7 +216,7 @@ def test_outage_notices_go_to_the_groups_with_activity(example_config, db, bot):
 def test_a_short_outage_is_named_by_one_time(example_config):
     notices = outage_notices(example_config, {CTY, "not configured"}, Outage(T0, T0 + 5 * S, "x"))
     assert [(n.room, n.template, n.key) for n in notices] == [(CTY, "outage.j2", f"outage:{CTY}:{T0.isoformat()}")]
-    from bot.render import Renderer
+    from bot.messaging.render import Renderer
 
     text = Renderer(example_config.tz).render(notices[0])
     assert text.startswith("10月12日(周一) 09:00 前后我和微信断开了一会儿")

@@ -11,7 +11,7 @@ import pytest
 from bot.app import Relay, shown_outside_origin
 from bot.clock import ManualClock
 from bot.config import load_config
-from bot.transport import SimulatedTransport
+from bot.sim.groups import SimulatedTransport
 from routing.model import Inbound
 from routing.ports import Outbound
 from storage.db import Database

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.report import render_report
+from bot.review.report import render_report
 from routing.review import Review
 from storage.db import Database
 from tests.bot.cli_helpers import run

@@ -2,7 +2,7 @@
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.scheduler import NEXT_JOB, SAFETY_JOB, JobRunner
+from bot.messaging.scheduler import NEXT_JOB, SAFETY_JOB, JobRunner
 from tests.bot.test_dialogs import register
 from tests.conftest import MZ
 from tests.fakes import local, make_chat

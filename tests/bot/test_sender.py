@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 
 from bot.clock import ManualClock
-from bot.outbox import ABANDONED, FAILED, SENDING, SENT, Outbox
-from bot.sender import RateLimiter, Sender
-from bot.transport import SendError
+from bot.messaging.outbox import ABANDONED, FAILED, SENDING, SENT, Outbox
+from bot.messaging.sender import RateLimiter, Sender
+from bot.messaging.transport import SendError
 from storage.db import Database
 from tests.conftest import CTY, LT, MZ, PX
 from tests.fakes import local

@@ -4,7 +4,7 @@ import json
 import logging
 
 from bot.app import Relay
-from bot.transport import SimulatedTransport
+from bot.sim.groups import SimulatedTransport
 from routing.model import EventKind, Status, Tier
 from tests.bot.cli_helpers import run
 from tests.bot.test_dialogs import register, request

@@ -243,7 +243,7 @@ def test_the_plugin_port_is_honoured(gateway: Gateway, minqing) -> None:
     # the SDK's own plugin server is told to use 127.0.0.1 and the configured port
     probe = (
         "import asyncio, logging, sys\n"
-        "from bot.live import load_adapter\n"
+        "from bot.wechat.supervisor import load_adapter\n"
         "from pathlib import Path\n"
         "adapter = load_adapter(Path(sys.argv[1]))\n"
         "async def main():\n"

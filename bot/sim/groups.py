@@ -1,18 +1,14 @@
-"""The chat transport port, and the in-process simulated groups used by tests, demo and replay."""
+"""Simulated groups: an in-process transport that keeps a transcript (tests, demo and replay)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from bot.clock import Clock
+from bot.messaging.transport import SendError
 from routing.model import PersonRef
-
-
-class SendError(Exception):
-    """A message could not be delivered; the outbox will retry it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +19,6 @@ class Said:
     room: str
     text: str
     mentions: tuple[PersonRef, ...] = ()
-
-
-class Transport(Protocol):
-    """Where the bot's messages go."""
-
-    def send(self, room: str, text: str, mentions: Sequence[PersonRef]) -> None:
-        """Deliver one message to a room, mentioning people (raises SendError)."""
 
 
 class SimulatedTransport:

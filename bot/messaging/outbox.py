@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.clock import Clock
-from bot.transport import SendError, Transport
+from bot.messaging.backoff import Backoff
+from bot.messaging.transport import SendError, Transport
 from routing.model import PersonRef
 from storage.db import Database
 from storage.tables import OutboxRow
@@ -14,11 +15,7 @@ from storage.tables import OutboxRow
 log = logging.getLogger(__name__)
 
 QUEUED, SENDING, SENT, FAILED, ABANDONED = "queued", "sending", "sent", "failed", "abandoned"
-
-
-def backoff(attempts: int) -> timedelta:
-    """How long to wait before retrying after `attempts` failed sends: 5 s, 10 s, 20 s ... 10 min."""
-    return timedelta(seconds=min(600, 5 * 2 ** max(0, attempts - 1)))
+RETRY = Backoff(5, 600)  # a failed send is tried again after 5 s, 10 s, 20 s ... at most 10 min
 
 
 def mentions_of(row: OutboxRow) -> list[PersonRef]:
@@ -86,11 +83,11 @@ class Outbox:
             row.error = error
             retry = row.attempts < self.max_attempts
             row.status = QUEUED if retry else FAILED
-            row.not_before = now + backoff(row.attempts) if retry else None
+            row.not_before = now + RETRY.delay(row.attempts) if retry else None
             tx.save(row)
         if retry:
             log.warning("send of message %d to %s failed (attempt %d), retrying after %s: %s", row_id, row.room,
-                        row.attempts, backoff(row.attempts), error, extra={"event": "send_failed", "room": row.room})
+                        row.attempts, RETRY.delay(row.attempts), error, extra={"event": "send_failed", "room": row.room})
         else:
             log.error("send of message %d to %s failed %d times; given up: %s | %s", row_id, row.room, row.attempts,
                       error, row.text[:60], extra={"event": "send_abandoned", "room": row.room})

@@ -1,7 +1,7 @@
-"""The bot's side of a live chat gateway connection: errors, reconnect backoff, outages, and
-the transport port over the event loop that talks to the gateway. Imports no wechaty.
+"""The gateway port: what a live chat gateway connection offers and how it fails, and the
+transport port over the event loop that talks to it. Imports no wechaty.
 
-The Wechaty adapter (bot/wechaty_adapter.py) implements `Gateway`; bot/live.py supervises it.
+The Wechaty adapter (bot/wechat/adapter.py) implements `Gateway`; bot/wechat/supervisor.py supervises it.
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ import asyncio
 import concurrent.futures
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
-from bot.transport import SendError
+from bot.messaging.transport import SendError
 from routing.model import Inbound, PersonRef
 
 log = logging.getLogger(__name__)
@@ -64,95 +63,6 @@ class Gateway(Protocol):
 
     async def close(self) -> None:
         """Leave the gateway for good (at shutdown)."""
-
-
-class Backoff:
-    """Waits between reconnect attempts: `first`, doubling up to `limit` seconds."""
-
-    def __init__(self, first: float = 1.0, limit: float = 60.0) -> None:
-        self.first = first
-        self.limit = limit
-        self.failures = 0
-
-    def next(self) -> float:
-        """The wait before the next attempt (and count this failure)."""
-        delay = min(self.limit, self.first * 2 ** self.failures)
-        self.failures += 1
-        return delay
-
-    def reset(self) -> None:
-        """A connection succeeded: start again from `first`."""
-        self.failures = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Outage:
-    """A time the bot could not hear the groups: messages posted then never reached it."""
-
-    start: datetime
-    end: datetime
-    reason: str
-
-    @property
-    def seconds(self) -> float:
-        """Its length in seconds."""
-        return (self.end - self.start).total_seconds()
-
-
-class OutageTracker:
-    """Tracks when the bot is offline and which outage to announce once it is steadily back.
-
-    Outages that follow each other before the connection has been up for `settle` are merged
-    into one, so a flapping gateway gives one notice, not one per reconnect. `offline_since` is
-    the last moment a previous run of the bot was known to be online, if any: the time it was
-    stopped counts as an outage too.
-    """
-
-    def __init__(self, settle: timedelta, offline_since: datetime | None = None) -> None:
-        self.settle = settle
-        self._since = offline_since
-        self._reason = "the bot was not running" if offline_since else ""
-        self._online_at: datetime | None = None
-        self._pending: Outage | None = None
-
-    @property
-    def online(self) -> bool:
-        """True while the bot hears the groups."""
-        return self._online_at is not None
-
-    @property
-    def offline_since(self) -> datetime | None:
-        """When the current outage began, if the bot is offline after having been online."""
-        return self._since
-
-    def went_offline(self, at: datetime, reason: str) -> bool:
-        """The stream dropped or the account logged out; True when this begins an outage."""
-        if self._online_at is None:
-            return False
-        self._online_at = None
-        self._since = at
-        self._reason = reason
-        return True
-
-    def came_online(self, at: datetime) -> Outage | None:
-        """The account is logged in again; returns the outage that just ended, if any."""
-        was_offline = self._online_at is None
-        self._online_at = at
-        if not was_offline or self._since is None:
-            return None
-        ended = Outage(self._since, at, self._reason)
-        self._since = None
-        start = self._pending.start if self._pending else ended.start
-        reason = self._pending.reason if self._pending else ended.reason
-        self._pending = Outage(start, at, reason)
-        return ended
-
-    def due(self, now: datetime) -> Outage | None:
-        """The outage to announce now: once, after the connection has been up for `settle`."""
-        if self._pending is None or self._online_at is None or now - self._online_at < self.settle:
-            return None
-        pending, self._pending = self._pending, None
-        return pending
 
 
 def message_time(ms: float | int | None, fallback: datetime) -> datetime:

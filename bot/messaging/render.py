@@ -1,7 +1,12 @@
-"""Rendering outbound messages: every sentence the bot says is a jinja2 template in templates/."""
+"""Rendering: every sentence the bot says, and every page it writes, is a jinja2 template in templates/.
+
+One jinja environment serves chat messages, digests, the export's notes and the HTML report:
+the same filters, times shown in the configured timezone, HTML templates (`*.html.j2`) escaped.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -58,42 +63,55 @@ def _clip(context, text: str, limit: int = 120) -> str:
     return clip(mask(text) if context.get(MASKED) else text, limit)
 
 
+def pct(value: float | None, digits: int = 0) -> str:
+    """A rate as a percentage (— when there is none): 83%, or 83.3% with digits=1."""
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def num(value: float | None, digits: int = 2) -> str:
+    """A number with `digits` decimals (— when there is none)."""
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def local(tz: ZoneInfo, show: Callable[[datetime], str]) -> Callable[[datetime | None], str]:
+    """A filter showing a moment in `tz` with `show` (— when there is none)."""
+    return lambda when: "—" if when is None else show(when.astimezone(tz))
+
+
+def environment(tz: ZoneInfo, folder: Path | None = None) -> Environment:
+    """The templates with every filter they use, times shown in `tz`."""
+    env = Environment(
+        loader=FileSystemLoader(str(folder or templates_dir())),
+        undefined=StrictUndefined,
+        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters.update({
+        # 10月9日(周五) 17:30 in chat; 10月9日; 2026年10月9日; 2026-10-09 10:00 and 10-09 10:00 in reports
+        "t": local(tz, lambda d: f"{d.month}月{d.day}日(周{WEEKDAY_NAMES[d.weekday()]}) {d:%H:%M}"),
+        "day": local(tz, lambda d: f"{d.month}月{d.day}日"),
+        "fullday": local(tz, lambda d: f"{d.year}年{d.month}月{d.day}日"),
+        "moment": local(tz, lambda d: d.strftime("%Y-%m-%d %H:%M")),
+        "short": local(tz, lambda d: d.strftime("%m-%d %H:%M")),
+        "span": span,
+        "clip": _clip,
+        "mask": mask,
+        "tier": lambda tier: TIER_NAMES[tier],
+        "status": lambda status: STATUS_NAMES[getattr(status, "value", status)],
+        "pct": pct,
+        "num": num,
+    })
+    return env
+
+
 class Renderer:
     """Turns an Outbound (template + context) into the text the bot sends."""
 
     def __init__(self, tz: ZoneInfo, folder: Path | None = None) -> None:
         self.tz = tz
-        self.env = Environment(
-            loader=FileSystemLoader(str(folder or templates_dir())),
-            undefined=StrictUndefined,
-            autoescape=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=False,
-        )
-        self.env.filters.update(
-            t=self.moment,
-            day=self.day,
-            span=span,
-            clip=_clip,
-            tier=lambda tier: TIER_NAMES[tier],
-            status=lambda status: STATUS_NAMES[getattr(status, "value", status)],
-            pct=lambda value: "—" if value is None else f"{value * 100:.0f}%",
-        )
-
-    def moment(self, when: datetime | None) -> str:
-        """A local time as 10月9日(周五) 17:30."""
-        if when is None:
-            return "—"
-        local = when.astimezone(self.tz)
-        return f"{local.month}月{local.day}日(周{WEEKDAY_NAMES[local.weekday()]}) {local:%H:%M}"
-
-    def day(self, when: datetime | None) -> str:
-        """A local date as 10月9日."""
-        if when is None:
-            return "—"
-        local = when.astimezone(self.tz)
-        return f"{local.month}月{local.day}日"
+        self.env = environment(tz, folder)
 
     def render(self, out: Outbound, masked: bool = False) -> str:
         """The text of one outbound message; `masked` hides personal data in the texts it quotes."""
@@ -104,3 +122,7 @@ class Renderer:
     def text(self, template: str, **context) -> str:
         """Render a template that is not a chat message (CLI output, digests)."""
         return self.render(Outbound("", template, context))
+
+    def page(self, template: str, **context) -> str:
+        """Render a document (the HTML report, the export's notes) as the template lays it out."""
+        return self.env.get_template(template).render(**context)

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
-from bot.outbox import Outbox
-from bot.transport import Transport
+from bot.messaging.outbox import Outbox
+from bot.messaging.transport import Transport
 
 log = logging.getLogger(__name__)
 

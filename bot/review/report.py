@@ -23,8 +23,8 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
 from bot.config import Config
-from bot.export import units
-from bot.review_text import environment, period_context, render
+from bot.review.export import units
+from bot.review.text import period_context, renderer
 from routing.model import Tier
 from routing.review import Review, UnitSummary, histogram, slowest
 
@@ -185,8 +185,8 @@ def histogram_bins(review: Review, labels: dict) -> list[tuple[str, int]]:
 
 def render_report(review: Review, cfg: Config) -> str:
     """The report's HTML."""
-    env = environment()
-    labels = env.get_template("report_labels.j2").module.chart
+    pages = renderer(cfg)
+    labels = pages.env.get_template("report_labels.j2").module.chart
     county = cfg.county
     townships = units(review, "township", county)
     villages: dict[str, list[UnitSummary]] = {}
@@ -202,8 +202,8 @@ def render_report(review: Review, cfg: Config) -> str:
         "slowest": slowest_chart(slow, labels) if slow else "",
     }
     overall = review.overall()
-    return render(
-        env, cfg, "report.html.j2",
+    return pages.page(
+        "report.html.j2",
         generated=review.as_of,
         overall=overall,
         townships=townships,

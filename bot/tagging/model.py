@@ -1,6 +1,6 @@
 """The trained category classifier as the bot runs it: one compact model file, scored per message.
 
-Training (scikit-learn) lives in `bot.training`; this module needs only numpy and jieba, so the
+Training (scikit-learn) lives in `bot.tagging.training`; this module needs only numpy and jieba, so the
 bot starts fast and tags one message at a time without scikit-learn's per-call overhead.
 """
 
@@ -11,7 +11,6 @@ import json
 import logging
 import math
 import re
-import unicodedata
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
@@ -19,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from routing.text import fold
 
 FORMAT = "minqing-tagger/1"
 NGRAMS = (1, 3)
@@ -151,7 +152,7 @@ def warm_up() -> None:
 
 def normalize(text: str) -> str:
     """Full-width letters and digits folded, lower case: the form both training and tagging see."""
-    return unicodedata.normalize("NFKC", text).lower()
+    return fold(text).text.lower()
 
 
 def words(text: str, segmented: bool = False) -> list[str]:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.app import Relay
 from bot.clock import ManualClock
-from bot.transport import Said
+from bot.sim.groups import Said
 from routing import grammar
 from routing.model import Inbound
 

@@ -31,18 +31,12 @@ from types import ModuleType
 from bot.app import Relay
 from bot.clock import Clock, SystemClock
 from bot.config import Config
-from bot.gateway import (
-    Backoff,
-    Gateway,
-    GatewayAuthError,
-    GatewayUnavailable,
-    LoopTransport,
-    Outage,
-    OutageTracker,
-)
+from bot.messaging.backoff import Backoff
+from bot.wechat.connection import Gateway, GatewayAuthError, GatewayUnavailable, LoopTransport
+from bot.wechat.outages import Outage, OutageTracker
 from bot.logs import redact
-from bot.scheduler import JobRunner
-from bot.sender import WINDOW, RateLimiter, Sender
+from bot.messaging.scheduler import JobRunner
+from bot.messaging.sender import WINDOW, RateLimiter, Sender
 from routing.model import Inbound
 from routing.ports import Outbound
 from storage.db import Database
@@ -123,7 +117,7 @@ def load_adapter(cache_dir: Path) -> ModuleType:
     """Import the Wechaty adapter with its cache in `cache_dir` (the SDK reads CACHE_DIR at import)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     os.environ["CACHE_DIR"] = str(cache_dir)
-    return importlib.import_module("bot.wechaty_adapter")
+    return importlib.import_module("bot.wechat.adapter")
 
 
 def outage_notices(config: Config, active: set[str], outage: Outage) -> list[Outbound]:

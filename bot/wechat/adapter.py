@@ -5,7 +5,7 @@ This is the only module that imports wechaty, wechaty_puppet or grpclib. python-
 AsyncIOEventEmitter), `urllib3<2` (get_host), `apscheduler<4`. It imports `telnetlib`, so it
 cannot run on Python 3.13; on 3.11 and 3.12 it needs the shim below.
 
-Import it only after setting CACHE_DIR (bot.live does): the SDK reads it at import time and
+Import it only after setting CACHE_DIR (bot.wechat.supervisor does): the SDK reads it at import time and
 otherwise creates `.wechaty/` in the working directory.
 
 What the stock SDK gets wrong, and what this module does instead:
@@ -30,7 +30,7 @@ from typing import Any
 
 if not os.environ.get("CACHE_DIR"):
     raise ImportError(
-        "set CACHE_DIR to the bot's data folder before importing bot.wechaty_adapter: python-wechaty "
+        "set CACHE_DIR to the bot's data folder before importing bot.wechat.adapter: python-wechaty "
         "writes its cache there at import (else into ./.wechaty)"
     )
 
@@ -51,8 +51,8 @@ from wechaty_puppet import MessageType  # noqa: E402
 from wechaty_puppet.exceptions import WechatyPuppetError  # noqa: E402
 
 from bot.clock import Clock  # noqa: E402
-from bot.gateway import GatewayAuthError, GatewayUnavailable, Listener, display_name, message_time  # noqa: E402
-from bot.transport import SendError  # noqa: E402
+from bot.wechat.connection import GatewayAuthError, GatewayUnavailable, Listener, display_name, message_time  # noqa: E402
+from bot.messaging.transport import SendError  # noqa: E402
 from routing.grammar import mentions as text_mentions  # noqa: E402
 from routing.model import Inbound, PersonRef  # noqa: E402
 

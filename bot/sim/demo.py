@@ -18,9 +18,9 @@ from rich.text import Text
 from bot.app import Relay
 from bot.clock import ManualClock
 from bot.config import Config, load_config
-from bot.render import STATUS_NAMES, TIER_NAMES, WEEKDAY_NAMES
-from bot.replay import Replayer, parse_line
-from bot.transport import Said, SimulatedTransport
+from bot.messaging.render import STATUS_NAMES, TIER_NAMES, WEEKDAY_NAMES
+from bot.sim.replay import Replayer, parse_line
+from bot.sim.groups import Said, SimulatedTransport
 from routing.ports import RequestFilter
 from storage.db import Database
 

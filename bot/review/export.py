@@ -20,7 +20,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from bot.render import STATUS_NAMES, TIER_NAMES
+from bot.messaging.render import STATUS_NAMES, TIER_NAMES
 from routing.model import Event, Rating, Request, Status, Tier
 from routing.org import County
 from routing.privacy import mask, mask_name

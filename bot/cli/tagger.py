@@ -1,4 +1,4 @@
-"""`minqing tagger`: train and evaluate the category classifier on labelled CSV files."""
+"""`tagger`: train and evaluate the category classifier on labelled CSV files."""
 
 from __future__ import annotations
 
@@ -8,29 +8,13 @@ from typing import Annotated
 
 import typer
 
-from bot.classifier import ModelError, load_model
-
-FAILURE, BAD_USAGE, BAD_INPUT = 1, 2, 3
+from bot.cli.common import BAD_CONFIG, BAD_INPUT, FAILURE, Exit
+from bot.tagging.model import ModelError, load_model
 
 tagger_app = typer.Typer(
     help="Train and evaluate the category classifier (a county can train it on its own history).",
     no_args_is_help=True,
 )
-
-
-class TaggerCommandError(Exception):
-    """A tagger command that cannot go on; carries the documented exit status.
-
-    `minqing`'s entry point shows it and exits with `exit_code`, as it does for usage errors.
-    """
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.exit_code = code
-
-    def show(self) -> None:
-        """Print the message on standard error."""
-        typer.echo(f"Error: {self}", err=True)
 
 
 TextCols = Annotated[
@@ -48,17 +32,17 @@ Form = Annotated[
 def _segmented(form: str) -> bool | None:
     forms = {"auto": None, "segmented": True, "raw": False}
     if form not in forms:
-        raise TaggerCommandError(BAD_USAGE, f"--input is auto, segmented or raw, not {form!r}")
+        raise Exit(BAD_CONFIG, f"--input is auto, segmented or raw, not {form!r}")
     return forms[form]
 
 
 def _read(csv_path: Path, text_cols: list[str] | None, label_col: str):
-    from bot.training import DataError, read_labelled
+    from bot.tagging.training import DataError, read_labelled
 
     try:
         data = read_labelled(csv_path, text_cols or ["tokens"], label_col)
     except DataError as e:
-        raise TaggerCommandError(BAD_INPUT, str(e)) from None
+        raise Exit(BAD_INPUT, str(e)) from None
     if data.skipped:
         typer.echo(f"skipped {data.skipped} rows without a text or a label", err=True)
     return data
@@ -74,8 +58,8 @@ def train(
     c: Annotated[float, typer.Option("--c", min=1e-4, help="SVM regularisation (smaller: simpler model).")] = 0.3,
 ) -> None:
     """Train a classifier on a labelled CSV and write one model file."""
-    from bot.training import DataError
-    from bot.training import train as train_model
+    from bot.tagging.training import DataError
+    from bot.tagging.training import train as train_model
 
     segmented = _segmented(form)
     data = _read(csv_path, text_col, label_col)
@@ -83,11 +67,11 @@ def train(
     try:
         model = train_model(data.texts, data.labels, segmented=segmented, c=c)
     except DataError as e:
-        raise TaggerCommandError(BAD_INPUT, f"{csv_path}: {e}") from None
+        raise Exit(BAD_INPUT, f"{csv_path}: {e}") from None
     try:
         model.save(out)
     except OSError as e:
-        raise TaggerCommandError(FAILURE, f"cannot write {out}: {e.strerror or e}") from None
+        raise Exit(FAILURE, f"cannot write {out}: {e.strerror or e}") from None
     took = time.perf_counter() - started
     counts = ", ".join(f"{k} {v}" for k, v in model.meta["counts"].items())
     typer.echo(f"trained on {len(data.texts)} {model.meta['input']} texts ({counts}) in {took:.1f} s")
@@ -105,13 +89,13 @@ def evaluate(
     form: Form = "auto",
 ) -> None:
     """Print per-category precision/recall/F1, macro-F1, accuracy and a confusion matrix."""
-    from bot.training import evaluate as evaluate_model
-    from bot.training import format_evaluation
+    from bot.tagging.training import evaluate as evaluate_model
+    from bot.tagging.training import format_evaluation
 
     segmented = _segmented(form)
     try:
         model = load_model(model_path)
     except ModelError as e:
-        raise TaggerCommandError(BAD_USAGE, str(e)) from None
+        raise Exit(BAD_CONFIG, str(e)) from None
     data = _read(csv_path, text_col, label_col)
     typer.echo(format_evaluation(evaluate_model(model, data.texts, data.labels, segmented)))

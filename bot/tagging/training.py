@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.classifier import NGRAMS, TextModel, char_ngrams, looks_segmented, opening, words
+from bot.tagging.model import NGRAMS, TextModel, char_ngrams, looks_segmented, opening, words
 
 NO_PREDICTION = "(无)"
 

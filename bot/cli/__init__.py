@@ -1,0 +1,89 @@
+"""The `minqing` command line: one table of commands, each carried out by a module of this package.
+
+- `bot.cli.common`: exit codes, shared options, loading the config and the database;
+- `bot.cli.operate`: check-config, run, backup;
+- `bot.cli.simulate`: replay, demo;
+- `bot.cli.requests`: list, show, people, rooms, failed;
+- `bot.cli.review`: export, report;
+- `bot.cli.tagger`: tagger train, tagger eval.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from bot.cli import operate, requests, review, simulate
+from bot.cli.common import BAD_CONFIG, FAILURE, Exit, err
+from bot.cli.tagger import tagger_app
+from bot.config import ConfigError
+from bot.logs import setup_logging
+
+app = typer.Typer(
+    name="minqing",
+    help="民情直通车 minqing-relay: villagers' requests relayed up the village, township and county groups.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+COMMANDS = (
+    ("check-config", operate.check_config),
+    ("replay", simulate.replay),
+    ("list", requests.list_requests),
+    ("show", requests.show),
+    ("people", requests.people),
+    ("rooms", requests.rooms),
+    ("failed", requests.failed),
+    ("backup", operate.backup),
+    ("run", operate.run),
+    ("demo", simulate.demo),
+    ("export", review.export_cmd),
+    ("report", review.report_cmd),
+)
+for _name, _command in COMMANDS:
+    app.command(_name)(_command)
+app.add_typer(tagger_app, name="tagger")
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    log_level: Annotated[str | None, typer.Option(
+        "--log-level", help="debug, info, warning or error (default: info for run, else warning).")] = None,
+    log_format: Annotated[str, typer.Option("--log-format", help="text or json (one JSON object a line).")] = "text",
+) -> None:
+    """Set up logging for every command."""
+    log_level = log_level or ("info" if ctx.invoked_subcommand == "run" else "warning")
+    level = getattr(logging, log_level.upper(), None)
+    if not isinstance(level, int) or log_format not in ("text", "json"):
+        raise typer.BadParameter("--log-level is debug|info|warning|error and --log-format is text|json")
+    setup_logging(level, log_format)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `minqing` console script."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+        if isinstance(result, int) and result:  # a typer.Exit(code) comes back as its code
+            sys.exit(result)
+    except Exit as e:
+        if e.args and e.args[0]:
+            err.print(e.args[0], markup=False, highlight=False)
+        sys.exit(e.code)
+    except ConfigError as e:  # found after loading, e.g. an unusable [tagging] model file
+        err.print(str(e), markup=False, highlight=False)
+        sys.exit(BAD_CONFIG)
+    except typer.Abort:
+        sys.exit(FAILURE)
+    except Exception as e:  # click's usage errors carry their own exit code
+        code = getattr(e, "exit_code", None)
+        if code is not None and hasattr(e, "show"):
+            e.show()
+            sys.exit(BAD_CONFIG if code == 2 else code)
+        logging.getLogger("minqing").exception("failed: %s", e)
+        sys.exit(FAILURE)
+

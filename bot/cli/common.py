@@ -1,0 +1,79 @@
+"""What every `minqing` command shares: exit codes, options, consoles, loading the config and database."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.config import Config, ConfigError, load_config
+from storage.db import Database, DatabaseError, database_url
+
+
+class ExitCode(enum.IntEnum):
+    """The exit status of every command (shared/design.md, section 4)."""
+
+    OK = 0
+    FAILURE = 1  # runtime failure
+    BAD_CONFIG = 2  # bad config or usage
+    BAD_INPUT = 3  # bad input data
+
+
+OK, FAILURE, BAD_CONFIG, BAD_INPUT = ExitCode.OK, ExitCode.FAILURE, ExitCode.BAD_CONFIG, ExitCode.BAD_INPUT
+
+
+class Exit(Exception):
+    """Leave the CLI with a message and an exit status."""
+
+    def __init__(self, code: int, message: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def stdout() -> Console:
+    """Standard output; wide when it is not a terminal, so tables are not cut for files and pipes."""
+    return Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+ConfigOpt = Annotated[
+    Path,
+    typer.Option("--config", "-c", envvar="MINQING_CONFIG", help="The config file (TOML).", show_default=True),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="Database path or URL (default: the database named in the config)."),
+]
+
+
+def load(path: Path) -> Config:
+    """The config, or exit with status 2 listing its problems."""
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        raise Exit(BAD_CONFIG, str(e)) from None
+
+
+def open_database(config: Config, db: str | None, *, must_exist: bool = False) -> Database:
+    """The database of `--db`, else the config's; exit with status 1 when it cannot be used."""
+    url = database_url(db, Path.cwd()) if db else database_url(config.database, config.base_dir)
+    try:
+        database = Database(url, config.county.name, create=False)
+        if must_exist and not database.has_tables():
+            raise Exit(FAILURE, f"{database.safe_url} holds no minqing-relay data yet")
+        database.create()
+        return database
+    except DatabaseError as e:
+        raise Exit(FAILURE, str(e)) from None
+
+
+def open_all(config: Path, db: str | None) -> tuple[Console, Config, Database]:
+    """Standard output, the config and its database: what most commands start with."""
+    cfg = load(config)
+    return stdout(), cfg, open_database(cfg, db)

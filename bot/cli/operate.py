@@ -1,0 +1,88 @@
+"""Operating the bot: `check-config`, `run` (the live bot) and `backup`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.tree import Tree
+
+from bot.app import model_problem
+from bot.cli.common import BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, err, load, open_database, stdout
+from bot.clock import SystemClock
+from bot.config import calendar_warnings
+
+
+def check_config(path: Annotated[Path, typer.Argument(help="The config file to check.")]) -> None:
+    """Validate a config; print the tier tree, or every problem (exit 2)."""
+    out = stdout()
+    config = load(path)
+    if problem := model_problem(config):
+        raise Exit(BAD_CONFIG, problem)
+    county = config.county
+
+    def people(members) -> str:
+        return "、".join(m.name + (f"({m.wechat_id})" if m.wechat_id else "") for m in members) or "—"
+
+    tree = Tree(f"[bold]{county.name}[/]  {county.room}", guide_style="dim")
+    tree.add(f"县级: {people(county.staff)}")
+    for t in county.townships:
+        node = tree.add(f"[bold]{t.name}[/]  {t.room}")
+        node.add(f"班子群: {t.leaders_room or '—'}")
+        node.add(f"工作人员: {people(t.staff)}  领导: {people(t.leaders)}")
+        for v in t.villages:
+            node.add(f"[bold]{v.name}[/]  {v.room}  村干部: {people(v.cadres)}")
+    out.print(tree)
+    p = config.policy
+    out.print(f"时限: 响应 {p.sla.acknowledge}, 办结 {p.sla.resolve}; 紧急 {p.sla.urgent_acknowledge} / "
+              f"{p.sla.urgent_resolve}; 提醒间隔 {p.sla.remind_every}; 评价期 {p.sla.rating_window}")
+    for name, d in sorted(p.sla.category_resolve.items()):
+        out.print(f"  {name}: 办结 {d}")
+    for name, d in sorted(p.sla.category_acknowledge.items()):
+        out.print(f"  {name}: 响应 {d}")
+    auto = p.escalation.auto_after or "never"
+    out.print(f"上报: 提请 {p.escalation.propose_after}, 自动 {auto}; 直报镇级: "
+              f"{'、'.join(sorted(p.escalation.direct_to_township)) or '—'}")
+    for w in calendar_warnings(config, SystemClock().now().astimezone(config.tz).date()):
+        err.print(f"warning: {w}", markup=False, highlight=False)
+    out.print(f"[green]OK[/] {path}: {len(county.townships)} townships, {len(county.villages())} villages, "
+              f"{len(county.rooms)} rooms, {len(county.members())} handlers")
+
+
+def backup(
+    out_file: Annotated[Path, typer.Argument(help="Where to write the copy (a SQLite file).")],
+    config: ConfigOpt = Path("config.toml"),
+    db: DbOpt = None,
+) -> None:
+    """Copy the SQLite database consistently while the bot runs (for PostgreSQL use pg_dump)."""
+    cfg = load(config)
+    database = open_database(cfg, db)
+    if not database.is_sqlite:
+        raise Exit(BAD_CONFIG, "the database is PostgreSQL: back it up with pg_dump")
+    if out_file.exists():
+        raise Exit(BAD_CONFIG, f"{out_file} exists; choose a new file name")
+    try:
+        pages = database.backup_to(out_file)
+    except OSError as e:
+        raise Exit(FAILURE, f"cannot write {out_file}: {e}") from None
+    stdout().print(f"backed up {database.safe_url} to {out_file} ({pages} pages)")
+
+
+def run(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
+    """Run the bot in the WeChat groups through a Wechaty puppet-service gateway, until SIGINT/SIGTERM."""
+    from bot.wechat.supervisor import StartupError, live_settings, run_live
+
+    cfg = load(config)
+    try:
+        settings = live_settings(cfg)
+        database = open_database(cfg, db)
+        try:
+            run_live(cfg, database, settings)
+        finally:
+            database.dispose()
+    except StartupError as e:
+        # `run` speaks through its log (text or JSON lines), where operators look
+        logging.getLogger("bot.wechat.supervisor").error("%s", e, extra={"event": "startup_failed"})
+        raise Exit(BAD_CONFIG) from None

@@ -1,0 +1,128 @@
+"""Looking at the record: `list`, `show`, `people`, `rooms`, `failed`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pathlib import Path
+
+from bot.cli.common import BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, load, open_all, open_database, stdout
+from bot.cli.listing import iso, request_json
+from bot.messaging.render import STATUS_NAMES, TIER_NAMES
+from routing.model import Status, Tier
+from routing.ports import RequestFilter
+
+ROLE_NAMES = {"village_cadre": "村干部", "township_staff": "镇工作人员", "township_leader": "镇领导",
+              "county_staff": "县工作人员"}
+
+
+def list_requests(
+    config: ConfigOpt = Path("config.toml"),
+    db: DbOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array (the documented listing).")] = False,
+    status: Annotated[list[str] | None, typer.Option("--status", help="Only these statuses.")] = None,
+    township: Annotated[str | None, typer.Option("--township")] = None,
+    village: Annotated[str | None, typer.Option("--village")] = None,
+    tier: Annotated[str | None, typer.Option("--tier", help="village, township or county.")] = None,
+) -> None:
+    """List requests."""
+    out = stdout()
+    cfg = load(config)
+    try:
+        flt = RequestFilter(
+            statuses=frozenset(Status(s) for s in status) if status else None,
+            tier=Tier.from_key(tier) if tier else None,
+            township=township,
+            village=village,
+        )
+    except (ValueError, KeyError) as e:
+        raise Exit(BAD_CONFIG, f"bad filter: {e}") from None
+    database = open_database(cfg, db)
+    with database.transaction() as tx:
+        requests = tx.find(flt)
+    if as_json:
+        sys.stdout.write(json.dumps([request_json(r, cfg.tz) for r in requests], ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("#", "状态", "层级", "村", "分类", "经办人", "提出人", "登记时间", "内容", box=None)
+    for r in requests:
+        table.add_row(
+            str(r.number), STATUS_NAMES[r.status.value], TIER_NAMES[r.tier], f"{r.township}{r.village}",
+            r.category + ("·紧急" if r.urgent else ""), r.handler or "—", r.requester,
+            r.created_at.astimezone(cfg.tz).strftime("%m-%d %H:%M"), r.text[:30],
+        )
+    out.print(table)
+    out.print(f"{len(requests)} requests")
+
+
+def show(
+    number: Annotated[int, typer.Argument(help="The request number.")],
+    config: ConfigOpt = Path("config.toml"),
+    db: DbOpt = None,
+) -> None:
+    """Show one request with its whole event log."""
+    out, cfg, database = open_all(config, db)
+    with database.transaction() as tx:
+        r = tx.get(number)
+        events = tx.events(number) if r else []
+    if r is None:
+        raise Exit(FAILURE, f"no request #{number}")
+    out.print_json(json.dumps(request_json(r, cfg.tz), ensure_ascii=False))
+    table = Table("时间", "事件", "层级", "人", "状态", "说明", box=None)
+    for e in events:
+        table.add_row(iso(e.at, cfg.tz), e.kind.value, e.tier.key, e.actor or "(bot)",
+                      f"{e.from_status.value if e.from_status else ''}→{e.to_status.value if e.to_status else ''}",
+                      " ".join(x for x in (e.rule and f"[{e.rule}]", e.note) if x)[:60])
+    out.print(table)
+
+
+def people(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
+    """List the people seen in the configured rooms, with their WeChat ids, to copy into the config."""
+    out, cfg, database = open_all(config, db)
+    roles: dict[str, list[str]] = {}
+    for m in cfg.county.members():
+        unit = m.village or m.township or cfg.county.name
+        roles.setdefault(m.wechat_id or m.name, []).append(f"{unit}{ROLE_NAMES[m.role.value]}")
+    with database.transaction() as tx:
+        seen = tx.people()
+        pins = tx.pins()
+    table = Table("名字", "微信 id", "角色", "群", "消息数", "最后发言", "备注", box=None)
+    for p in seen:
+        role = roles.get(p.contact_id or "", []) or roles.get(p.name, [])
+        note = ""
+        if p.name in pins:
+            note = "已绑定" if pins[p.name] == p.contact_id else "名字冲突: 无权限"
+        table.add_row(p.name, p.contact_id or "—", "、".join(role) or "群众", "、".join(p.rooms), str(p.messages),
+                      iso(p.last_seen, cfg.tz)[:16], note)
+    out.print(table)
+
+
+def rooms(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
+    """List the rooms (group topics) messages came from; rooms not in the config are ignored until added."""
+    out, cfg, database = open_all(config, db)
+    with database.transaction() as tx:
+        seen = tx.rooms()
+    table = Table("群名", "在配置中", "消息数", "首次", "最近", box=None)
+    for r in seen:
+        table.add_row(r.topic, "是" if r.configured else "否（忽略）", str(r.messages), iso(r.first_seen, cfg.tz)[:16],
+                      iso(r.last_seen, cfg.tz)[:16])
+    out.print(table)
+    missing = [room for room in cfg.county.rooms if room not in {r.topic for r in seen}]
+    if missing:
+        out.print("配置中但还没收到过消息的群: " + "、".join(missing))
+
+
+def failed(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
+    """List the messages the bot failed to handle because of an error of its own (kept, never lost)."""
+    out, cfg, database = open_all(config, db)
+    with database.transaction() as tx:
+        rows = tx.failures()
+    table = Table("时间", "群", "发送人", "内容", "错误", box=None)
+    for r in rows:
+        table.add_row(iso(r.ts, cfg.tz)[:16], r.room, r.sender, r.text[:40], r.error[:60])
+    out.print(table)
+    out.print(f"{len(rows)} failed messages")

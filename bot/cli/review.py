@@ -1,0 +1,121 @@
+"""The reviewers' commands: `export` and `report`.
+
+What `--from/--to` select: the requests registered from the start of `--from` to the end of
+`--to` (both inclusive), as local dates in the configured timezone. The 三率 of the period
+count, as everywhere, the deadlines and ratings that fall in it (a request registered just
+before the period whose deadline falls in it counts in its 解决率). Reports read one
+consistent snapshot of the database and never block the running bot.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.cli.common import BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, load, open_database, stdout
+from bot.clock import SystemClock
+from bot.config import Config
+from bot.review.period import collect, make_scope
+from routing.review import Review, Scope
+from storage.reports import count_registered, review_requests, stray_ratings
+
+FORMATS = ("csv", "xlsx")
+
+log = logging.getLogger(__name__)
+
+FromOpt = Annotated[str, typer.Option("--from", help="First day of the period (YYYY-MM-DD, local time).")]
+ToOpt = Annotated[str, typer.Option("--to", help="Last day of the period, inclusive.")]
+TownshipOpt = Annotated[str | None, typer.Option("--township", help="Only this township.")]
+VillageOpt = Annotated[str | None, typer.Option("--village", help="Only villages of this name.")]
+CategoryOpt = Annotated[str | None, typer.Option("--category", help="Only this category.")]
+
+
+def scope_or_exit(cfg: Config, date_from: str, date_to: str, township: str | None = None,
+                  village: str | None = None, category: str | None = None) -> Scope:
+    """The scope, or exit with status 2 saying what is wrong with the options."""
+    try:
+        return make_scope(cfg, date_from, date_to, township, village, category)
+    except ValueError as e:
+        raise Exit(BAD_CONFIG, str(e)) from None
+
+
+def export_cmd(
+    date_from: FromOpt,
+    date_to: ToOpt,
+    out: Annotated[Path, typer.Option("--out", help="The file to write (CSV also writes <name>-summary.csv).")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or xlsx (default: from --out).")] = None,
+    township: TownshipOpt = None,
+    village: VillageOpt = None,
+    category: CategoryOpt = None,
+    unmask: Annotated[bool, typer.Option("--unmask", help="Show requesters' names and numbers (audited).")] = False,
+    config: ConfigOpt = Path("config.toml"),
+    db: DbOpt = None,
+) -> None:
+    """Export per-request times and per-unit 三率 of a period, for performance reviews."""
+    from bot.review import export as exporting  # openpyxl: loaded only when needed
+    from bot.review.text import notes_lines
+    fmt = fmt or out.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise Exit(BAD_CONFIG, f"--format is csv or xlsx (got {fmt or 'nothing'!r})")
+    cfg = load(config)
+    scope = scope_or_exit(cfg, date_from, date_to, township, village, category)
+    if not out.parent.exists():
+        raise Exit(BAD_CONFIG, f"--out: folder {out.parent} does not exist")
+    database = open_database(cfg, db, must_exist=True)
+    now = SystemClock().now()
+    try:
+        if fmt == "xlsx":
+            with database.snapshot() as tx:
+                n = count_registered(tx, scope)
+            if n >= exporting.XLSX_MAX_ROWS:
+                raise exporting.RowLimitError(n, exporting.XLSX_MAX_ROWS)
+        if unmask:
+            with database.transaction() as tx:
+                tx.audit(now, getpass.getuser(), "export_unmasked", {
+                    "from": date_from, "to": date_to, "township": township, "village": village,
+                    "category": category, "format": fmt, "out": str(out.resolve()),
+                })
+        review = Review(scope, cfg.policy.calendar, now)
+        notes = notes_lines(cfg, scope, now, unmask=unmask)
+        with database.snapshot() as tx:
+            result = exporting.export(review, review_requests(tx, scope), stray_ratings(tx, scope), out, fmt,
+                                      county=cfg.county, unmask=unmask, notes=notes,
+                                      max_rows=exporting.XLSX_MAX_ROWS)
+    except exporting.RowLimitError as e:
+        raise Exit(BAD_CONFIG, str(e)) from None
+    except OSError as e:
+        raise Exit(FAILURE, f"cannot write {out}: {e.strerror or e}") from None
+    finally:
+        database.dispose()
+    log.info("export: %d requests to %s", result.rows, ", ".join(map(str, result.files)))
+    stdout().print(f"{result.rows} requests → " + ", ".join(str(p) for p in result.files))
+
+def report_cmd(
+    date_from: FromOpt,
+    date_to: ToOpt,
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")],
+    township: TownshipOpt = None,
+    config: ConfigOpt = Path("config.toml"),
+    db: DbOpt = None,
+) -> None:
+    """Write a self-contained HTML report of a period (三率, times, trend, overdue), printable on A4."""
+    from bot.review.report import write_report  # matplotlib: loaded only when needed
+    cfg = load(config)
+    scope = scope_or_exit(cfg, date_from, date_to, township)
+    if not out.parent.exists():
+        raise Exit(BAD_CONFIG, f"--out: folder {out.parent} does not exist")
+    database = open_database(cfg, db, must_exist=True)
+    now = SystemClock().now()
+    try:
+        review = collect(database, scope, cfg, now)
+        write_report(review, cfg, out)
+    except OSError as e:
+        raise Exit(FAILURE, f"cannot write {out}: {e.strerror or e}") from None
+    finally:
+        database.dispose()
+    total = review.overall()
+    stdout().print(f"{total.requests} requests → {out}")

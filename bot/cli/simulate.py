@@ -1,0 +1,102 @@
+"""Simulated groups: `replay` (chat messages from JSON Lines) and `demo` (a scripted week)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.app import Relay
+from bot.cli.common import BAD_CONFIG, BAD_INPUT, FAILURE, ConfigOpt, DbOpt, Exit, load, open_database, stdout
+from bot.clock import ManualClock
+from bot.config import Config
+from storage.db import Database
+from bot.sim.groups import SimulatedTransport
+from bot.sim.replay import Replayer, ReplayInputError, parse_time, said_json
+
+
+def replay(
+    file: Annotated[Path, typer.Argument(help="JSON Lines of chat messages ('-' for standard input).")],
+    config: ConfigOpt = Path("config.toml"),
+    db: DbOpt = None,
+    until: Annotated[str | None, typer.Option("--until", help="Run the clock on to this time after the last line.")] = None,
+) -> None:
+    """Replay chat messages through the bot on a simulated clock; print what it said as JSON Lines."""
+    cfg = load(config)
+    until_ts = None
+    if until:
+        try:
+            until_ts = parse_time(until, cfg.tz)
+        except ValueError as e:
+            raise Exit(BAD_CONFIG, f"--until: {e}") from None
+    runs: list[Relay] = []
+    with _temporary_db(cfg, db) as database:
+        emitted = _run_replay(cfg, database, file, until_ts, runs)
+    logging.getLogger(__name__).info("replay done: the bot said %d messages", emitted)
+    if runs and runs[0].failed:
+        raise Exit(FAILURE, f"{runs[0].failed} messages could not be handled (kept in the database: `minqing failed`)")
+
+
+@contextmanager
+def _temporary_db(cfg: Config, db: str | None):
+    if db:
+        database = open_database(cfg, db)
+        try:
+            yield database
+        finally:
+            database.dispose()
+        return
+    with tempfile.TemporaryDirectory(prefix="minqing-") as folder:
+        database = open_database(cfg, str(Path(folder) / "replay.db"))
+        try:
+            yield database
+        finally:
+            database.dispose()
+
+
+def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | None, runs: list[Relay]) -> int:
+    clock = ManualClock(datetime.fromtimestamp(0).astimezone(cfg.tz))
+    emitted = 0
+
+    def emit(said) -> None:
+        nonlocal emitted
+        emitted += 1
+        sys.stdout.write(said_json(said, cfg.tz) + "\n")
+        sys.stdout.flush()
+
+    relay = Relay(cfg, database, SimulatedTransport(clock, on_send=emit))
+    runs.append(relay)
+    replayer = Replayer(relay, clock)
+    if replayer.mark is not None:
+        clock.set(replayer.mark)
+    try:
+        stream = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
+    except OSError as e:
+        raise Exit(BAD_CONFIG, f"cannot read {file}: {e.strerror}") from None
+    try:
+        replayer.feed(stream)
+        replayer.finish(until)
+    except ReplayInputError as e:
+        raise Exit(BAD_INPUT, f"{file}: {e}") from None
+    except UnicodeDecodeError as e:
+        raise Exit(BAD_INPUT, f"{file}: not UTF-8 text ({e.reason})") from None
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+    return emitted
+
+
+def demo() -> None:
+    """Replay a scripted week in the example county on simulated groups; print the transcript and a summary."""
+    from bot.sim.demo import run_demo
+
+    # the summary table is wider than the 80 columns rich assumes when output is piped
+    out = stdout()
+    run_demo(Console(soft_wrap=True, width=max(out.width, 110)) if sys.stdout.isatty() else out)

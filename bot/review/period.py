@@ -1,0 +1,53 @@
+"""The period and units a review covers, checked against the config, and the review read from one snapshot.
+
+What `--from/--to` select: the requests registered from the start of `--from` to the end of
+`--to` (both inclusive), as local dates in the configured timezone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from bot.config import Config
+from routing.review import Review, Scope
+from storage.db import Database
+from storage.reports import review_requests, stray_ratings
+
+
+def parse_period(cfg: Config, date_from: str, date_to: str) -> tuple[datetime, datetime]:
+    """[start of --from, end of --to) in the configured timezone (ValueError says what is wrong)."""
+    try:
+        first, last = date.fromisoformat(date_from), date.fromisoformat(date_to)
+    except ValueError:
+        raise ValueError(f"--from {date_from!r} / --to {date_to!r}: dates are YYYY-MM-DD") from None
+    if last < first:
+        raise ValueError(f"--to {last} is before --from {first}")
+    midnight = datetime.min.time()
+    return (datetime.combine(first, midnight, cfg.tz), datetime.combine(last + timedelta(days=1), midnight, cfg.tz))
+
+
+def make_scope(cfg: Config, date_from: str, date_to: str, township: str | None = None, village: str | None = None,
+               category: str | None = None) -> Scope:
+    """The scope the options describe, checked against the config (ValueError says what is wrong)."""
+    start, end = parse_period(cfg, date_from, date_to)
+    county = cfg.county
+    if township is not None and township not in {t.name for t in county.townships}:
+        raise ValueError(f"--township {township!r} is not a township of {county.name} in the config")
+    if village is not None:
+        names = {v.name for v in county.villages() if township is None or v.township == township}
+        if village not in names:
+            where = township or county.name
+            raise ValueError(f"--village {village!r} is not a village of {where} in the config")
+    return Scope(start, end, township or None, village or None, category or None)
+
+
+def collect(database: Database, scope: Scope, cfg: Config, as_of: datetime, *, overdue_listed: int | None = None):
+    """The review of a scope, read from one snapshot (for the report; the export streams instead)."""
+    kw = {} if overdue_listed is None else {"overdue_listed": overdue_listed}
+    review = Review(scope, cfg.policy.calendar, as_of, **kw)
+    with database.snapshot() as tx:
+        for r, events in review_requests(tx, scope):
+            review.add(r, events)
+        for r, e in stray_ratings(tx, scope):
+            review.add_rating(r, e)
+    return review

@@ -1,0 +1,1 @@
+"""The trained category classifier: the model file the bot scores with, and its training."""

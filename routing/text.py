@@ -1,0 +1,54 @@
+"""The one text normaliser: full-width forms folded (NFKC) and runs of white space made one space.
+
+Every reader of chat text (the command grammar, intake, personal-data detection, the classifier)
+sees text through `fold`, which also maps each folded character back to the character of the
+original it came from, so that what is found can be cut out of the text as it was written.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import NamedTuple
+
+
+class Folded(NamedTuple):
+    """Folded text and, for each of its characters, the index of the original character it came from."""
+
+    text: str
+    origin: list[int]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original text's span of the folded span [start, end)."""
+        if start >= end:
+            at = self.origin[start] if start < len(self.origin) else (self.origin[-1] + 1 if self.origin else 0)
+            return at, at
+        return self.origin[start], self.origin[end - 1] + 1
+
+
+def _plain(text: str) -> bool:
+    """True when folding would change nothing (the common case, checked in C)."""
+    if not unicodedata.is_normalized("NFKC", text):
+        return False
+    return not any(ch.isspace() and ch != " " for ch in text) and "  " not in text
+
+
+def fold(text: str) -> Folded:
+    """Text with full-width characters folded (NFKC) and each run of white space made one space."""
+    if _plain(text):
+        return Folded(text, list(range(len(text))))
+    out: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        for f in unicodedata.normalize("NFKC", ch):
+            if f.isspace():
+                if out and out[-1] == " ":
+                    continue
+                f = " "
+            out.append(f)
+            origin.append(i)
+    return Folded("".join(out), origin)
+
+
+def normalize(text: str) -> str:
+    """Folded text without white space at either end (WeChat puts U+2005 after a mention)."""
+    return fold(text).text.strip()
