@@ -20,7 +20,7 @@ from routing.privacy import mask
 from routing.service import RelayService
 from routing.tagging import Classifier, Tagger
 from storage.db import Database
-from storage.repository import SqlRepository
+from storage.repository import SqlRepository, StaleWrite
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +124,12 @@ class Relay:
                     self._record(tx, self.service.handle(tx, msg), msg.ts)
                 log_transitions(tx.written)
                 return
-            except (IntegrityError, OperationalError) as e:
-                # another process took the same number or message id first: retry once, then report
+            except (IntegrityError, OperationalError, StaleWrite) as e:
+                # another process took the same number or message id first, or changed the request
+                # this message acts on: try once more on fresh data, then report
                 if attempt == 2:
                     raise
-                log.warning("retrying message %s after a database conflict: %s", msg.msg_id, e.orig)
+                log.warning("retrying message %s after a database conflict: %s", msg.msg_id, getattr(e, "orig", e))
 
     # --- time --------------------------------------------------------------------
     def tick(self, now: datetime) -> int:

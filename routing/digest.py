@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from routing.jobs import overdue_since
 from routing.model import Event, EventKind, Request, Status
 from routing.org import Township
-from routing.rates import Rates, rates_by
+from routing.rates import Rates, rank_key
 
 MAX_OVERDUE_LISTED = 8
 
@@ -56,6 +55,7 @@ class VillageLine:
     new: int = 0
     active: int = 0
     overdue: int = 0
+    activity: Activity = field(default_factory=Activity)
 
 
 @dataclass(slots=True)
@@ -94,17 +94,22 @@ class CountyDigest:
     overdue: int
     townships: list[TownshipDigest] = field(default_factory=list)
     late_slot: datetime | None = None
+    month: Rates = field(default_factory=Rates)  # the county's 三率 this month: the townships' added up
+    ranking: str = ""  # what the townships are ranked by, in words
 
 
 def activity(events: Iterable[Event], new: int) -> Activity:
-    """Count claims, escalations, resolutions and rejections among events."""
-    kinds = Counter(e.kind for e in events)
+    """Distinct requests claimed, escalated, resolved and rejected among events (a request resolved twice
+    counts once), and `new` registered."""
+    numbers: dict[EventKind, set[int]] = {}
+    for e in events:
+        numbers.setdefault(e.kind, set()).add(e.number)
     return Activity(
         new=new,
-        claimed=kinds[EventKind.CLAIMED],
-        escalated=kinds[EventKind.ESCALATED],
-        resolved=kinds[EventKind.RESOLVED],
-        rejected=kinds[EventKind.REJECTED],
+        claimed=len(numbers.get(EventKind.CLAIMED, ())),
+        escalated=len(numbers.get(EventKind.ESCALATED, ())),
+        resolved=len(numbers.get(EventKind.RESOLVED, ())),
+        rejected=len(numbers.get(EventKind.REJECTED, ())),
     )
 
 
@@ -123,32 +128,41 @@ def township_digest(
     township: Township,
     start: datetime,
     end: datetime,
-    month_start: datetime,
     created: Sequence[Request],
     events: Sequence[Event],
+    owners: Mapping[int, Request],
     active: Sequence[Request],
-    rate_requests: Sequence[Request],
-    ratings: Sequence[Event],
+    month: Rates,
 ) -> TownshipDigest:
-    """Build a township's digest from its requests and events (all already of this township)."""
+    """Build a township's digest from its requests and events (all already of this township).
+
+    Every count is of distinct requests, counted per village first: the villages add up to the
+    township (and the townships to the county).
+    """
     overdue = overdue_now(active, end)
     lines = {v.name: VillageLine(v.name) for v in township.villages}
+    by_village: dict[str, list[Event]] = {}
+    for e in events:
+        by_village.setdefault(owners[e.number].village, []).append(e)
     for r in created:
         lines[r.village].new += 1
     for r in active:
         lines[r.village].active += 1
     for o in overdue:
         lines[o.request.village].overdue += 1
-    month = rates_by(rate_requests, ratings, month_start, end, key=lambda r: r.township).get(township.name, Rates())
+    total = Activity()
+    for name, line in lines.items():
+        line.activity = activity(by_village.get(name, ()), line.new)
+        total.add(line.activity)
     return TownshipDigest(
-        township=township.name, start=start, end=end, activity=activity(events, len(created)),
+        township=township.name, start=start, end=end, activity=total,
         overdue=overdue, villages=list(lines.values()), active=len(active), month=month,
     )
 
 
+RANKING = "按本月综合得分排名：响应率30%、解决率40%、满意率30%，缺少的一项按其余两项折算；本月无数据的排在最后，同分按名称"
+
+
 def rank(townships: Iterable[TownshipDigest]) -> list[TownshipDigest]:
-    """Townships best first: by 解决率, then 响应率, then 满意率 (no figure ranks last)."""
-    def key(t: TownshipDigest):
-        m = t.month
-        return tuple(-1 if v is None else v for v in (m.resolution, m.response, m.satisfaction))
-    return sorted(townships, key=key, reverse=True)
+    """Townships best first, by the one ranking rule (routing.rates.rank_key; its wording: RANKING)."""
+    return sorted(townships, key=lambda t: rank_key(t.township, t.month))

@@ -79,6 +79,12 @@ def due_jobs(r: Request, p: Policy, now: datetime) -> list[Job]:
     return due
 
 
+def due_at(r: Request, p: Policy) -> datetime | None:
+    """The earliest time at which one of the request's jobs falls due: its timer, kept in an indexed column."""
+    times = [t for job in Job if (t := DUE[job](r, p)) is not None]
+    return min(times) if times else None
+
+
 def next_request_due(r: Request, p: Policy, after: datetime) -> datetime | None:
     """The earliest time after `after` at which one of the request's jobs falls due."""
     times = [t for job in Job if (t := DUE[job](r, p)) is not None and t > after]

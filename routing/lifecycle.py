@@ -1,4 +1,10 @@
-"""The request lifecycle: the one function through which every change goes, writing an event."""
+"""The request lifecycle: the one function through which every change goes, writing an event.
+
+A request's time is cut into tier stints (shared/design.md, section 3): registration starts the
+first; an escalation or a send-back ends the current one and starts one at the new tier; a
+resolution or a rejection ends it; a reopening (不满意) starts a new one at the same tier with the
+same handler. A stint's deadlines are set once, when it starts.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from routing.model import Event, EventKind, PersonRef, Rating, Request, Status, Tier
+from routing.model import Event, EventKind, PersonRef, Rating, Request, Status, Stint, Tier
 
 A, O, R = Status.ACKNOWLEDGED, Status.OPEN, Status.RESOLVED
 
@@ -78,19 +84,23 @@ class Rule:
     rating: Rating | None = None
     result: bool = False  # the event's note becomes the request's result
     effect: Callable[[Request, Change], None] = _nothing
-    responds: bool = False  # counts as the first response to an open request
+    responds: bool = False  # a person doing this responds to the request (the bot's doing never does)
+    ends: bool = False  # ends the current tier stint
+    starts: bool = False  # starts a new tier stint
 
 
 _REMINDED = ("last_reminded_at",)
 RULES: dict[EventKind, Rule] = {
     EventKind.REGISTERED: Rule(frozenset(), O),
     EventKind.CLAIMED: Rule(frozenset({O}), A, effect=_claim, responds=True),
-    EventKind.ESCALATED: Rule(frozenset({O, A}), O, effect=_escalate, responds=True),
-    EventKind.SENT_BACK: Rule(frozenset({O, A}), O, effect=_move, responds=True),
-    EventKind.RESOLVED: Rule(frozenset({O, A}), R, ("resolved_at",), result=True, effect=_resolve, responds=True),
-    EventKind.REJECTED: Rule(frozenset({O, A}), Status.REJECTED, ("closed_at",), result=True, responds=True),
+    EventKind.ESCALATED: Rule(frozenset({O, A}), O, effect=_escalate, responds=True, ends=True, starts=True),
+    EventKind.SENT_BACK: Rule(frozenset({O, A}), O, effect=_move, responds=True, ends=True, starts=True),
+    EventKind.RESOLVED: Rule(frozenset({O, A}), R, ("resolved_at",), result=True, effect=_resolve, responds=True,
+                             ends=True),
+    EventKind.REJECTED: Rule(frozenset({O, A}), Status.REJECTED, ("closed_at",), result=True, responds=True,
+                             ends=True),
     EventKind.SATISFIED: Rule(frozenset({R}), Status.CLOSED, ("closed_at",), Rating.SATISFIED),
-    EventKind.UNSATISFIED: Rule(frozenset({R}), A, rating=Rating.UNSATISFIED, effect=_reopen),
+    EventKind.UNSATISFIED: Rule(frozenset({R}), A, rating=Rating.UNSATISFIED, effect=_reopen, starts=True),
     EventKind.EXPIRED: Rule(frozenset({R}), Status.CLOSED, ("closed_at",)),
     EventKind.URGED: Rule(frozenset({O, A}), None, _REMINDED),
     EventKind.REMINDED: Rule(frozenset({O, A}), None, _REMINDED),
@@ -109,9 +119,35 @@ class TransitionError(Exception):
         self.kind = kind
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one transition wrote: the event, the stint it ended (if any), and the current stint."""
+
+    event: Event
+    current: Stint
+    ended: Stint | None = None
+    started: bool = False  # `current` is new (insert it); else it was changed in place (update it)
+
+
+WorkTime = Callable[[datetime, datetime], float]  # working seconds between two moments
+
+
 def can(request: Request, kind: EventKind) -> bool:
     """True when the request's status allows this kind of event."""
     return request.status in RULES[kind].allowed
+
+
+def current_stint(request: Request) -> Stint:
+    """The request's current stint (made from its fields when it was not loaded with it)."""
+    if request.current is None:
+        request.current = Stint(
+            number=request.number, seq=request.stint, tier=request.tier, started_at=request.tier_since,
+            start=EventKind.REGISTERED if request.stint == 1 else EventKind.ESCALATED,
+            ack_due_at=request.ack_due_at, resolve_due_at=request.resolve_due_at,
+            handler=request.handler, handler_key=request.handler_key,
+            held_since=request.tier_since if request.handler else None,
+        )
+    return request.current
 
 
 def transition(
@@ -125,19 +161,28 @@ def transition(
     to_tier: Tier | None = None,
     deadlines: tuple[datetime | None, datetime | None] | None = None,
     data: dict | None = None,
-) -> Event:
-    """Apply one event to the request in place, by its rule, and return the event to append to its log.
+    work: WorkTime | None = None,
+    provisional: bool = False,
+) -> Step:
+    """Apply one event to the request in place, by its rule; return what to store.
 
-    `to_tier` is the tier an escalation or a send-back moves to; `deadlines` are the new
-    (acknowledge, resolve) deadlines when the request's clock restarts.
+    `to_tier` is the tier an escalation or a send-back moves to; `deadlines` are the (acknowledge,
+    resolve) deadlines of the stint the event starts; `work` measures the working time of the stint
+    it ends; `provisional` marks the new stint's deadlines as falling in a guessed calendar year.
     """
     r = RULES[kind]
     if request.status not in r.allowed:
         raise TransitionError(request, kind)
-    from_status, from_tier = request.status, request.tier
-    if r.responds and request.acknowledged_at is None:
-        request.acknowledged_at = at
-        request.responder = actor.name if actor else None
+    stint = current_stint(request)
+    from_status, from_tier, from_seq = request.status, request.tier, request.stint
+    if r.responds and actor is not None:
+        if request.acknowledged_at is None:
+            request.acknowledged_at = at
+            request.responder = actor.name
+        if stint.responded_at is None:
+            stint.responded_at, stint.responder, stint.responder_key = at, actor.name, actor.key
+    if kind is EventKind.CLAIMED and actor is not None:
+        stint.handler, stint.handler_key, stint.held_since = actor.name, actor.key, at
     for name in r.stamps:
         setattr(request, name, at)
     if r.rating is not None:
@@ -149,7 +194,21 @@ def transition(
         request.ack_due_at, request.resolve_due_at = deadlines
     if r.to is not None:
         request.status = r.to
-    return Event(
+    ended = None
+    if r.ends:
+        stint.ended_at, stint.end = at, kind
+        stint.ended_by, stint.ended_by_key = (actor.name, actor.key) if actor else (None, None)
+        stint.working_seconds = work(stint.started_at, at) if work else None
+        ended = stint
+    if r.starts:
+        request.stint += 1
+        request.current = Stint(
+            number=request.number, seq=request.stint, tier=request.tier, started_at=at, start=kind,
+            ack_due_at=request.ack_due_at, resolve_due_at=request.resolve_due_at,
+            handler=request.handler, handler_key=request.handler_key,
+            held_since=at if request.handler else None, provisional=provisional,
+        )
+    event = Event(
         number=request.number,
         kind=kind,
         at=at,
@@ -162,12 +221,19 @@ def transition(
         note=note,
         rule=rule,
         data=data or {},
+        stint=from_seq,
     )
+    return Step(event, request.current, ended if r.starts else None, started=r.starts)
 
 
-def registered_event(request: Request, actor: PersonRef, rule: str | None = None) -> Event:
-    """The first event of a new request's log."""
-    return Event(
+def register(request: Request, actor: PersonRef, rule: str | None = None, provisional: bool = False) -> Step:
+    """The first event of a new request's log, and its first stint."""
+    request.stint = 1
+    request.current = Stint(
+        number=request.number, seq=1, tier=request.tier, started_at=request.created_at, start=EventKind.REGISTERED,
+        ack_due_at=request.ack_due_at, resolve_due_at=request.resolve_due_at, provisional=provisional,
+    )
+    event = Event(
         number=request.number,
         kind=EventKind.REGISTERED,
         at=request.created_at,
@@ -178,4 +244,6 @@ def registered_event(request: Request, actor: PersonRef, rule: str | None = None
         note=request.text,
         rule=rule,
         data={"category": request.category, "urgent": request.urgent},
+        stint=1,
     )
+    return Step(event, request.current, started=True)

@@ -131,6 +131,43 @@ class Inbound:
 
 
 @dataclass(slots=True)
+class Stint:
+    """One stay of a request at one tier: from reaching it (registration, escalation, send-back or a
+    reopening) to leaving it or being resolved, with its own deadlines, set once when it starts."""
+
+    number: int
+    seq: int  # 1, 2, ... within the request
+    tier: Tier
+    started_at: datetime
+    start: EventKind  # REGISTERED, ESCALATED, SENT_BACK or UNSATISFIED
+    ack_due_at: datetime | None
+    resolve_due_at: datetime | None
+    handler: str | None = None  # who held it: claimed it, or (a reopening) resolved it before
+    handler_key: str | None = None
+    held_since: datetime | None = None
+    responded_at: datetime | None = None  # the first response by a person in this stint
+    responder: str | None = None
+    responder_key: str | None = None
+    ended_at: datetime | None = None
+    end: EventKind | None = None  # ESCALATED, SENT_BACK, RESOLVED or REJECTED
+    ended_by: str | None = None  # who ended it (None: the bot)
+    ended_by_key: str | None = None
+    working_seconds: float | None = None  # the working time it took, once it ended
+    provisional: bool = False  # its deadlines fall in a calendar year that is a guess
+    backfilled: bool = False  # made from the event log when the database was upgraded
+
+    def holder_at(self, when: datetime) -> tuple[str, str] | None:
+        """Who held the stint at `when` (name, key), if anyone had by then."""
+        if self.handler is None or self.held_since is None or self.held_since > when:
+            return None
+        return self.handler, self.handler_key or self.handler
+
+    def ended_by_then(self, when: datetime) -> bool:
+        """True when the stint had ended at or before `when`."""
+        return self.ended_at is not None and self.ended_at <= when
+
+
+@dataclass(slots=True)
 class Request:
     """A villager's request (诉求) and its current state."""
 
@@ -166,6 +203,10 @@ class Request:
     last_reminded_at: datetime | None = None
     alerted_at: datetime | None = None
     source_msg_id: str | None = None
+    stint: int = 1  # the number of the current tier stint (1 from registration)
+    next_due_at: datetime | None = None  # when the next time-driven job about it falls due (an index)
+    version: int = 0  # bumped by every stored change: a write of a stale copy is refused
+    current: Stint | None = field(default=None, compare=False, repr=False)  # the current stint, when loaded
 
     @property
     def requester_ref(self) -> PersonRef:
@@ -196,3 +237,4 @@ class Event:
     note: str | None = None
     rule: str | None = None
     data: dict = field(default_factory=dict)
+    stint: int | None = None  # the stint it happened in (an escalation: the one it ended)

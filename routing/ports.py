@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from routing.model import Event, PersonRef, Request, Status, Tier
+from routing.lifecycle import Step
+from routing.model import Event, PersonRef, Request, Status, Stint, Tier
+from routing.rates import Record
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +60,28 @@ class Repository(Protocol):
     def next_number(self) -> int:
         """The next request number of the county (never reused)."""
 
-    def add(self, request: Request, event: Event) -> None:
-        """Store a new request with its first event."""
+    def add(self, request: Request, step: Step) -> None:
+        """Store a new request with its first event and its first stint."""
 
-    def get(self, number: int) -> Request | None:
-        """The request with that number, or None."""
+    def get(self, number: int, lock: bool = False) -> Request | None:
+        """The request with that number and its current stint, or None; `lock` keeps others from changing it
+        until this transaction ends."""
 
-    def update(self, request: Request, event: Event) -> None:
-        """Store a request's new state and append the event that changed it."""
+    def update(self, request: Request, step: Step) -> None:
+        """Store a request's new state, append the event that changed it and write its stints (a copy changed
+        by another transaction since it was read is refused)."""
+
+    def set_timer(self, request: Request) -> None:
+        """Store only a request's timer (`next_due_at`)."""
+
+    def due(self, now: datetime) -> list[int]:
+        """Numbers of the requests whose timer is at or before `now`, soonest first."""
+
+    def next_timer(self, after: datetime) -> datetime | None:
+        """The earliest request timer strictly after `after`."""
+
+    def stints(self, number: int) -> list[Stint]:
+        """A request's stints, first to last."""
 
     def get_many(self, numbers: list[int]) -> dict[int, Request]:
         """Requests by number."""
@@ -79,8 +95,9 @@ class Repository(Protocol):
     def events_between(self, start: datetime, end: datetime) -> list[Event]:
         """Every event in [start, end), oldest first."""
 
-    def rates_inputs(self, start: datetime, end: datetime) -> tuple[list[Request], list[Event]]:
-        """What the 三率 over [start, end) need: requests with a deadline or a rating in it, and those ratings."""
+    def records(self, start: datetime, end: datetime) -> list[Record]:
+        """What the 三率 over [start, end) need: the records (request, stints, ratings) of the requests with a
+        deadline or a rating in it."""
 
     def get_meta(self, name: str) -> str | None:
         """A stored setting of the deployment (e.g. the clock's high-water mark)."""

@@ -1,19 +1,36 @@
-"""The 三率 (响应率, 解决率, 满意率): one definition for digests, exports and reports.
+"""The 三率 (响应率, 解决率, 满意率): one definition for digests, exports and reports (shared/design.md, section 3).
 
-- 响应率: requests first responded to within the acknowledge deadline of the tier where they were
-  registered / requests whose that deadline fell in the period;
-- 解决率: requests resolved (and not since reopened) within the resolve deadline of the tier that
-  resolved them / requests whose resolve deadline fell in the period (rejected ones excluded);
-- 满意率: 满意 / (满意 + 不满意) over ratings given in the period.
+Every figure of a period [start, end) is computed as of the period's end (or as of now, while the
+period is not over): only what had happened by then counts, so what happens later (a reopening,
+an escalation, a late resolution) never changes a period that has passed. Deadlines belong to
+tier stints and are never rewritten.
+
+- 响应率: requests first responded to by a person within the acknowledge deadline of the stint
+  they were registered in / requests whose that deadline fell in the period. The bot's automatic
+  escalation is not a response.
+- 解决率: requests whose standing result (resolved, not reopened since) was reported within the
+  resolve deadline of the stint that resolved them / requests with a resolve deadline "at stake"
+  in the period: a stint's resolve deadline is at stake when it falls in the period and the stint
+  either was still running at it (not escalated, sent back or resolved before) or is the stint
+  that resolved the request. A request counts once per period however many of its deadlines fell
+  in it; rejected requests do not count.
+- 满意率: 满意 / (满意 + 不满意) over the ratings given in the period.
+
+Per handler (the same deadlines, credited to people): 响应 to whoever responded first; 解决 to
+whoever reported the standing result; a deadline missed without either goes to whoever held
+the stint at the deadline, or, when nobody had claimed it, to the unit's 无人认领 entry.
+Ratings go to whoever reported the result that was rated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from routing.model import Event, EventKind, Request, Status
+from routing.model import Event, EventKind, Request, Stint, Tier
+
+RATING_KINDS = frozenset({EventKind.SATISFIED, EventKind.UNSATISFIED})
 
 
 @dataclass(slots=True)
@@ -34,13 +51,18 @@ class Rates:
 
     @property
     def resolution(self) -> float | None:
-        """解决率, or None when no resolve deadline fell in the period."""
+        """解决率, or None when no resolve deadline was at stake in the period."""
         return self.resolved_in_time / self.due_resolve if self.due_resolve else None
 
     @property
     def satisfaction(self) -> float | None:
         """满意率, or None when no rating was given in the period."""
         return self.satisfied / self.rated if self.rated else None
+
+    @property
+    def any(self) -> bool:
+        """True when the unit has at least one figure."""
+        return bool(self.due_ack or self.due_resolve or self.rated)
 
     def add(self, other: Rates) -> None:
         """Add another unit's counts to these."""
@@ -52,65 +74,235 @@ class Rates:
         self.satisfied += other.satisfied
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Person:
+    """A handler a figure is credited to: display name, and the identity that tells namesakes apart."""
+
+    name: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Unclaimed:
+    """The 无人认领 entry of a unit: deadlines missed while nobody held the request there."""
+
+    tier: Tier
+    township: str = ""
+    village: str = ""
+
+
+Credit = Person | Unclaimed
+
+
+def unit_of(r: Request, tier: Tier) -> Unclaimed:
+    """The unit that handles a request at a tier (its 无人认领 entry)."""
+    if tier is Tier.VILLAGE:
+        return Unclaimed(tier, r.township, r.village)
+    if tier is Tier.TOWNSHIP:
+        return Unclaimed(tier, r.township)
+    return Unclaimed(tier)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A request with its tier stints (first to last) and its ratings: what every figure is computed from."""
+
+    request: Request
+    stints: tuple[Stint, ...]
+    ratings: tuple[Event, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """One deadline that fell in a period: whether it was met, and whom it counts for per handler."""
+
+    met: bool
+    credit: Credit
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one request counts for in one period, as of the period's end (or now)."""
+
+    response: Due | None = None  # its registration deadline fell in the period
+    resolution: Due | None = None  # it had a resolve deadline at stake in the period (credit: the resolver)
+    stints: tuple[Due, ...] = ()  # each at-stake stint, for per-handler credit
+    ratings: tuple[tuple[Event, Credit | None], ...] = ()  # ratings given in the period, and whose result
+
+    def count(self, rates: Rates) -> None:
+        """Add this request's counts to a unit's rates."""
+        if self.response is not None:
+            rates.due_ack += 1
+            rates.responded_in_time += self.response.met
+        if self.resolution is not None:
+            rates.due_resolve += 1
+            rates.resolved_in_time += self.resolution.met
+        for e, _ in self.ratings:
+            rates.rated += 1
+            rates.satisfied += e.kind is EventKind.SATISFIED
+
+    def credits(self) -> dict[Credit, Rates]:
+        """This request's counts per handler."""
+        out: dict[Credit, Rates] = {}
+        if self.response is not None:
+            r = out.setdefault(self.response.credit, Rates())
+            r.due_ack += 1
+            r.responded_in_time += self.response.met
+        for due in self.stints:
+            r = out.setdefault(due.credit, Rates())
+            r.due_resolve += 1
+            r.resolved_in_time += due.met
+        for e, credit in self.ratings:
+            if credit is not None:
+                r = out.setdefault(credit, Rates())
+                r.rated += 1
+                r.satisfied += e.kind is EventKind.SATISFIED
+        return out
+
+
 def in_period(t: datetime | None, start: datetime, end: datetime) -> bool:
     """True when t lies in [start, end)."""
     return t is not None and start <= t < end
 
 
-def responded_in_time(r: Request) -> bool:
-    """True when the first response came by the registering tier's acknowledge deadline."""
-    return r.acknowledged_at is not None and r.first_ack_due_at is not None and r.acknowledged_at <= r.first_ack_due_at
+@dataclass(frozen=True, slots=True)
+class AsOf:
+    """A request's state at a moment, from its stints: what had happened by then."""
+
+    started: tuple[Stint, ...]  # the stints begun before the moment
+    rejected: bool
+    standing: Stint | None  # the stint whose resolution stood at the moment (resolved, not reopened)
+    active: bool  # someone still had to act on it
+
+    @classmethod
+    def of(cls, rec: Record, t: datetime) -> AsOf:
+        """The request's state at t (exclusive: what happened at t itself belongs to the next period)."""
+        started = tuple(s for s in rec.stints if s.started_at < t)
+        if not started:
+            return cls((), False, None, False)
+        last = started[-1]
+        ended = last.ended_at is not None and last.ended_at < t
+        return cls(
+            started=started,
+            rejected=ended and last.end is EventKind.REJECTED,
+            standing=last if ended and last.end is EventKind.RESOLVED else None,
+            active=not ended,
+        )
 
 
-def resolved_in_time(r: Request) -> bool:
-    """True when the request is resolved (not reopened since) by the resolving tier's deadline."""
-    return r.resolved_at is not None and r.resolve_due_at is not None and r.resolved_at <= r.resolve_due_at
+def _person(name: str | None, key: str | None) -> Person | None:
+    return Person(name, key or f"name:{name}") if name else None
 
 
-def count_request(rates: Rates, r: Request, start: datetime, end: datetime) -> None:
-    """Count one request's deadlines that fell in [start, end)."""
-    if in_period(r.first_ack_due_at, start, end):
-        rates.due_ack += 1
-        rates.responded_in_time += responded_in_time(r)
-    if r.status is not Status.REJECTED and in_period(r.resolve_due_at, start, end):
-        rates.due_resolve += 1
-        rates.resolved_in_time += resolved_in_time(r)
+def _responder(rec: Record, t: datetime) -> tuple[Person, Stint] | None:
+    """Who responded first, before t, and in which stint."""
+    r = rec.request
+    if r.acknowledged_at is None or r.acknowledged_at >= t:
+        return None
+    for s in rec.stints:
+        if s.responded_at is not None and s.responded_at == r.acknowledged_at:
+            return Person(s.responder or r.responder or "", s.responder_key or f"name:{s.responder}"), s
+    return Person(r.responder or "", f"name:{r.responder}"), rec.stints[0]
 
 
-def count_rating(rates: Rates, e: Event, start: datetime, end: datetime) -> None:
-    """Count one rating event given in [start, end)."""
-    if e.kind in (EventKind.SATISFIED, EventKind.UNSATISFIED) and in_period(e.at, start, end):
-        rates.rated += 1
-        rates.satisfied += e.kind is EventKind.SATISFIED
+def response_due(rec: Record, start: datetime, end: datetime, as_of: datetime) -> Due | None:
+    """The request's 响应 in [start, end) as of min(end, as_of): None when its deadline is not in the period
+    or has not come yet."""
+    t = min(end, as_of)
+    r = rec.request
+    first = rec.stints[0] if rec.stints else None
+    due = first.ack_due_at if first is not None else r.first_ack_due_at
+    if not in_period(due, start, end):
+        return None
+    responded = _responder(rec, t)
+    if responded is not None:
+        person, _ = responded
+        return Due(r.acknowledged_at <= due, person)
+    if t <= due:
+        return None  # not due yet
+    holder = first.holder_at(due) if first is not None else None
+    return Due(False, Person(*holder) if holder else unit_of(r, first.tier if first else r.tier))
 
 
-def tally(rates: Rates, r: Request, ratings: Iterable[Event], start: datetime, end: datetime) -> None:
-    """Count one request and its own rating events into one unit's rates (the streaming form of rates_by)."""
-    count_request(rates, r, start, end)
-    for e in ratings:
-        count_rating(rates, e, start, end)
+def resolution_dues(rec: Record, start: datetime, end: datetime, as_of: datetime) -> tuple[Due | None, tuple[Due, ...]]:
+    """The request's 解决 in [start, end) as of min(end, as_of), and each at-stake stint's, per handler."""
+    t = min(end, as_of)
+    state = AsOf.of(rec, t)
+    if state.rejected or not state.started:
+        return None, ()
+    r = rec.request
+    dues: list[Due] = []
+    met = False
+    for s in state.started:
+        due = s.resolve_due_at
+        if not in_period(due, start, end):
+            continue
+        if s is state.standing:
+            in_time = s.ended_at <= due
+            met = met or in_time
+            dues.append(Due(in_time, _person(s.ended_by, s.ended_by_key) or unit_of(r, s.tier)))
+        elif due < t and s.started_at <= due and not s.ended_by_then(due):
+            holder = s.holder_at(due)
+            dues.append(Due(False, Person(*holder) if holder else unit_of(r, s.tier)))
+    if not dues:
+        return None, ()
+    resolver = _person(state.standing.ended_by, state.standing.ended_by_key) if state.standing else None
+    return Due(met, resolver or dues[0].credit), tuple(dues)
 
 
-def rates_by(
-    requests: Iterable[Request],
-    ratings: Iterable[Event],
-    start: datetime,
-    end: datetime,
-    key: Callable[[Request], Hashable],
-) -> dict[Hashable, Rates]:
-    """The rates per unit (village, township, handler ...), units named by `key(request)`."""
-    out: dict[Hashable, Rates] = {}
-    by_number: dict[int, Request] = {}
-    for r in requests:
-        by_number[r.number] = r
-        count_request(out.setdefault(key(r), Rates()), r, start, end)
-    for e in ratings:
-        r = by_number.get(e.number)
-        if r is not None:
-            count_rating(out.setdefault(key(r), Rates()), e, start, end)
-    return out
+def rated_result(rec: Record, e: Event) -> Credit | None:
+    """Whose result a rating judged: the stint resolved last before it."""
+    resolved = [s for s in rec.stints if s.end is EventKind.RESOLVED and s.ended_at is not None and s.ended_at <= e.at]
+    if not resolved:
+        return None
+    s = resolved[-1]
+    return _person(s.ended_by, s.ended_by_key) or unit_of(rec.request, s.tier)
 
 
-def total(requests: Iterable[Request], ratings: Iterable[Event], start: datetime, end: datetime) -> Rates:
+def outcome(rec: Record, start: datetime, end: datetime, as_of: datetime) -> Outcome:
+    """What a request counts for in [start, end), as of the period's end (or `as_of`, if earlier)."""
+    resolution, stints = resolution_dues(rec, start, end, as_of)
+    t = min(end, as_of)
+    ratings = tuple((e, rated_result(rec, e)) for e in rec.ratings
+                    if e.kind in RATING_KINDS and start <= e.at < end and e.at < t)
+    return Outcome(response_due(rec, start, end, as_of), resolution, stints, ratings)
+
+
+def rates_of(records: Iterable[Record], start: datetime, end: datetime, as_of: datetime) -> Rates:
     """The rates over all the given requests."""
-    return rates_by(requests, ratings, start, end, key=lambda r: None).get(None, Rates())
+    rates = Rates()
+    for rec in records:
+        outcome(rec, start, end, as_of).count(rates)
+    return rates
+
+
+def rank_key(name: str, rates: Rates, weights: Sequence[float] = (0.3, 0.4, 0.3)) -> tuple:
+    """The ranking rule of digests and reports: by composite score, best first; units without any figure
+    last; ties by name. The score weighs 响应率, 解决率 and 满意率 (30/40/30 by default); a missing rate's
+    weight goes to the others."""
+    s = composite(rates, weights)
+    return (s is None, -(s or 0.0), name)
+
+
+def composite(rates: Rates, weights: Sequence[float] = (0.3, 0.4, 0.3)) -> float | None:
+    """The composite score in [0, 1] of a unit's rates, or None when it has none of them."""
+    parts = [(w, v) for w, v in zip(weights, (rates.response, rates.resolution, rates.satisfaction), strict=True)
+             if v is not None]
+    total = sum(w for w, _ in parts)
+    return sum(w * v for w, v in parts) / total if parts and total else None
+
+
+@dataclass(slots=True)
+class Tally:
+    """Rates of several units at once, from one pass over the records (digests)."""
+
+    units: dict[object, Rates] = field(default_factory=dict)
+
+    def add(self, keys: Iterable[object], o: Outcome) -> None:
+        """Count one request's outcome for each of the units it belongs to."""
+        for k in keys:
+            o.count(self.units.setdefault(k, Rates()))
+
+    def get(self, key: object) -> Rates:
+        """A unit's rates (empty when it had none)."""
+        return self.units.get(key, Rates())

@@ -2,20 +2,20 @@
 
 The rules that make the figures fair to handlers:
 - time is working time of the calendar: nights, weekends and holidays do not count;
-- only time a request spends open or acknowledged counts: waiting for the requester's rating
-  does not (a request reopened by 不满意 counts again from the reopening);
+- only time a request spends open or acknowledged counts (its tier stints): waiting for the
+  requester's rating does not (a request reopened by 不满意 counts again from the reopening);
 - a request that moves between tiers has its time counted at each tier separately, from the
-  moment it reached that tier.
+  moment it reached that tier;
+- everything about a period is computed as of the period's end (or as of the review, while the
+  period is not over): what happened later never changes it (routing.rates).
 
-The 三率 come from `routing.rates`, the one implementation shared with the digests. Everything
-here is a pure function of requests, their events, the calendar and a moment `as_of` (the time
-the review is made, for requests still being handled). `Review` takes requests one at a time, so
-that a million requests can stream through it; per request it keeps only a few numbers.
+Everything here is a pure function of records (a request, its stints and its ratings), the
+calendar and a moment `as_of` (when the review is made). `Review` takes records one at a time,
+so that a million requests can stream through it; per request it keeps only a few numbers.
 """
 
 from __future__ import annotations
 
-import enum
 import heapq
 import math
 from array import array
@@ -24,33 +24,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from routing.jobs import overdue_since
-from routing.lifecycle import RULES
-from routing.model import Event, EventKind, Request, Status, Tier
-from routing.rates import (
-    Rates,
-    count_rating,
-    count_request,
-    resolved_in_time,
-    responded_in_time,
-    tally,
-)
+from routing.model import Request, Stint, Tier
+from routing.rates import AsOf, Credit, Outcome, Person, Rates, Record, Unclaimed, outcome
 from routing.workcal import WorkCalendar
 
-# the events that move a request's clocks; reminders, proposals and alerts do not
-TIMING_KINDS = frozenset({
-    EventKind.REGISTERED, EventKind.CLAIMED, EventKind.ESCALATED, EventKind.SENT_BACK, EventKind.RESOLVED,
-    EventKind.REJECTED, EventKind.SATISFIED, EventKind.UNSATISFIED, EventKind.EXPIRED,
-})
-RATING_KINDS = frozenset({EventKind.SATISFIED, EventKind.UNSATISFIED})
-_HANDLED = frozenset({Status.OPEN, Status.ACKNOWLEDGED})  # someone has to act: the handlers' clock runs
 OVERDUE_LISTED = 50
-
-
-class NoResponder(enum.Enum):
-    """The 'handler' of a request no person responded to first."""
-
-    BOT = "bot"  # the bot's automatic escalation was the first response
-    NONE = "none"  # nobody has responded yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,18 +62,25 @@ class TierTime:
 
 @dataclass(slots=True)
 class RequestFigures:
-    """One request's review figures."""
+    """One request's review figures, as of a moment (the period's end, or the review)."""
 
-    request: Request
+    record: Record
+    as_of: datetime
+    state: AsOf
     response_hours: float | None  # working hours from registration to the first response
-    resolution_days: float | None  # working days open or acknowledged until resolved; None until resolved
+    resolution_days: float | None  # working days open or acknowledged until the standing result
     tiers: dict[Tier, TierTime]  # the tiers it reached
     resolved_tier: Tier | None  # the tier whose handler reported the standing result
-    resolver: str | None  # who reported it (None: not resolved)
-    response_met: bool | None  # None: the acknowledge deadline has not passed yet
+    resolver: Person | None  # who reported it
+    first_responder: Person | None
+    response_met: bool | None  # None: the acknowledge deadline had not come
     resolution_met: bool | None  # None: not due yet, or rejected
-    ratings: tuple[Event, ...]  # every rating the request was given
     hours_per_day: float
+
+    @property
+    def request(self) -> Request:
+        """The request."""
+        return self.record.request
 
     def handling_days(self, tier: Tier) -> float | None:
         """Working days the request spent being handled at a tier, None if it never got there."""
@@ -107,82 +92,70 @@ class RequestFigures:
         t = self.tiers.get(tier)
         return None if t is None else t.response_hours
 
-    @property
-    def handler_key(self) -> str | NoResponder:
-        """Who the request counts for per handler: the first responder (design, section 3)."""
-        r = self.request
-        if r.responder:
-            return r.responder
-        return NoResponder.BOT if r.acknowledged_at is not None else NoResponder.NONE
+
+def _worked(s: Stint, until: datetime, calendar: WorkCalendar) -> float:
+    """The working time of a stint up to `until` (its stored time once it had ended by then)."""
+    if s.ended_at is not None and s.ended_at <= until:
+        return s.working_seconds if s.working_seconds is not None else calendar.working_seconds(s.started_at, s.ended_at)
+    return calendar.working_seconds(s.started_at, until) if until > s.started_at else 0.0
 
 
-def response_met(r: Request, as_of: datetime) -> bool | None:
-    """Whether the first response met the registering tier's acknowledge deadline; None while not due."""
-    if r.first_ack_due_at is None:
-        return None
-    if responded_in_time(r):
-        return True
-    if r.acknowledged_at is None and as_of < r.first_ack_due_at:
-        return None
-    return False
+def _person(name: str | None, key: str | None) -> Person | None:
+    return Person(name, key or f"name:{name}") if name else None
 
 
-def resolution_met(r: Request, as_of: datetime) -> bool | None:
-    """Whether the standing result met the resolving tier's deadline; None while not due, or when rejected."""
-    if r.status is Status.REJECTED or r.resolve_due_at is None:
-        return None
-    if resolved_in_time(r):
-        return True
-    if r.resolved_at is None and as_of < r.resolve_due_at:
-        return None
-    return False
-
-
-def request_figures(r: Request, events: Iterable[Event], calendar: WorkCalendar, as_of: datetime) -> RequestFigures:
-    """A request's times per tier and overall, from its event log (oldest first)."""
+def request_figures(rec: Record, calendar: WorkCalendar, as_of: datetime) -> RequestFigures:
+    """A request's figures as of `as_of`: what had happened by then, its stints' times and deadlines."""
+    r = rec.request
+    state = AsOf.of(rec, as_of)
     tiers: dict[Tier, TierTime] = {}
-    since, tier, handled = r.created_at, r.tier, True
-    resolved_tier: Tier | None = None
-    resolver: str | None = None
-    ratings: list[Event] = []
-    for e in events:
-        if e.kind not in TIMING_KINDS:
-            continue
-        if e.kind is EventKind.REGISTERED:
-            tiers.setdefault(e.tier, TierTime(e.at))
-            since, tier, handled = e.at, e.tier, True
-            continue
-        where = e.from_tier or e.tier  # the tier at which it happened (an escalation ends elsewhere)
-        if handled and where in tiers:
-            tiers[where].handling_seconds += calendar.working_seconds(since, e.at)
-        here = tiers.get(where)
-        if here is not None and here.response_hours is None and RULES[e.kind].responds:
-            here.response_hours = calendar.working_seconds(here.reached_at, e.at) / 3600
-        if e.kind is EventKind.RESOLVED:
-            resolved_tier, resolver = where, e.actor
-        elif e.kind is EventKind.UNSATISFIED:
-            resolved_tier, resolver = None, None
-        if e.kind in RATING_KINDS:
-            ratings.append(e)
-        if e.tier not in tiers:
-            tiers[e.tier] = TierTime(e.at)
-        since, tier = e.at, e.tier
-        if e.to_status is not None:
-            handled = e.to_status in _HANDLED
-    if handled and tier in tiers and as_of > since:
-        tiers[tier].handling_seconds += calendar.working_seconds(since, as_of)
+    for s in state.started:
+        t = tiers.setdefault(s.tier, TierTime(s.started_at))
+        t.handling_seconds += _worked(s, as_of, calendar)
+        if t.response_hours is None and s.responded_at is not None and s.responded_at < as_of:
+            t.response_hours = calendar.working_seconds(t.reached_at, s.responded_at) / 3600
     hours_per_day = calendar.hours_per_day
+    standing = state.standing
     resolution = None
-    if r.resolved_at is not None:
-        resolution = sum(t.handling_seconds for t in tiers.values()) / 3600 / hours_per_day
-    response = calendar.working_seconds(r.created_at, r.acknowledged_at) / 3600 if r.acknowledged_at else None
-    if r.resolved_at is None:
-        resolved_tier, resolver = None, None
+    if standing is not None:
+        resolution = sum(_worked(s, as_of, calendar) for s in state.started) / 3600 / hours_per_day
+    responded = r.acknowledged_at is not None and r.acknowledged_at < as_of
+    response = calendar.working_seconds(r.created_at, r.acknowledged_at) / 3600 if responded else None
+    first_responder = None
+    if responded:
+        first = next((s for s in rec.stints if s.responded_at == r.acknowledged_at), None)
+        first_responder = (_person(first.responder, first.responder_key) if first else None) or _person(r.responder,
+                                                                                                          None)
     return RequestFigures(
-        request=r, response_hours=response, resolution_days=resolution, tiers=tiers,
-        resolved_tier=resolved_tier, resolver=resolver, response_met=response_met(r, as_of),
-        resolution_met=resolution_met(r, as_of), ratings=tuple(ratings), hours_per_day=hours_per_day,
+        record=rec, as_of=as_of, state=state, response_hours=response, resolution_days=resolution, tiers=tiers,
+        resolved_tier=standing.tier if standing else None,
+        resolver=_person(standing.ended_by, standing.ended_by_key) if standing else None,
+        first_responder=first_responder,
+        response_met=_response_met(rec, as_of), resolution_met=_resolution_met(rec, state, as_of),
+        hours_per_day=hours_per_day,
     )
+
+
+def _response_met(rec: Record, as_of: datetime) -> bool | None:
+    r = rec.request
+    due = rec.stints[0].ack_due_at if rec.stints else r.first_ack_due_at
+    if due is None:
+        return None
+    if r.acknowledged_at is not None and r.acknowledged_at < as_of:
+        return r.acknowledged_at <= due
+    return False if due < as_of else None
+
+
+def _resolution_met(rec: Record, state: AsOf, as_of: datetime) -> bool | None:
+    """Whether the request's deciding deadline was met: the resolving stint's, else the one running."""
+    if state.rejected or not state.started:
+        return None
+    if state.standing is not None:
+        s = state.standing
+        return s.resolve_due_at is None or s.ended_at <= s.resolve_due_at
+    missed = any(s.resolve_due_at is not None and s.resolve_due_at < as_of and s.started_at <= s.resolve_due_at
+                 and not s.ended_by_then(s.resolve_due_at) for s in state.started)
+    return False if missed else None
 
 
 def quantile(values: Iterable[float], q: float) -> float | None:
@@ -220,7 +193,8 @@ class _Unit:
     rejected: int = 0
     active: int = 0
     rates: Rates = field(default_factory=Rates)
-    positions: array = field(default_factory=lambda: array("I"))
+    response_positions: array = field(default_factory=lambda: array("I"))
+    resolution_positions: array = field(default_factory=lambda: array("I"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,10 +202,10 @@ class UnitSummary:
     """One unit's figures over a review: what exports and reports show."""
 
     key: Hashable
-    requests: int  # registered in the period
-    resolved: int  # of those, resolved now (result standing)
+    requests: int  # registered in the period (per handler: requests it counts for)
+    resolved: int  # of those, resolved by the period's end (result standing)
     rejected: int
-    active: int  # of those, still open or acknowledged
+    active: int  # of those, still open or acknowledged at the period's end
     rates: Rates  # the 三率 of the period (deadlines and ratings that fell in it)
     response: Spread  # working hours to the first response, of requests registered in the period
     resolution: Spread  # working days to resolution, of those resolved
@@ -258,22 +232,23 @@ class OverdueItem:
     working_days: float
 
 
-DIMENSIONS: dict[str, Callable[[RequestFigures], Hashable]] = {
-    "township": lambda f: f.request.township,
-    "village": lambda f: (f.request.township, f.request.village),
-    "category": lambda f: f.request.category,
-    "handler": lambda f: f.handler_key,
+UNIT_DIMENSIONS: dict[str, Callable[[Request], Hashable]] = {
+    "township": lambda r: r.township,
+    "village": lambda r: (r.township, r.village),
+    "category": lambda r: r.category,
 }
+DIMENSIONS = (*UNIT_DIMENSIONS, "handler")
 
 
 class Review:
-    """The figures of a review, accumulated one request at a time."""
+    """The figures of a review, accumulated one record at a time."""
 
     def __init__(self, scope: Scope, calendar: WorkCalendar, as_of: datetime, *,
                  overdue_listed: int = OVERDUE_LISTED) -> None:
         self.scope = scope
         self.calendar = calendar
         self.as_of = as_of
+        self.until = min(scope.end, as_of)  # the moment the period's figures are computed as of
         self.total = _Unit()
         self.units: dict[str, dict[Hashable, _Unit]] = {d: {} for d in DIMENSIONS}
         # times stored once per request registered in the period; units keep positions into these
@@ -297,40 +272,67 @@ class Review:
         self._overdue_listed = overdue_listed
 
     # --- input -------------------------------------------------------------------
-    def add(self, r: Request, events: Iterable[Event]) -> RequestFigures:
-        """Count one request of the scope with its event log; returns its figures."""
-        f = request_figures(r, events, self.calendar, self.as_of)
-        units = [self.units[d].setdefault(key(f), _Unit()) for d, key in DIMENSIONS.items()]
+    def add(self, rec: Record) -> RequestFigures:
+        """Count one record of the scope; returns the request's figures as of the period's end."""
+        r = rec.request
+        f = request_figures(rec, self.calendar, self.until)
+        o = outcome(rec, self.scope.start, self.scope.end, self.as_of)
+        units = [self.units[d].setdefault(key(r), _Unit()) for d, key in UNIT_DIMENSIONS.items()]
         counted = Rates()
-        tally(counted, r, f.ratings, self.scope.start, self.scope.end)
+        o.count(counted)
         for u in (self.total, *units):
             u.rates.add(counted)
-        self._count_weeks(f)
+        handlers = self._credit(o)
+        self._count_weeks(rec)
         if self.scope.created_in(r):
-            self._count_registered(f, units)
+            self._count_registered(rec, f, units, handlers)
         return f
 
-    def add_rating(self, r: Request, e: Event) -> None:
-        """Count a rating given in the period to a request that `add` does not see (registered earlier)."""
-        f = RequestFigures(r, None, None, {}, None, None, None, None, (e,), self.calendar.hours_per_day)
-        for u in (self.total, *(self.units[d].setdefault(key(f), _Unit()) for d, key in DIMENSIONS.items())):
-            count_rating(u.rates, e, self.scope.start, self.scope.end)
-        week = self._week_of(e.at)
-        if week in self._weeks:
-            count_rating(self._weeks[week].rates, e, *self._week_bounds[week])
+    def add_rating(self, rec: Record) -> None:
+        """Count the ratings given in the period to a request `add` does not see (registered earlier,
+        no deadline in the period)."""
+        o = outcome(rec, self.scope.start, self.scope.end, self.as_of)
+        counted = Rates()
+        o.count(counted)
+        for u in (self.total, *(self.units[d].setdefault(key(rec.request), _Unit())
+                                for d, key in UNIT_DIMENSIONS.items())):
+            u.rates.add(counted)
+        self._credit(o)
+        self._count_weeks(rec)
 
-    def _count_registered(self, f: RequestFigures, units: list[_Unit]) -> None:
-        r = f.request
+    def _credit(self, o: Outcome) -> dict[Credit, _Unit]:
+        """Per-handler counts of one outcome; returns the handlers' units."""
+        out = {}
+        for credit, rates in o.credits().items():
+            u = self.units["handler"].setdefault(credit, _Unit())
+            u.rates.add(rates)
+            u.requests += 1
+            out[credit] = u
+        return out
+
+    def _count_registered(self, rec: Record, f: RequestFigures, units: list[_Unit],
+                          handlers: dict[Credit, _Unit]) -> None:
+        r = rec.request
         pos = len(self._response)
         self._response.append(math.nan if f.response_hours is None else f.response_hours)
         self._resolution.append(math.nan if f.resolution_days is None else f.resolution_days)
-        resolved, rejected, active = r.resolved_at is not None, r.status is Status.REJECTED, r.status.active
+        state = f.state
+        resolved, rejected, active = state.standing is not None, state.rejected, state.active
         for u in (self.total, *units):
             u.requests += 1
             u.resolved += resolved
             u.rejected += rejected
             u.active += active
-            u.positions.append(pos)
+            u.response_positions.append(pos)
+            u.resolution_positions.append(pos)
+        if f.first_responder is not None:
+            self.units["handler"].setdefault(f.first_responder, _Unit()).response_positions.append(pos)
+        if f.resolver is not None:
+            u = self.units["handler"].setdefault(f.resolver, _Unit())
+            u.resolution_positions.append(pos)
+            u.resolved += 1
+        if active and (holder := state.started[-1].holder_at(self.until)) is not None:
+            self.units["handler"].setdefault(Person(*holder), _Unit()).active += 1
         week = self._weeks.get(self._week_of(r.created_at))
         if week is not None:
             week.requests += 1
@@ -340,7 +342,7 @@ class Review:
         for tier, t in f.tiers.items():
             if t.response_hours is not None:
                 self._tier_response[tier].append(t.response_hours)
-            if not r.status.active:  # a tier's part is only complete once the request is no longer handled
+            if not active:  # a tier's part is only complete once the request is no longer handled
                 self._tier_handling[tier].append(t.handling_seconds / 3600 / f.hours_per_day)
         since = overdue_since(r)
         if since is not None and since <= self.as_of:
@@ -353,16 +355,15 @@ class Review:
             elif self._overdue and entry[:2] > self._overdue[0][:2]:
                 heapq.heapreplace(self._overdue, entry)
 
-    def _count_weeks(self, f: RequestFigures) -> None:
-        r = f.request
-        weeks = {self._week_of(t) for t in (r.first_ack_due_at, r.resolve_due_at) if t is not None}
-        for w in weeks:
+    def _count_weeks(self, rec: Record) -> None:
+        """Each week's 三率, as of the week's end (or the review), from the deadlines and ratings in it."""
+        moments = [s.resolve_due_at for s in rec.stints]
+        moments.append(rec.stints[0].ack_due_at if rec.stints else rec.request.first_ack_due_at)
+        moments += [e.at for e in rec.ratings]
+        for w in {self._week_of(t) for t in moments if t is not None}:
             if w in self._weeks:
-                count_request(self._weeks[w].rates, r, *self._week_bounds[w])
-        for e in f.ratings:
-            w = self._week_of(e.at)
-            if w in self._weeks:
-                count_rating(self._weeks[w].rates, e, *self._week_bounds[w])
+                start, end = self._week_bounds[w]
+                outcome(rec, start, end, self.as_of).count(self._weeks[w].rates)
 
     # --- weeks: local Monday to Sunday ------------------------------------------------
     def _week_of(self, t: datetime) -> date:
@@ -375,7 +376,8 @@ class Review:
     # --- output ------------------------------------------------------------------------
     def _summary(self, key: Hashable, u: _Unit) -> UnitSummary:
         return UnitSummary(key, u.requests, u.resolved, u.rejected, u.active, u.rates,
-                           _spread(self._response, u.positions), _spread(self._resolution, u.positions))
+                           _spread(self._response, u.response_positions),
+                           _spread(self._resolution, u.resolution_positions))
 
     def overall(self) -> UnitSummary:
         """The figures of the whole scope."""
@@ -415,9 +417,11 @@ def _spread(values: array, positions: array) -> Spread:
 
 
 def _sort_key(key: Hashable) -> tuple:
-    """Units by name; the no-person handler entries last."""
-    if isinstance(key, NoResponder):
-        return (1, key.value)
+    """Units by name; a handler dimension's people first, then the units' 无人认领 entries."""
+    if isinstance(key, Unclaimed):
+        return (1, key.tier, key.township, key.village)
+    if isinstance(key, Person):
+        return (0, key.name, key.key)
     return (0, key)
 
 

@@ -15,13 +15,14 @@ from datetime import datetime, timedelta
 
 from routing import grammar
 from routing.grammar import Malformed, Need, Parsed
-from routing.digest import Activity, CountyDigest, TownshipDigest, overdue_now, rank, township_digest
+from routing.digest import RANKING, Activity, CountyDigest, TownshipDigest, overdue_now, rank, township_digest
 from routing.intake import has_content, request_text
-from routing.jobs import Digest, Job, due_jobs, last_slot, next_request_due, next_slot
-from routing.lifecycle import TransitionError, can, registered_event, transition
+from routing.jobs import Digest, Job, due_at, due_jobs, last_slot, next_slot, remind_at
+from routing.lifecycle import TransitionError, can, register, transition
 from routing.model import EventKind, Inbound, PersonRef, Request, Role, Status, Tier
 from routing.org import County, Member, Place, RoomKind
 from routing.policy import Policy
+from routing.rates import Rates, Tally, outcome
 from routing.ports import Outbound, Repository, RequestFilter
 from routing.tagging import Tagger
 
@@ -237,7 +238,7 @@ class RelayService:
         cmd: Command = parsed.spec
         req = None
         if parsed.number is not None:
-            req = turn.tx.get(parsed.number)
+            req = turn.tx.get(parsed.number, lock=True)  # decide on a fresh copy no one else changes meanwhile
             if req is None:
                 turn.reply("not_found.j2", number=parsed.number)
                 return
@@ -254,9 +255,22 @@ class RelayService:
         except TransitionError as e:
             turn.reply("bad_state.j2", r=e.request, command=parsed.verb)
 
+    def apply(self, tx: Repository, req: Request, kind: EventKind, at: datetime, actor: PersonRef | None,
+              **kw) -> None:
+        """The one way a request changes: its transition, the stint it ends measured, its timer reset, stored."""
+        if "deadlines" in kw:
+            kw["provisional"] = self._provisional(kw["deadlines"])
+        step = transition(req, kind, at, actor, work=self.policy.calendar.working_seconds, **kw)
+        req.next_due_at = due_at(req, self.policy)
+        tx.update(req, step)
+
+    def _provisional(self, deadlines: tuple[datetime | None, datetime | None]) -> bool:
+        """True when a deadline falls in a calendar year the calendar only guesses."""
+        cal = self.policy.calendar
+        return any(d is not None and cal.uses_fallback(cal.local(d).year) for d in deadlines)
+
     def _change(self, turn: Turn, req: Request, kind: EventKind, **kw) -> None:
-        event = transition(req, kind, turn.now, turn.sender, **kw)
-        turn.tx.update(req, event)
+        self.apply(turn.tx, req, kind, turn.now, turn.sender, **kw)
         log.info("request #%d %s by %s at %s", req.number, kind.value, turn.msg.sender, turn.msg.room)
 
     def _village_room(self, req: Request) -> str:
@@ -321,11 +335,8 @@ class RelayService:
     ) -> None:
         """Move a request up to `target` and post it in that tier's room."""
         waited = at - req.created_at
-        event = transition(
-            req, EventKind.ESCALATED, at, actor, note=note, rule=rule, to_tier=target,
-            deadlines=self.policy.deadlines(at, req.category, req.urgent),
-        )
-        tx.update(req, event)
+        self.apply(tx, req, EventKind.ESCALATED, at, actor, note=note, rule=rule, to_tier=target,
+                   deadlines=self.policy.deadlines(at, req.category, req.urgent))
         log.info("request #%d escalated to %s (%s)", req.number, target.key, rule or "by hand")
         out.append(Outbound(
             self._tier_room(req), "escalated_post.j2",
@@ -410,14 +421,14 @@ class RelayService:
             if len(waiting) > 1:
                 turn.reply("rate_which.j2", items=waiting, verb=p.verb)
                 return
-            req = waiting[0]
+            req = turn.tx.get(waiting[0].number, lock=True)
         if satisfied:
             self._change(turn, req, EventKind.SATISFIED, note=p.arg or None)
             turn.reply("rated_satisfied.j2", r=req)
             return
+        # the reopened stint is held by the handler who resolved it: it has only a resolve deadline
         _, resolve_due = self.policy.deadlines(turn.now, req.category, req.urgent)
-        self._change(turn, req, EventKind.UNSATISFIED, note=p.arg or None,
-                     deadlines=(req.ack_due_at, resolve_due))
+        self._change(turn, req, EventKind.UNSATISFIED, note=p.arg or None, deadlines=(None, resolve_due))
         turn.reply("rated_unsatisfied.j2", r=req)
         room = self._tier_room(req)
         mentions = (req.handler_ref,) if req.handler_ref else self._tier_handlers(req)
@@ -430,21 +441,32 @@ class RelayService:
 
     # --- time ------------------------------------------------------------------
     def tick(self, tx: Repository, now: datetime) -> list[Outbound]:
-        """Run every time-driven job due at `now`: escalations, proposals, reminders, rating windows, digests."""
+        """Run every time-driven job due at `now`: escalations, proposals, reminders, rating windows, digests.
+
+        The timer index says which requests may be due; each is then read again, locked, and its jobs
+        are decided on that fresh copy, so a claim that came in meanwhile is never overwritten.
+        """
         out: list[Outbound] = []
         if tx.get_meta(STARTED) is None:
             tx.set_meta(STARTED, now.isoformat())
-        reminders: dict[str, list[Request]] = {}
-        for req in tx.find(RequestFilter(statuses=PENDING)):
-            for job in due_jobs(req, self.policy, now):
+        reminders: dict[str, list[tuple[Request, datetime]]] = {}
+        for number in tx.due(now):
+            req = tx.get(number, lock=True)
+            if req is None:
+                continue
+            jobs = due_jobs(req, self.policy, now)
+            for job in jobs:
                 if job is Job.AUTO_ESCALATE:
                     self._auto_escalate(tx, req, now, out)
                 elif job is Job.PROPOSE:
                     self._propose(tx, req, now, out)
                 elif job is Job.REMIND:
-                    reminders.setdefault(self._tier_room(req), []).append(req)
+                    reminders.setdefault(self._tier_room(req), []).append((req, remind_at(req, self.policy)))
                 elif job is Job.EXPIRE:
-                    tx.update(req, transition(req, EventKind.EXPIRED, now, None, rule="rating_window"))
+                    self.apply(tx, req, EventKind.EXPIRED, now, None, rule="rating_window")
+            if not jobs:  # nothing was due after all (it changed since the index was written): reset the timer
+                req.next_due_at = due_at(req, self.policy)
+                tx.set_timer(req)
         for room, items in reminders.items():
             self._remind(tx, room, items, now, out)
         out += self._digests(tx, now)
@@ -452,37 +474,43 @@ class RelayService:
 
     def next_due(self, tx: Repository, after: datetime) -> datetime | None:
         """When the next time-driven job falls due strictly after `after`."""
-        times = [next_request_due(r, self.policy, after) for r in tx.find(RequestFilter(statuses=PENDING))]
+        times = [tx.next_timer(after)]
         times += [next_slot(self.policy, d, after) for d in Digest]
         present = [t for t in times if t is not None]
         return min(present) if present else None
 
     def _auto_escalate(self, tx: Repository, req: Request, now: datetime, out: list[Outbound]) -> None:
+        key = f"auto:{req.number}:{req.stint}"  # one automatic escalation per stint
         self.escalate(tx, req, Tier.TOWNSHIP, now, None, note=None, out=out, rule="auto_after")
         cadres = self._tier_handlers(req, Tier.VILLAGE)
         out.append(Outbound(self._village_room(req), "auto_escalated.j2", {"r": req},
-                            _unique((req.requester_ref, *cadres)), key=f"auto:{req.number}:{now.isoformat()}"))
+                            _unique((req.requester_ref, *cadres)), key=key))
 
     def _propose(self, tx: Repository, req: Request, now: datetime, out: list[Outbound]) -> None:
-        tx.update(req, transition(req, EventKind.PROPOSED, now, None, rule="propose_after"))
+        self.apply(tx, req, EventKind.PROPOSED, now, None, rule="propose_after")
         log.info("request #%d: escalation proposed to the cadres of %s", req.number, req.village)
         auto = self.policy.escalation.auto_after
         out.append(Outbound(
             self._village_room(req), "proposal.j2",
             {"r": req, "waited": now - req.tier_since, "auto_at": self.policy.calendar.add(now, auto) if auto else None},
-            self._tier_handlers(req, Tier.VILLAGE), key=f"propose:{req.number}:{now.isoformat()}",
+            self._tier_handlers(req, Tier.VILLAGE), key=f"propose:{req.number}:{req.stint}",
         ))
 
-    def _remind(self, tx: Repository, room: str, items: list[Request], now: datetime, out: list[Outbound]) -> None:
-        """One reminder per room per tick, listing its overdue requests and mentioning their handlers."""
-        overdue = overdue_now(items, now)
+    def _remind(self, tx: Repository, room: str, items: list[tuple[Request, datetime]], now: datetime,
+                out: list[Outbound]) -> None:
+        """One reminder per room per tick, listing its overdue requests and mentioning their handlers.
+
+        Its key names each request, stint and the moment its reminder fell due: the same reminder
+        can never be queued twice, whatever ticks or processes run.
+        """
+        overdue = overdue_now([req for req, _ in items], now)
         mentions: list[PersonRef] = []
-        for req in items:
-            tx.update(req, transition(req, EventKind.REMINDED, now, None, rule="remind_every"))
+        for req, _ in items:
+            self.apply(tx, req, EventKind.REMINDED, now, None, rule="remind_every")
             mentions += [req.handler_ref] if req.handler_ref else self._tier_handlers(req)
-        log.info("overdue reminder in %s for %s", room, ", ".join(f"#{r.number}" for r in items))
-        out.append(Outbound(room, "reminder.j2", {"items": overdue}, _unique(mentions),
-                            key=f"remind:{room}:{now.isoformat()}"))
+        log.info("overdue reminder in %s for %s", room, ", ".join(f"#{r.number}" for r, _ in items))
+        key = "remind:" + ",".join(f"{r.number}.{r.stint}@{due.isoformat()}" for r, due in items)
+        out.append(Outbound(room, "reminder.j2", {"items": overdue}, _unique(mentions), key=key))
 
     def _digests(self, tx: Repository, now: datetime) -> list[Outbound]:
         """The digests whose latest slot has come and has not been sent (once, late if it was missed)."""
@@ -523,7 +551,9 @@ class RelayService:
         owners = tx.get_many(sorted({e.number for e in events}))
         active = tx.find(RequestFilter(statuses=frozenset({Status.OPEN, Status.ACKNOWLEDGED})))
         month_start = self._month_start(now)
-        rate_requests, ratings = tx.rates_inputs(month_start, now)
+        month = Tally()
+        for rec in tx.records(month_start, now):
+            month.add((rec.request.township,), outcome(rec, month_start, now, now))
         digests = []
         for township in self.county.townships:
             name = township.name
@@ -532,17 +562,18 @@ class RelayService:
                 return [r for r in requests if r.township == name]
 
             own_events = [e for e in events if owners[e.number].township == name]
-            digests.append(township_digest(township, start, now, month_start, mine(created), own_events,
-                                           mine(active), mine(rate_requests), ratings))
+            digests.append(township_digest(township, start, now, mine(created), own_events, owners, mine(active),
+                                           month.get(name)))
         return digests
 
     def _county_digest(self, tx: Repository, start: datetime, now: datetime, late: datetime | None) -> CountyDigest:
         townships = self._township_digests(tx, start, now)
-        total = Activity()
+        total, month = Activity(), Rates()
         for t in townships:
             total.add(t.activity)
+            month.add(t.month)
         return CountyDigest(self.county.name, start, now, total, sum(len(t.overdue) for t in townships),
-                            rank(townships), late)
+                            rank(townships), late, month=month, ranking=RANKING)
 
     # --- registration ----------------------------------------------------------
     def _maybe_register(self, turn: Turn) -> None:
@@ -582,7 +613,9 @@ class RelayService:
             source_msg_id=turn.msg.msg_id,
         )
         rule = "direct_to_township" if direct else None
-        turn.tx.add(req, registered_event(req, turn.sender, rule=rule))
+        step = register(req, turn.sender, rule=rule, provisional=self._provisional((ack_due, resolve_due)))
+        req.next_due_at = due_at(req, self.policy)
+        turn.tx.add(req, step)
         log.info("request #%d registered in %s (%s%s)", req.number, place.room, req.category,
                  ", urgent" if req.urgent else "")
         turn.reply("registered.j2", r=req, direct=direct)
@@ -595,7 +628,7 @@ class RelayService:
 
     def alert_township(self, tx: Repository, req: Request, at: datetime, out: list[Outbound]) -> None:
         """Show an urgent request to the township at once; it stays at its tier."""
-        tx.update(req, transition(req, EventKind.ALERTED, at, None, rule="urgent"))
+        self.apply(tx, req, EventKind.ALERTED, at, None, rule="urgent")
         township = self.county.township(req.township)
         out.append(Outbound(township.room, "urgent_post.j2", {"r": req},
                             tuple(m.ref for m in township.staff + township.leaders)))

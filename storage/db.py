@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
+from sqlmodel import Session, create_engine
 
-from storage import tables
+from storage import migrate
 from storage.repository import SqlRepository
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,10 @@ _SNAPSHOT = "minqing_snapshot"  # execution option of a read-only snapshot trans
 
 class DatabaseError(RuntimeError):
     """The database cannot be opened or is not this program's."""
+
+
+class SchemaOutdated(DatabaseError):
+    """The database was written by an earlier version: `minqing migrate` upgrades it."""
 
 
 def database_url(value: str, base: Path | None = None) -> str:
@@ -98,19 +102,31 @@ class Database:
         return make_url(self.url).render_as_string(hide_password=True)
 
     def create(self) -> None:
-        """Create missing tables and check the schema version."""
+        """Create a new database at the newest schema; refuse one that needs `minqing migrate` first."""
         try:
-            SQLModel.metadata.create_all(self.engine)
+            with self.engine.connect() as conn:
+                st = migrate.state(conn)
+            if st.empty:
+                try:
+                    migrate.create(self.engine)
+                except (OperationalError, ProgrammingError, IntegrityError):
+                    # another process created it at the same moment: look again
+                    with self.engine.connect() as conn:
+                        if migrate.state(conn).empty:
+                            raise
+                return
+            if not st.current:
+                if st.revision not in migrate.known_revisions():
+                    raise DatabaseError(f"{self.safe_url} 由更新版本的民情直通车写入（数据库版本 {st.revision}），"
+                                        "请先升级本程序")
+                raise SchemaOutdated(f"{self.safe_url} 的数据库结构是旧版本（{st.revision}），"
+                                     f"请先运行 `minqing migrate` 升级到 {migrate.head()}（升级前请先备份）")
+            with self.engine.connect() as conn:
+                if migrate.county_pending(conn, self.county):
+                    raise SchemaOutdated(f"{self.safe_url} 已升级，但{self.county}的历史数据还没有补全：请用本县的配置"
+                                         "运行 `minqing migrate --config 配置文件`")
         except OperationalError as e:
             raise DatabaseError(f"cannot open {self.safe_url}: {e.orig}") from None
-        with self.transaction() as tx:
-            version = tx.get_meta("schema_version")
-            if version is None:
-                tx.set_meta("schema_version", str(tables.SCHEMA_VERSION))
-            elif int(version) > tables.SCHEMA_VERSION:
-                raise DatabaseError(
-                    f"{self.safe_url} was written by a newer minqing-relay (schema {version}); upgrade first"
-                )
 
     def has_tables(self) -> bool:
         """True when the database already holds this program's tables."""

@@ -1,10 +1,11 @@
-"""Report queries: the requests a review covers with their event logs, streamed in batches.
+"""Report queries: the records a review covers (requests with their stints and ratings), streamed in batches.
 
-A review over a period needs the requests registered in it (its rows and times) and, for the
-三率, also requests registered earlier whose deadlines fall in the period. Both come from one
-query, read in batches with the events of each batch fetched by request number, so that a
-million requests pass through without being held in memory. Ratings given in the period to
-requests the query does not return come from `stray_ratings`. Works on SQLite and PostgreSQL.
+A review over a period needs the requests registered in it and, for the 三率, also requests
+registered earlier with a deadline in the period. Both come from one query, read in batches
+with the stints and ratings of each batch fetched by request number, so that a million
+requests pass through without being held in memory and without replaying event logs. Ratings
+given in the period to requests the query does not return come from `stray_ratings`.
+Works on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from collections.abc import Iterator
 
 from sqlalchemy import and_, func, or_, select
 
-from routing.model import Event, EventKind, Request, Status, Tier
-from routing.review import RATING_KINDS, TIMING_KINDS, Scope
-from storage.repository import REQUEST_FIELDS, SqlRepository, request_from, to_event
-from storage.tables import EventRow, RequestRow
+from routing.model import Event, Request, Stint
+from routing.rates import RATING_KINDS, Record
+from routing.review import Scope
+from storage.repository import REQUEST_FIELDS, STINT_FIELDS, SqlRepository, request_from, stint_from, to_event
+from storage.tables import EventRow, RequestRow, StintRow
 
 R = RequestRow.__table__.c
 E = EventRow.__table__.c
-_TIMING = sorted(k.value for k in TIMING_KINDS)
+S = StintRow.__table__.c
 _RATINGS = sorted(k.value for k in RATING_KINDS)
 BATCH = 2000
 
@@ -36,11 +38,11 @@ def _unit(tx: SqlRepository, scope: Scope) -> list:
     return where
 
 
-def _deadline_in(scope: Scope):
-    return or_(
-        and_(R.first_ack_due_at >= scope.start, R.first_ack_due_at < scope.end),
-        and_(R.resolve_due_at >= scope.start, R.resolve_due_at < scope.end),
-    )
+def _deadline_in(tx: SqlRepository, scope: Scope):
+    """The request's registration deadline, or a stint's resolve deadline, falls in the period."""
+    stint_due = select(S.number).where(S.county == tx.county, S.resolve_due_at >= scope.start,
+                                       S.resolve_due_at < scope.end)
+    return or_(and_(R.first_ack_due_at >= scope.start, R.first_ack_due_at < scope.end), R.number.in_(stint_due))
 
 
 def count_registered(tx: SqlRepository, scope: Scope) -> int:
@@ -51,49 +53,40 @@ def count_registered(tx: SqlRepository, scope: Scope) -> int:
     return tx.session.execute(q).scalar_one()
 
 
-def review_requests(tx: SqlRepository, scope: Scope, batch: int = BATCH) -> Iterator[tuple[Request, list[Event]]]:
-    """Requests registered in the period or with a deadline in it, by number, each with its timing events."""
+def review_requests(tx: SqlRepository, scope: Scope, batch: int = BATCH) -> Iterator[Record]:
+    """The records of the requests registered in the period or with a deadline in it, by number."""
     # a deadline never comes before registration, so everything wanted was registered before the end
     q = (select(*(R[name] for name in REQUEST_FIELDS))
-         .where(*_unit(tx, scope), R.created_at < scope.end, or_(R.created_at >= scope.start, _deadline_in(scope)))
+         .where(*_unit(tx, scope), R.created_at < scope.end,
+                or_(R.created_at >= scope.start, _deadline_in(tx, scope)))
          .order_by(R.number)
          .execution_options(yield_per=batch))
     for part in tx.session.execute(q).partitions(batch):
         requests = [request_from(row) for row in part]
-        numbers = [r.number for r in requests]
-        events: dict[int, list[Event]] = {n: [] for n in numbers}
-        for number, kind, at, tier, from_tier, actor, actor_key, from_status, to_status in tx.session.execute(
-            select(E.number, E.kind, E.at, E.tier, E.from_tier, E.actor, E.actor_key, E.from_status, E.to_status)
-            .where(E.county == tx.county, E.number.in_(numbers), E.kind.in_(_TIMING))
-            .order_by(E.number, E.id)
-        ):
-            # only what times need: no note, rule or data (a million events' worth add up)
-            events[number].append(Event(
-                number=number, kind=_KIND[kind], at=at, tier=_TIER[tier], actor=actor, actor_key=actor_key,
-                from_status=_STATUS.get(from_status), to_status=_STATUS.get(to_status), from_tier=_TIER.get(from_tier),
-            ))
-        for r in requests:
-            yield r, events[r.number]
+        yield from _records(tx, requests)
 
 
-_KIND = {k.value: k for k in EventKind}
-_TIER = {t.key: t for t in Tier}
-_STATUS = {s.value: s for s in Status}
+def _records(tx: SqlRepository, requests: list[Request]) -> Iterator[Record]:
+    """Records of a batch of requests: their stints and ratings read in two queries."""
+    numbers = [r.number for r in requests]
+    stints: dict[int, list[Stint]] = {n: [] for n in numbers}
+    for row in tx.session.execute(select(*(S[n] for n in STINT_FIELDS))
+                                  .where(S.county == tx.county, S.number.in_(numbers)).order_by(S.number, S.seq)):
+        stints[row.number].append(stint_from(row))
+    ratings: dict[int, list[Event]] = {n: [] for n in numbers}
+    for row in tx.session.execute(select(EventRow.__table__).where(
+            E.county == tx.county, E.number.in_(numbers), E.kind.in_(_RATINGS)).order_by(E.number, E.id)):
+        ratings[row.number].append(to_event(row))
+    for r in requests:
+        yield Record(r, tuple(stints[r.number]), tuple(ratings[r.number]))
 
 
-def stray_ratings(tx: SqlRepository, scope: Scope) -> Iterator[tuple[Request, Event]]:
-    """Ratings given in the period to requests of the scope that `review_requests` does not return."""
-    outside = [or_(c.is_(None), c < scope.start, c >= scope.end) for c in (R.first_ack_due_at, R.resolve_due_at)]
-    earlier = select(R.number).where(*_unit(tx, scope), R.created_at < scope.start, *outside)
-    ratings = [to_event(row) for row in tx.session.execute(
-        select(EventRow.__table__)
-        .where(E.county == tx.county, E.kind.in_(_RATINGS), E.at >= scope.start, E.at < scope.end,
-               E.number.in_(earlier))
-        .order_by(E.id)
-    )]
-    numbers = sorted({e.number for e in ratings})
-    requests: dict[int, Request] = {}
+def stray_ratings(tx: SqlRepository, scope: Scope) -> Iterator[Record]:
+    """The records of requests of the scope that `review_requests` does not return but were rated in the period."""
+    returned = or_(R.created_at >= scope.start, _deadline_in(tx, scope))
+    earlier = select(R.number).where(*_unit(tx, scope), R.created_at < scope.start, ~returned)
+    numbers = sorted(set(tx.session.execute(
+        select(E.number).where(E.county == tx.county, E.kind.in_(_RATINGS), E.at >= scope.start,
+                               E.at < scope.end, E.number.in_(earlier))).scalars()))
     for i in range(0, len(numbers), BATCH):
-        requests.update(tx.get_many(numbers[i:i + BATCH]))
-    for e in ratings:
-        yield requests[e.number], e
+        yield from _records(tx, list(tx.get_many(numbers[i:i + BATCH]).values()))

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, insert, or_, update
+from sqlalchemy import select as core_select
 from sqlalchemy import text as text_sql
 from sqlmodel import Session, col, func, select
 
-from routing.model import Event, EventKind, PersonRef, Rating, Request, Status, Tier
+from routing.lifecycle import Step
+from routing.model import Event, EventKind, PersonRef, Rating, Request, Status, Stint, Tier
 from routing.ports import RequestFilter
+from routing.rates import Record
 from storage.tables import (
     AuditRow,
     Counter,
@@ -27,23 +31,36 @@ from storage.tables import (
     PersonSeen,
     RequestRow,
     RoomSeen,
+    StintRow,
 )
 
-REQUEST_FIELDS = tuple(f.name for f in fields(Request))  # also the columns of RequestRow that hold them
+# the Request fields stored as columns of RequestRow (the loaded current stint is not one)
+REQUEST_FIELDS = tuple(f.name for f in fields(Request) if f.name != "current")
+STINT_FIELDS = tuple(f.name for f in fields(Stint))
 _TIER = {t.key: t for t in Tier}
 _STATUS = {s.value: s for s in Status}
 _RATING = {r.value: r for r in Rating}
+_KIND = {k.value: k for k in EventKind}
+_RATING_KINDS = [EventKind.SATISFIED.value, EventKind.UNSATISFIED.value]
+R = RequestRow.__table__.c
+S = StintRow.__table__.c
 
 
-def _to_row(req: Request, row: RequestRow) -> RequestRow:
-    for name in REQUEST_FIELDS:
-        value = getattr(req, name)
-        if isinstance(value, Tier):
-            value = value.key
-        elif isinstance(value, (Status, Rating)):
-            value = value.value
-        setattr(row, name, value)
-    return row
+class StaleWrite(RuntimeError):
+    """A request was written from a copy that another transaction had changed meanwhile."""
+
+
+def _column_value(value: Any) -> Any:
+    if isinstance(value, Tier):
+        return value.key
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def request_values(req: Request) -> dict[str, Any]:
+    """A request's columns."""
+    return {name: _column_value(getattr(req, name)) for name in REQUEST_FIELDS}
 
 
 def request_from(values: Sequence[Any]) -> Request:
@@ -58,6 +75,20 @@ def request_from(values: Sequence[Any]) -> Request:
 def to_request(row: RequestRow) -> Request:
     """A domain request from its row."""
     return request_from([getattr(row, name) for name in REQUEST_FIELDS])
+
+
+def stint_values(st: Stint) -> dict[str, Any]:
+    """A stint's columns."""
+    return {name: _column_value(getattr(st, name)) for name in STINT_FIELDS}
+
+
+def stint_from(values: Sequence[Any]) -> Stint:
+    """A domain stint from its column values in the order of STINT_FIELDS."""
+    st = Stint(*values)
+    st.tier = _TIER[st.tier]
+    st.start = _KIND[st.start]
+    st.end = _KIND[st.end] if st.end else None
+    return st
 
 
 def to_event(row: EventRow) -> Event:
@@ -75,6 +106,7 @@ def to_event(row: EventRow) -> Event:
         note=row.note,
         rule=row.rule,
         data=dict(row.data or {}),
+        stint=row.stint,
     )
 
 
@@ -192,38 +224,95 @@ class SqlRepository:
         s.flush()
         return counter.last_number
 
-    def _row(self, number: int) -> RequestRow | None:
-        return self.session.exec(
-            select(RequestRow).where(RequestRow.county == self.county, RequestRow.number == number)
-        ).first()
+    def _locking(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
 
-    def add(self, request: Request, event: Event) -> None:
-        """Store a new request with its first event."""
-        self.session.add(_to_row(request, RequestRow(county=self.county)))
-        self._append(event)
+    def add(self, request: Request, step: Step) -> None:
+        """Store a new request with its first event and its first stint."""
+        s = self.session
+        s.execute(insert(RequestRow.__table__).values(county=self.county, **request_values(request)))
+        self._append(step.event)
+        s.execute(insert(StintRow.__table__).values(county=self.county, **stint_values(step.current)))
 
-    def get(self, number: int) -> Request | None:
-        """The request with that number, or None."""
-        row = self._row(number)
-        return to_request(row) if row else None
+    def get(self, number: int, lock: bool = False) -> Request | None:
+        """The request with that number and its current stint, or None.
 
-    def update(self, request: Request, event: Event) -> None:
-        """Store a request's new state and append the event that changed it."""
-        row = self._row(request.number)
+        With `lock`, the request's row stays locked until the transaction ends (PostgreSQL: SELECT
+        ... FOR UPDATE; SQLite: its write transactions are serialised anyway), so a decision taken
+        on it cannot be overtaken by another transaction's change.
+        """
+        q = core_select(*(R[n] for n in REQUEST_FIELDS)).where(R.county == self.county, R.number == number)
+        if lock and self._locking():
+            q = q.with_for_update()
+        row = self.session.execute(q).first()
         if row is None:
-            raise KeyError(f"request #{request.number} is not stored")
-        self.session.add(_to_row(request, row))
-        self._append(event)
+            return None
+        req = request_from(row)
+        st = self.session.execute(core_select(*(S[n] for n in STINT_FIELDS)).where(
+            S.county == self.county, S.number == number, S.seq == req.stint)).first()
+        req.current = stint_from(st) if st else None
+        return req
+
+    def update(self, request: Request, step: Step) -> None:
+        """Store a request's new state, append the event that changed it, and write its stints.
+
+        The write matches only the version that was read: a copy that another transaction changed
+        meanwhile is refused with StaleWrite (and the whole transaction is tried again).
+        """
+        s = self.session
+        values = request_values(request)
+        values["version"] = request.version + 1
+        done = s.execute(update(RequestRow.__table__).where(
+            R.county == self.county, R.number == request.number, R.version == request.version,
+        ).values(**values))
+        if done.rowcount != 1:
+            raise StaleWrite(f"request #{request.number} changed since it was read (version {request.version})")
+        request.version += 1
+        self._append(step.event)
+        if step.ended is not None:
+            self._write_stint(step.ended)
+        if step.started:
+            s.execute(insert(StintRow.__table__).values(county=self.county, **stint_values(step.current)))
+        else:
+            self._write_stint(step.current)
+
+    def _write_stint(self, st: Stint) -> None:
+        done = self.session.execute(update(StintRow.__table__).where(
+            S.county == self.county, S.number == st.number, S.seq == st.seq).values(**stint_values(st)))
+        if done.rowcount == 0:  # a request stored before stints were kept (tests build them by hand)
+            self.session.execute(insert(StintRow.__table__).values(county=self.county, **stint_values(st)))
+
+    def set_timer(self, request: Request) -> None:
+        """Store only a request's timer (its next due time)."""
+        self.session.execute(update(RequestRow.__table__).where(
+            R.county == self.county, R.number == request.number).values(next_due_at=request.next_due_at))
+
+    def due(self, now: datetime) -> list[int]:
+        """Numbers of the requests whose timer has come, soonest first (one indexed query)."""
+        return list(self.session.execute(
+            core_select(R.number).where(R.county == self.county, R.next_due_at <= now)
+            .order_by(R.next_due_at, R.number)).scalars())
+
+    def next_timer(self, after: datetime) -> datetime | None:
+        """The earliest request timer strictly after `after` (one indexed query)."""
+        return self.session.execute(
+            core_select(func.min(R.next_due_at)).where(R.county == self.county, R.next_due_at > after)).scalar()
+
+    def stints(self, number: int) -> list[Stint]:
+        """A request's stints, first to last."""
+        return [stint_from(row) for row in self.session.execute(
+            core_select(*(S[n] for n in STINT_FIELDS)).where(S.county == self.county, S.number == number)
+            .order_by(S.seq))]
 
     def _append(self, e: Event) -> None:
         self.written.append(e)
-        self.session.add(EventRow(
+        self.session.execute(insert(EventRow.__table__).values(
             county=self.county, number=e.number, kind=e.kind.value, at=e.at, tier=e.tier.key,
             from_tier=e.from_tier.key if e.from_tier else None, actor=e.actor, actor_key=e.actor_key,
             from_status=e.from_status.value if e.from_status else None,
             to_status=e.to_status.value if e.to_status else None, note=e.note, rule=e.rule, data=e.data,
+            stint=e.stint,
         ))
-        self.session.flush()
 
     def events(self, number: int) -> list[Event]:
         """A request's event log, oldest first."""
@@ -240,29 +329,37 @@ class SqlRepository:
         )
         return [to_event(r) for r in rows]
 
-    def rates_inputs(self, start: datetime, end: datetime) -> tuple[list[Request], list[Event]]:
-        """What the 三率 over [start, end) need: requests with a deadline or a rating in it, and those ratings."""
-        rating_kinds = [EventKind.SATISFIED.value, EventKind.UNSATISFIED.value]
-        ratings = [to_event(r) for r in self.session.exec(
-            select(EventRow).where(
-                EventRow.county == self.county, col(EventRow.kind).in_(rating_kinds),
-                EventRow.at >= start, EventRow.at < end,
-            ).order_by(EventRow.id)
-        )]
-        rated = {e.number for e in ratings}
-        in_period = or_(
-            and_(RequestRow.first_ack_due_at >= start, RequestRow.first_ack_due_at < end),
-            and_(RequestRow.resolve_due_at >= start, RequestRow.resolve_due_at < end),
-        )
-        q = select(RequestRow).where(RequestRow.county == self.county, in_period)
-        requests = {r.number: to_request(r) for r in self.session.exec(q)}
-        missing = rated - requests.keys()
-        if missing:
-            for row in self.session.exec(select(RequestRow).where(
-                RequestRow.county == self.county, col(RequestRow.number).in_(sorted(missing)),
-            )):
-                requests[row.number] = to_request(row)
-        return [requests[n] for n in sorted(requests)], ratings
+    def records(self, start: datetime, end: datetime) -> list[Record]:
+        """The records (request, stints, ratings) of the requests with a deadline or a rating in [start, end)."""
+        E_ = EventRow.__table__.c
+        rated = core_select(E_.number).where(
+            E_.county == self.county, E_.kind.in_(_RATING_KINDS), E_.at >= start, E_.at < end)
+        acked = core_select(R.number).where(R.county == self.county, R.first_ack_due_at >= start,
+                                            R.first_ack_due_at < end)
+        resolving = core_select(S.number).where(S.county == self.county, S.resolve_due_at >= start,
+                                                S.resolve_due_at < end)
+        numbers = set()
+        for q in (rated, acked, resolving):
+            numbers.update(self.session.execute(q).scalars())
+        return self.records_of(sorted(numbers))
+
+    def records_of(self, numbers: Sequence[int]) -> list[Record]:
+        """The records of these requests, by number."""
+        out: list[Record] = []
+        for i in range(0, len(numbers), 1000):
+            part = list(numbers[i:i + 1000])
+            requests = self.get_many(part)
+            stints: dict[int, list[Stint]] = {n: [] for n in part}
+            for row in self.session.execute(core_select(*(S[n] for n in STINT_FIELDS)).where(
+                    S.county == self.county, S.number.in_(part)).order_by(S.number, S.seq)):
+                stints[row.number].append(stint_from(row))
+            ratings: dict[int, list[Event]] = {n: [] for n in part}
+            for row in self.session.exec(select(EventRow).where(
+                    EventRow.county == self.county, col(EventRow.number).in_(part),
+                    col(EventRow.kind).in_(_RATING_KINDS)).order_by(EventRow.id)):
+                ratings[row.number].append(to_event(row))
+            out += [Record(requests[n], tuple(stints[n]), tuple(ratings[n])) for n in part if n in requests]
+        return out
 
     def get_many(self, numbers: list[int]) -> dict[int, Request]:
         """Requests by number."""

@@ -9,7 +9,6 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
 
 
 class UTCDateTime(TypeDecorator):
@@ -44,6 +43,7 @@ class RequestRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("county", "number", name="uq_requests_county_number"),
         Index("ix_requests_county_status", "county", "status"),
+        Index("ix_requests_county_next_due", "county", "next_due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -80,6 +80,42 @@ class RequestRow(SQLModel, table=True):
     last_reminded_at: datetime | None = _time()
     alerted_at: datetime | None = _time()
     source_msg_id: str | None = None
+    stint: int = 1  # the current stint's seq
+    next_due_at: datetime | None = _time()  # the request's timer: when its next time-driven job falls due
+    version: int = 0  # bumped by every change; a write of a stale copy matches no row
+
+
+class StintRow(SQLModel, table=True):
+    """One tier stint of a request: its deadlines, set once when it starts, and how it ended."""
+
+    __tablename__ = "stints"
+    __table_args__ = (
+        UniqueConstraint("county", "number", "seq", name="uq_stints_county_number_seq"),
+        Index("ix_stints_county_resolve_due", "county", "resolve_due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    county: str
+    number: int
+    seq: int
+    tier: str
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    start: str  # registered, escalated, sent_back or unsatisfied
+    ack_due_at: datetime | None = _time()
+    resolve_due_at: datetime | None = _time()
+    handler: str | None = None
+    handler_key: str | None = None
+    held_since: datetime | None = _time()
+    responded_at: datetime | None = _time()
+    responder: str | None = None
+    responder_key: str | None = None
+    ended_at: datetime | None = _time()
+    end: str | None = None  # escalated, sent_back, resolved or rejected
+    ended_by: str | None = None
+    ended_by_key: str | None = None
+    working_seconds: float | None = None
+    provisional: bool = False
+    backfilled: bool = False
 
 
 class EventRow(SQLModel, table=True):
@@ -102,6 +138,7 @@ class EventRow(SQLModel, table=True):
     note: str | None = _text()
     rule: str | None = None
     data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    stint: int | None = None
 
 
 class MessageSeen(SQLModel, table=True):
@@ -217,6 +254,7 @@ class OutboxRow(SQLModel, table=True):
     mentions: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     key: str | None = None
     status: str = "queued"  # queued -> sending -> sent | failed | abandoned
+    holder: str | None = None  # the sending process that took it (sending): only it may finish it
     attempts: int = 0
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     not_before: datetime | None = _time()

@@ -32,10 +32,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from routing.lifecycle import registered_event, transition
-from routing.model import Event, EventKind, PersonRef, Request, Tier
+from routing.lifecycle import Step, register, transition
+from routing.model import EventKind, PersonRef, Request, Stint, Tier
 from routing.policy import Policy
+from routing.rates import RATING_KINDS, Record
 from routing.review import Scope
+from storage.repository import stint_values
+from storage.tables import StintRow
 from tests.fakes import local
 
 PERIOD = Scope(local("2026-09-29 00:00"), local("2026-11-01 00:00"))
@@ -48,7 +51,7 @@ def person(name: str) -> PersonRef:
     return PersonRef(name, f"wxid_{name}")
 
 
-class _Story:
+class Story:
     """One request's history, written through the lifecycle as the bot would."""
 
     def __init__(self, policy: Policy, number: int, requester: str, township: str, village: str, category: str,
@@ -62,56 +65,74 @@ class _Story:
             category=category, urgent=False, text=text, created_at=at, tier_since=at, ack_due_at=ack,
             resolve_due_at=resolve, first_ack_due_at=ack,
         )
-        self.events: list[Event] = [registered_event(self.r, person(requester))]
+        self.steps: list[Step] = [register(self.r, person(requester))]
+        self.stints: list[Stint] = [self.r.current]
 
-    def do(self, kind: EventKind, when: str, who: str | None, **kw) -> _Story:
+    def do(self, kind: EventKind, when: str, who: str | None, **kw) -> Story:
         at = local(when)
-        if kind is EventKind.ESCALATED:
+        if kind in (EventKind.ESCALATED, EventKind.SENT_BACK):
             kw.setdefault("deadlines", self.policy.deadlines(at, self.r.category, False))
         if kind is EventKind.UNSATISFIED:
-            kw["deadlines"] = (self.r.ack_due_at, self.policy.deadlines(at, self.r.category, False)[1])
-        self.events.append(transition(self.r, kind, at, person(who) if who else None, **kw))
+            kw["deadlines"] = (None, self.policy.deadlines(at, self.r.category, False)[1])
+        step = transition(self.r, kind, at, person(who) if who else None, work=self.policy.calendar.working_seconds,
+                          **kw)
+        self.steps.append(step)
+        if step.started:
+            self.stints.append(step.current)
         return self
 
+    @property
+    def record(self) -> Record:
+        """The request with its stints and ratings, as storage gives them."""
+        ratings = tuple(s.event for s in self.steps if s.event.kind in RATING_KINDS)
+        return Record(self.r, tuple(self.stints), ratings)
 
-def history(policy: Policy) -> list[tuple[Request, list[Event]]]:
-    """The six requests with their event logs, by number."""
+    @property
+    def events(self):
+        """Its event log."""
+        return [s.event for s in self.steps]
+
+
+def history(policy: Policy) -> list[Story]:
+    """The six requests, by number."""
     E = EventKind
-    s1 = (_Story(policy, 1, "唐命学", "盘信镇", "楼台村", "城乡建设", "2026-09-30 16:00",
-                 "二组路灯坏了，电话13812345678")
+    s1 = (Story(policy, 1, "唐命学", "盘信镇", "楼台村", "城乡建设", "2026-09-30 16:00",
+                "二组路灯坏了，电话13812345678")
           .do(E.CLAIMED, "2026-10-08 09:00", "石支书")
           .do(E.RESOLVED, "2026-10-09 10:00", "石支书", note="换了灯泡")
           .do(E.SATISFIED, "2026-10-12 09:00", "唐命学"))
-    s2 = (_Story(policy, 2, "龙婆婆", "盘信镇", "民主村", "民政", "2026-10-09 09:00", "低保申请没有回音")
+    s2 = (Story(policy, 2, "龙婆婆", "盘信镇", "民主村", "民政", "2026-10-09 09:00", "低保申请没有回音")
           .do(E.ESCALATED, "2026-10-09 11:00", "滕主任", to_tier=Tier.TOWNSHIP)
           .do(E.CLAIMED, "2026-10-12 09:30", "杨主任")
           .do(E.RESOLVED, "2026-10-13 10:00", "杨主任", note="已受理")
           .do(E.UNSATISFIED, "2026-10-14 09:00", "龙婆婆")
           .do(E.RESOLVED, "2026-10-14 11:00", "杨主任", note="已发放")
           .do(E.SATISFIED, "2026-10-15 09:00", "龙婆婆"))
-    s3 = (_Story(policy, 3, "麻大姐", "普觉镇", "茶园村", "城乡建设", "2026-10-12 10:00", "产业路被冲坏")
+    s3 = (Story(policy, 3, "麻大姐", "普觉镇", "茶园村", "城乡建设", "2026-10-12 10:00", "产业路被冲坏")
           .do(E.CLAIMED, "2026-10-14 10:00", "代驻村")
           .do(E.REMINDED, "2026-10-26 10:00", None, rule="remind_every"))
-    s4 = (_Story(policy, 4, "吴二", "盘信镇", "楼台村", "其他", "2026-10-13 09:00", "你好")
+    s4 = (Story(policy, 4, "吴二", "盘信镇", "楼台村", "其他", "2026-10-13 09:00", "你好")
           .do(E.REJECTED, "2026-10-13 10:00", "杨主任", note="不是诉求"))
-    s5 = (_Story(policy, 5, "石三", "盘信镇", "楼台村", "城乡建设", "2026-09-24 10:00", "水沟堵了")
+    s5 = (Story(policy, 5, "石三", "盘信镇", "楼台村", "城乡建设", "2026-09-24 10:00", "水沟堵了")
           .do(E.CLAIMED, "2026-09-24 11:00", "石支书")
           .do(E.RESOLVED, "2026-10-14 15:00", "石支书", note="疏通了")
           .do(E.EXPIRED, "2026-10-17 15:00", None, rule="rating_window"))
-    s6 = (_Story(policy, 6, "田四", "盘信镇", "民主村", "民政", "2026-09-14 09:00", "残疾证办理")
+    s6 = (Story(policy, 6, "田四", "盘信镇", "民主村", "民政", "2026-09-14 09:00", "残疾证办理")
           .do(E.CLAIMED, "2026-09-14 10:00", "滕主任")
           .do(E.RESOLVED, "2026-09-28 10:00", "滕主任", note="已办")
           .do(E.SATISFIED, "2026-09-29 09:00", "田四"))
-    return [(s.r, s.events) for s in (s1, s2, s3, s4, s5, s6)]
+    return [s1, s2, s3, s4, s5, s6]
 
 
-def store(database, stories: list[tuple[Request, list[Event]]]) -> None:
-    """Write the requests (in their final state) and their event logs."""
+def store(database, stories: list[Story]) -> None:
+    """Write the requests (in their final state) with their event logs and stints."""
     with database.transaction() as tx:
-        for r, events in stories:
-            tx.add(r, events[0])
-            for e in events[1:]:
-                tx.update(r, e)
+        for story in stories:
+            tx.add(story.r, story.steps[0])  # the request in its final state, its registration, its first stint
+            for st in story.stints[1:]:
+                tx.session.execute(StintRow.__table__.insert().values(county=tx.county, **stint_values(st)))
+            for step in story.steps[1:]:
+                tx._append(step.event)
             tx.next_number()
 
 

@@ -39,6 +39,7 @@ COMMANDS = (
     ("rooms", requests.rooms),
     ("failed", requests.failed),
     ("backup", operate.backup),
+    ("migrate", operate.migrate),
     ("run", operate.run),
     ("demo", simulate.demo),
     ("export", review.export_cmd),

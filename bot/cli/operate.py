@@ -8,11 +8,14 @@ from typing import Annotated
 
 import typer
 from rich.tree import Tree
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import model_problem
 from bot.cli.common import BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, err, load, open_database, stdout
 from bot.clock import SystemClock
 from bot.config import calendar_warnings
+from storage.db import Database, DatabaseError, database_url
+from storage.migrate import upgrade
 
 
 def check_config(path: Annotated[Path, typer.Argument(help="The config file to check.")]) -> None:
@@ -86,3 +89,25 @@ def run(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
         # `run` speaks through its log (text or JSON lines), where operators look
         logging.getLogger("bot.wechat.supervisor").error("%s", e, extra={"event": "startup_failed"})
         raise Exit(BAD_CONFIG) from None
+
+
+def migrate(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
+    """升级数据库结构到本版本（升级前请先备份）；共用一个数据库的各县一起升级，本县的历史数据按本县配置补全。"""
+    cfg = load(config)
+    url = database_url(db, Path.cwd()) if db else database_url(cfg.database, cfg.base_dir)
+    try:
+        database = Database(url, cfg.county.name, create=False)
+    except DatabaseError as e:
+        raise Exit(FAILURE, str(e)) from None
+    try:
+        before, after = upgrade(database.engine, {cfg.county.name: cfg.policy})
+    except (DatabaseError, SQLAlchemyError) as e:
+        raise Exit(FAILURE, f"升级失败，数据库未改变：{e}") from None
+    finally:
+        database.dispose()
+    if before is None:
+        stdout().print(f"新建数据库 {database.safe_url}，版本 {after}")
+    elif before == after:
+        stdout().print(f"数据库 {database.safe_url} 已是最新版本 {after}")
+    else:
+        stdout().print(f"数据库 {database.safe_url} 已从版本 {before} 升级到 {after}")

@@ -21,17 +21,17 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from bot.messaging.render import STATUS_NAMES, TIER_NAMES
-from routing.model import Event, Rating, Request, Status, Tier
+from routing.model import Rating, Request, Status, Tier
 from routing.org import County
 from routing.privacy import mask, mask_name
-from routing.rates import Rates
-from routing.review import NoResponder, RequestFigures, Review, UnitSummary
+from routing.rates import Person, Rates, Record, Unclaimed
+from routing.review import RequestFigures, Review, UnitSummary
 
 XLSX_MAX_ROWS = 1_048_576  # rows of an Excel sheet, the header included
 
 RATING_NAMES = {Rating.SATISFIED: "满意", Rating.UNSATISFIED: "不满意"}
-NO_RESPONDER_NAMES = {NoResponder.BOT: "（自动上报）", NoResponder.NONE: "（未响应）"}
-DIMENSION_NAMES = {"total": "全部", "township": "乡镇", "village": "村", "category": "分类", "handler": "首次响应人"}
+DIMENSION_NAMES = {"total": "全部", "township": "乡镇", "village": "村", "category": "分类", "handler": "经办人"}
+UNCLAIMED = "（无人认领）"
 
 
 class RowLimitError(Exception):
@@ -63,8 +63,14 @@ def _flag(met: bool | None, pending: str) -> str:
     return "是" if met else ("否" if met is False else pending)
 
 
-def _handler_name(key: Hashable) -> str:
-    return NO_RESPONDER_NAMES[key] if isinstance(key, NoResponder) else str(key)
+def credit_name(key: Hashable, county: str) -> str:
+    """A per-handler entry as people read it: the person's name, or the unit's 无人认领 entry."""
+    if isinstance(key, Person):
+        return key.name
+    if isinstance(key, Unclaimed):
+        unit = f"{key.township}{key.village}" if key.township else county
+        return f"{unit}{UNCLAIMED}"
+    return str(key)
 
 
 def _tier(t: Tier | None) -> str | None:
@@ -104,8 +110,8 @@ REQUEST_COLUMNS: tuple[Column, ...] = (
     Column("办结时间", "time", 17, lambda x: x.r.resolved_at),
     Column("关闭时间", "time", 17, lambda x: x.r.closed_at),
     Column("办结层级", "text", 9, lambda x: _tier(x.f.resolved_tier)),
-    Column("首次响应人", "text", 12, lambda x: _handler_name(x.f.handler_key) if x.r.acknowledged_at else None),
-    Column("办结人", "text", 10, lambda x: x.f.resolver),
+    Column("首次响应人", "text", 12, lambda x: x.f.first_responder.name if x.f.first_responder else None),
+    Column("办结人", "text", 10, lambda x: x.f.resolver.name if x.f.resolver else None),
     Column("响应用时(工作小时)", "hours", 11, lambda x: x.f.response_hours),
     Column("办结用时(工作日)", "days", 11, lambda x: x.f.resolution_days),
     Column("村级响应(工作小时)", "hours", 11, lambda x: x.f.response_at(Tier.VILLAGE)),
@@ -130,6 +136,7 @@ class SummaryLine:
 
     dimension: str
     s: UnitSummary
+    county: str = ""
 
     @property
     def rates(self) -> Rates:
@@ -144,7 +151,7 @@ class SummaryLine:
         if self.dimension == "village":
             return f"{key[0]}/{key[1]}"
         if self.dimension == "handler":
-            return _handler_name(key)
+            return credit_name(key, self.county)
         return str(key)
 
 
@@ -181,7 +188,7 @@ def units(review: Review, dimension: str, county: County) -> list[UnitSummary]:
         else:
             order = {(v.township, v.name): i for i, v in enumerate(county.villages())}
         return sorted(found, key=lambda u: (order.get(u.key, len(order)), str(u.key)))
-    return sorted(found, key=lambda u: (isinstance(u.key, NoResponder), -u.requests, str(u.key)))
+    return sorted(found, key=lambda u: (isinstance(u.key, Unclaimed), -u.requests, credit_name(u.key, county.name)))
 
 
 def summary_lines(review: Review, county: County) -> Iterator[SummaryLine]:
@@ -189,7 +196,7 @@ def summary_lines(review: Review, county: County) -> Iterator[SummaryLine]:
     yield SummaryLine("total", review.overall())
     for dimension in ("township", "village", "category", "handler"):
         for s in units(review, dimension, county):
-            yield SummaryLine(dimension, s)
+            yield SummaryLine(dimension, s, county.name)
 
 
 # --- writers ----------------------------------------------------------------------
@@ -312,8 +319,8 @@ def _partial(path: Path) -> Path:
 
 def export(
     review: Review,
-    requests: Iterable[tuple[Request, list[Event]]],
-    stray_ratings: Iterable[tuple[Request, Event]],
+    requests: Iterable[Record],
+    stray_ratings: Iterable[Record],
     out: Path,
     fmt: str,
     *,
@@ -343,14 +350,13 @@ def export(
     return ExportResult(rows, tuple(targets))
 
 
-def _feed(review: Review, requests: Iterable[tuple[Request, list[Event]]],
-          stray_ratings: Iterable[tuple[Request, Event]], unmask: bool) -> Iterator[Row]:
-    for r, events in requests:
-        f = review.add(r, events)
-        if review.scope.created_in(r):
+def _feed(review: Review, requests: Iterable[Record], stray_ratings: Iterable[Record], unmask: bool) -> Iterator[Row]:
+    for rec in requests:
+        f = review.add(rec)
+        if review.scope.created_in(rec.request):
             yield Row(f, unmask)
-    for r, e in stray_ratings:
-        review.add_rating(r, e)
+    for rec in stray_ratings:
+        review.add_rating(rec)
 
 
 def _scrub(unmask: bool) -> Callable[[str], str]:

@@ -46,8 +46,8 @@ def collect(database: Database, scope: Scope, cfg: Config, as_of: datetime, *, o
     kw = {} if overdue_listed is None else {"overdue_listed": overdue_listed}
     review = Review(scope, cfg.policy.calendar, as_of, **kw)
     with database.snapshot() as tx:
-        for r, events in review_requests(tx, scope):
-            review.add(r, events)
-        for r, e in stray_ratings(tx, scope):
-            review.add_rating(r, e)
+        for rec in review_requests(tx, scope):
+            review.add(rec)
+        for rec in stray_ratings(tx, scope):
+            review.add_rating(rec)
     return review

@@ -6,14 +6,14 @@ from datetime import datetime, timedelta
 
 from bot.config import Config
 from bot.messaging.render import Renderer
-from bot.review.export import NO_RESPONDER_NAMES
-from routing.review import NoResponder, Scope
+from bot.review.export import credit_name
+from routing.review import Scope
 
 
 def renderer(cfg: Config) -> Renderer:
-    """The shared templates, with the filter that names a handler column's no-person entries."""
+    """The shared templates, with the filter that names a per-handler entry."""
     r = Renderer(cfg.tz)
-    r.env.filters["handler"] = lambda k: NO_RESPONDER_NAMES[k] if isinstance(k, NoResponder) else k
+    r.env.filters["handler"] = lambda k: credit_name(k, cfg.county.name)
     return r
 
 

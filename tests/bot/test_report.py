@@ -2,7 +2,6 @@
 
 import re
 import warnings
-from dataclasses import replace
 
 import pytest
 
@@ -19,11 +18,10 @@ SECTIONS = ["overview", "townships", "villages", "distribution", "trend", "overd
 
 def make_review(cfg, stories):
     rv = Review(PERIOD, cfg.policy.calendar, AS_OF)
-    for r, events in stories:
-        if r.number != 6:
-            rv.add(r, events)
-    r6, events6 = stories[5]
-    rv.add_rating(r6, events6[-1])
+    for story in stories:
+        if story.r.number != 6:
+            rv.add(story.record)
+    rv.add_rating(stories[5].record)
     return rv
 
 
@@ -107,11 +105,10 @@ def test_distribution_trend_overdue_and_slowest(html):
 
 def test_text_people_wrote_is_escaped_and_masked(example_config):
     stories = history(example_config.policy)
-    r3, events3 = stories[2]
-    stories[2] = (replace(r3, text="<b>路</b> 13812345678"), events3)
+    stories[2].r.text = "<b>路</b> 13812345678"
     page = render_report(make_review(example_config, stories), example_config)
     assert "&lt;b&gt;路&lt;/b&gt; 138****5678" in page and "<b>路</b>" not in page
-    stories[2] = (replace(r3, text="<b>路</b> 产业路冲坏 13812345678 请尽快修"), events3)  # cut inside the number
+    stories[2].r.text = "<b>路</b> 产业路冲坏 13812345678 请尽快修"  # cut inside the number
     page = render_report(make_review(example_config, stories), example_config)
     assert "13812345" not in page and "138****5…" in page
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 
 from routing.model import EventKind, Tier
+from routing.rates import Person, Record, Unclaimed
 from routing.review import (
-    NoResponder,
     Review,
     Scope,
     Spread,
@@ -34,21 +34,23 @@ def cal(example_config):
 @pytest.fixture(scope="module")
 def review(stories, cal):
     rv = Review(PERIOD, cal, AS_OF)
-    for r, events in stories:
-        if r.number != 6:  # what the storage query returns: #6 has nothing in the period but a rating
-            rv.add(r, events)
-    r6, events6 = stories[5]
-    rv.add_rating(r6, events6[-1])
+    for story in stories:
+        if story.r.number != 6:  # what the storage query returns: #6 has nothing in the period but a rating
+            rv.add(story.record)
+    rv.add_rating(stories[5].record)
     return rv
 
 
 def figures(stories, cal, number):
-    r, events = stories[number - 1]
-    return request_figures(r, events, cal, AS_OF)
+    return request_figures(stories[number - 1].record, cal, AS_OF)
+
+
+def p(name):
+    return Person(name, f"wxid_{name}")
 
 
 def test_the_fixture_deadlines_are_the_hand_worked_ones(stories):
-    r = {x.number: x for x, _ in stories}
+    r = {x.r.number: x.r for x in stories}
     assert (r[1].first_ack_due_at, r[1].resolve_due_at) == (t("2026-10-08 16:00"), t("2026-10-20 16:00"))
     assert (r[2].first_ack_due_at, r[2].resolve_due_at) == (t("2026-10-10 09:00"), t("2026-10-21 09:00"))
     assert (r[3].first_ack_due_at, r[3].resolve_due_at) == (t("2026-10-13 10:00"), t("2026-10-26 10:00"))
@@ -64,9 +66,9 @@ def test_time_across_national_day_counts_working_hours_only(stories, cal):
     assert f.response_at(Tier.VILLAGE) == approx(2.0)
     assert f.handling_days(Tier.VILLAGE) == approx(hours(9.5))
     assert f.handling_days(Tier.TOWNSHIP) is None and f.response_at(Tier.TOWNSHIP) is None
-    assert (f.resolved_tier, f.resolver, f.handler_key) == (Tier.VILLAGE, "石支书", "石支书")
+    assert (f.resolved_tier, f.resolver, f.first_responder) == (Tier.VILLAGE, p("石支书"), p("石支书"))
     assert (f.response_met, f.resolution_met) == (True, True)
-    assert [e.kind for e in f.ratings] == [EventKind.SATISFIED]
+    assert [e.kind for e in f.record.ratings] == [EventKind.SATISFIED]
 
 
 def test_each_tier_is_measured_on_its_own_part_and_rating_waits_do_not_count(stories, cal):
@@ -77,9 +79,9 @@ def test_each_tier_is_measured_on_its_own_part_and_rating_waits_do_not_count(sto
     assert f.response_at(Tier.TOWNSHIP) == approx(11.5)  # the make-up Saturday counts
     assert f.handling_days(Tier.TOWNSHIP) == approx(hours(20.5))
     assert f.resolution_days == approx(hours(22.5))
-    assert (f.resolved_tier, f.resolver, f.handler_key) == (Tier.TOWNSHIP, "杨主任", "滕主任")
+    assert (f.resolved_tier, f.resolver, f.first_responder) == (Tier.TOWNSHIP, p("杨主任"), p("滕主任"))
     assert (f.response_met, f.resolution_met) == (True, True)
-    assert [e.kind for e in f.ratings] == [EventKind.UNSATISFIED, EventKind.SATISFIED]
+    assert [e.kind for e in f.record.ratings] == [EventKind.UNSATISFIED, EventKind.SATISFIED]
 
 
 def test_a_request_still_handled_runs_to_the_review_and_misses_its_deadlines(stories, cal):
@@ -88,7 +90,7 @@ def test_a_request_still_handled_runs_to_the_review_and_misses_its_deadlines(sto
     assert f.handling_days(Tier.VILLAGE) == approx(hours(93.0))
     assert f.resolution_days is None and f.resolved_tier is None and f.resolver is None
     assert (f.response_met, f.resolution_met) == (False, False)
-    early = request_figures(stories[2][0], stories[2][1], cal, t("2026-10-20 12:00"))
+    early = request_figures(stories[2].record, cal, t("2026-10-20 12:00"))
     assert early.resolution_met is None  # not due yet
 
 
@@ -96,16 +98,14 @@ def test_rejected_requests_have_no_resolution(stories, cal):
     f = figures(stories, cal, 4)
     assert f.response_hours == approx(1.0) and f.response_at(Tier.VILLAGE) == approx(1.0)
     assert (f.resolution_days, f.resolution_met, f.response_met) == (None, None, True)
-    assert f.handler_key == "杨主任"
+    assert f.first_responder == p("杨主任")
 
 
-def test_first_responder_is_a_person_the_bot_or_nobody(stories, cal):
-    r, events = stories[2]
-    assert figures(stories, cal, 3).handler_key == "代驻村"
-    nobody = replace(r, responder=None, acknowledged_at=None)
-    assert request_figures(nobody, events[:1], cal, AS_OF).handler_key is NoResponder.NONE
-    by_bot = replace(r, responder=None)  # the bot's automatic escalation responded
-    assert request_figures(by_bot, events[:1], cal, AS_OF).handler_key is NoResponder.BOT
+def test_the_first_responder_is_a_person_or_nobody(stories, cal):
+    assert figures(stories, cal, 3).first_responder == p("代驻村")
+    rec = stories[2].record
+    nobody = Record(replace(rec.request, responder=None, acknowledged_at=None), rec.stints[:1], ())
+    assert request_figures(nobody, cal, AS_OF).first_responder is None
 
 
 def test_overall_rates_and_counts(review):
@@ -147,10 +147,19 @@ def test_per_category_and_handler(review):
     assert (c["民政"].rates.satisfied, c["民政"].rates.rated) == (2, 3)
     assert c["其他"].rates.due_resolve == 0 and c["其他"].rates.resolution is None
     h = {u.key: u for u in review.by("handler")}
-    assert set(h) == {"石支书", "滕主任", "代驻村", "杨主任"}
-    assert (h["石支书"].requests, h["石支书"].rates.due_resolve, h["石支书"].rates.resolved_in_time) == (1, 2, 2)
-    assert (h["滕主任"].rates.satisfied, h["滕主任"].rates.rated) == (2, 3)
-    assert (h["代驻村"].rates.response, h["杨主任"].rates.resolution) == (0.0, None)
+    assert set(h) == {p("石支书"), p("滕主任"), p("代驻村"), p("杨主任")}
+    # 响应 to the first responder, 解决 to whoever reported the standing result, a miss to the holder
+    shi = h[p("石支书")].rates  # #1 responded and resolved in time; #5 resolved in time
+    assert (shi.due_ack, shi.responded_in_time, shi.due_resolve, shi.resolved_in_time) == (1, 1, 2, 2)
+    assert (shi.rated, shi.satisfied) == (1, 1)  # #1's rating judged his result
+    teng = h[p("滕主任")].rates  # #2: responded (escalated) in time, resolved nothing in the period
+    assert (teng.due_ack, teng.responded_in_time, teng.due_resolve, teng.rated) == (1, 1, 0, 1)  # #6's rating
+    yang = h[p("杨主任")].rates  # #4 rejected in time; #2 resolved at the township in time, rated twice
+    assert (yang.due_ack, yang.responded_in_time, yang.due_resolve, yang.resolved_in_time) == (1, 1, 1, 1)
+    assert (yang.rated, yang.satisfied) == (2, 1)
+    dai = h[p("代驻村")].rates  # #3: responded late, held it at its resolve deadline and missed it
+    assert (dai.due_ack, dai.responded_in_time, dai.due_resolve, dai.resolved_in_time) == (1, 0, 1, 0)
+    assert not any(isinstance(k, Unclaimed) for k in h)
 
 
 def test_per_tier_spreads(review):
@@ -184,11 +193,11 @@ def test_overdue_list(review):
 
 
 def test_overdue_list_keeps_the_longest(stories, cal):
-    r, events = stories[2]
+    rec = stories[2].record
     rv = Review(PERIOD, cal, AS_OF, overdue_listed=1)
-    rv.add(r, events)
-    older = replace(r, number=7, resolve_due_at=t("2026-10-23 10:00"))
-    rv.add(older, [replace(e, number=7) for e in events])
+    rv.add(rec)
+    older = replace(rec.request, number=7, resolve_due_at=t("2026-10-23 10:00"))
+    rv.add(Record(older, tuple(replace(s, number=7) for s in rec.stints), ()))
     assert rv.overdue_count == 2
     assert [o.request.number for o in rv.overdue()] == [7]
 
@@ -204,18 +213,18 @@ def test_no_requests_means_no_figures(cal):
 def test_no_deadline_in_the_period_means_no_rates(stories, cal):
     one_day = Scope(t("2026-10-12 00:00"), t("2026-10-13 00:00"))  # #3 registered; its deadlines come later
     rv = Review(one_day, cal, AS_OF)
-    r, events = stories[2]
-    rv.add(r, events)
+    rv.add(stories[2].record)
     o = rv.overall()
     assert o.requests == 1 and o.rates.due_ack == 0 and o.rates.response is None and o.rates.resolution is None
-    assert o.response.median == approx(13.0)
+    assert o.response.n == 0  # as of the period's end nobody had responded yet (the claim came on 14 Oct)
+    assert o.active == 1
 
 
 def test_a_holiday_period_has_nothing_due(stories, cal):
     holiday = Scope(t("2026-10-01 00:00"), t("2026-10-08 00:00"))
     rv = Review(holiday, cal, AS_OF)
-    for r, events in stories:
-        rv.add(r, events)
+    for story in stories:
+        rv.add(story.record)
     assert rv.overall().rates.due_ack == 0 and rv.overall().rates.due_resolve == 0
 
 

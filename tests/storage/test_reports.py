@@ -2,8 +2,8 @@
 
 import pytest
 
-from routing.lifecycle import registered_event
-from routing.model import EventKind, PersonRef
+from routing.lifecycle import register as registered_event
+from routing.model import EventKind, PersonRef, Tier
 from routing.review import Review, Scope
 from storage.db import Database
 from storage.reports import count_registered, review_requests, stray_ratings
@@ -23,26 +23,28 @@ def database(any_db, example_config):
 def test_the_period_brings_its_requests_and_those_with_a_deadline_in_it(database):
     with database.snapshot() as tx:
         got = list(review_requests(tx, PERIOD, batch=2))  # several batches
-    assert [r.number for r, _ in got] == [1, 2, 3, 4, 5]  # #5: registered before, resolve deadline in the period
-    events = dict((r.number, e) for r, e in got)
-    assert [e.kind for e in events[2]] == [EventKind.REGISTERED, EventKind.ESCALATED, EventKind.CLAIMED,
-                                          EventKind.RESOLVED, EventKind.UNSATISFIED, EventKind.RESOLVED,
-                                          EventKind.SATISFIED]
-    assert EventKind.REMINDED not in [e.kind for e in events[3]]  # reminders move no clock
-    assert events[2][1].from_tier is not None and events[2][1].actor == "滕主任"
+    assert [rec.request.number for rec in got] == [1, 2, 3, 4, 5]  # #5: registered before, resolve deadline in it
+    two = got[1]
+    assert [(s.seq, s.tier, s.start, s.end) for s in two.stints] == [
+        (1, Tier.VILLAGE, EventKind.REGISTERED, EventKind.ESCALATED),
+        (2, Tier.TOWNSHIP, EventKind.ESCALATED, EventKind.RESOLVED),
+        (3, Tier.TOWNSHIP, EventKind.UNSATISFIED, EventKind.RESOLVED)]
+    assert two.stints[0].ended_by == "滕主任" and two.stints[1].handler == "杨主任"
+    assert [e.kind for e in two.ratings] == [EventKind.UNSATISFIED, EventKind.SATISFIED]
 
 
 def test_ratings_of_requests_the_period_does_not_list(database):
     with database.snapshot() as tx:
         strays = list(stray_ratings(tx, PERIOD))
-    assert [(r.number, e.kind, e.at) for r, e in strays] == [(6, EventKind.SATISFIED, t("2026-09-29 09:00"))]
+    assert [(rec.request.number, [(e.kind, e.at) for e in rec.ratings]) for rec in strays] == [
+        (6, [(EventKind.SATISFIED, t("2026-09-29 09:00"))])]
 
 
 def test_units_filter_the_queries(database):
     with database.snapshot() as tx:
-        assert [r.number for r, _ in review_requests(tx, Scope(PERIOD.start, PERIOD.end, township="普觉镇"))] == [3]
-        assert [r.number for r, _ in review_requests(tx, Scope(PERIOD.start, PERIOD.end, village="民主村"))] == [2]
-        assert [r.number for r, _ in review_requests(tx, Scope(PERIOD.start, PERIOD.end, category="民政"))] == [2]
+        assert [rec.request.number for rec in review_requests(tx, Scope(PERIOD.start, PERIOD.end, township="普觉镇"))] == [3]
+        assert [rec.request.number for rec in review_requests(tx, Scope(PERIOD.start, PERIOD.end, village="民主村"))] == [2]
+        assert [rec.request.number for rec in review_requests(tx, Scope(PERIOD.start, PERIOD.end, category="民政"))] == [2]
         assert list(stray_ratings(tx, Scope(PERIOD.start, PERIOD.end, township="普觉镇"))) == []
         assert count_registered(tx, PERIOD) == 4
         assert count_registered(tx, Scope(PERIOD.start, PERIOD.end, township="盘信镇")) == 3
@@ -51,10 +53,10 @@ def test_units_filter_the_queries(database):
 def test_the_review_from_the_database_has_the_hand_worked_figures(database, example_config):
     rv = Review(PERIOD, example_config.policy.calendar, AS_OF)
     with database.snapshot() as tx:
-        for r, events in review_requests(tx, PERIOD):
-            rv.add(r, events)
-        for r, e in stray_ratings(tx, PERIOD):
-            rv.add_rating(r, e)
+        for rec in review_requests(tx, PERIOD):
+            rv.add(rec)
+        for rec in stray_ratings(tx, PERIOD):
+            rv.add_rating(rec)
     rates = rv.overall().rates
     assert (rates.responded_in_time, rates.due_ack, rates.resolved_in_time, rates.due_resolve,
             rates.satisfied, rates.rated) == (3, 4, 3, 4, 3, 4)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from routing.lifecycle import registered_event, transition
+from routing.lifecycle import register as registered_event, transition
 from routing.model import EventKind, PersonRef, Request, Status, Tier
 from routing.ports import RequestFilter
 from storage.db import Database, DatabaseError, database_url
