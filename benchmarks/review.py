@@ -29,7 +29,6 @@ import time
 import uuid
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,10 +38,12 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import delete, insert  # noqa: E402
 
 from bot.config import load_config  # noqa: E402
-from routing.lifecycle import registered_event, transition  # noqa: E402
-from routing.model import EventKind, PersonRef, Rating, Request, Status, Tier  # noqa: E402
+from routing.jobs import due_at  # noqa: E402
+from routing.lifecycle import register, transition  # noqa: E402
+from routing.model import EventKind, PersonRef, Request, Tier  # noqa: E402
 from storage.db import Database, database_url  # noqa: E402
-from storage.tables import Counter, EventRow, Meta, RequestRow  # noqa: E402
+from storage.repository import request_values, stint_values  # noqa: E402
+from storage.tables import Counter, EventRow, Meta, RequestRow, StintRow  # noqa: E402
 
 REPLIES = Path("shared") / "data" / "petitions_with_replies.csv"  # looked for beside the checkout, then higher up
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC) - timedelta(hours=8)  # local midnight, Asia/Shanghai
@@ -121,22 +122,6 @@ def draw_days(rng: random.Random, delays: list[float]) -> float:
 
 
 # --- requests ------------------------------------------------------------------------------------
-REQUEST_FIELDS = [f.name for f in fields(Request)]
-
-
-def request_row(county: str, r: Request) -> dict:
-    """A request as a row of the requests table."""
-    row = {"county": county}
-    for name in REQUEST_FIELDS:
-        v = getattr(r, name)
-        if isinstance(v, Tier):
-            v = v.key
-        elif isinstance(v, (Status, Rating)):
-            v = v.value
-        row[name] = v
-    return row
-
-
 def event_row(county: str, e) -> dict:
     """An event as a row of the events table."""
     return {
@@ -144,11 +129,12 @@ def event_row(county: str, e) -> dict:
         "from_tier": e.from_tier.key if e.from_tier else None, "actor": e.actor, "actor_key": e.actor_key,
         "from_status": e.from_status.value if e.from_status else None,
         "to_status": e.to_status.value if e.to_status else None, "note": e.note, "rule": e.rule, "data": e.data,
+        "stint": e.stint,
     }
 
 
 def simulate(number: int, cfg, rng: random.Random, delays: list[float], villages, names, categories, weights):
-    """One request's life: a Request in its final state and its events, as the bot would write them."""
+    """One request's life: a Request in its final state, its events and its stints, as the bot would write them."""
     policy = cfg.policy
     v = rng.choice(villages)
     township = cfg.county.township(v.township)
@@ -169,7 +155,8 @@ def simulate(number: int, cfg, rng: random.Random, delays: list[float], villages
         created_at=created, tier_since=created, ack_due_at=ack_due, resolve_due_at=resolve_due,
         first_ack_due_at=ack_due,
     )
-    events = [registered_event(r, PersonRef(requester, r.requester_id))]
+    first_step = register(r, PersonRef(requester, r.requester_id))
+    events, stints = [first_step.event], [first_step.current]
     cadre = rng.choice(v.cadres).ref
     staff = rng.choice(township.staff + township.leaders).ref
     county_staff = rng.choice(cfg.county.staff).ref
@@ -181,7 +168,10 @@ def simulate(number: int, cfg, rng: random.Random, delays: list[float], villages
         """Apply an event, unless it would come after the copy of the database was taken."""
         if at > DATA_NOW:
             return False
-        events.append(transition(r, kind, at, actor, **kw))
+        done = transition(r, kind, at, actor, work=policy.calendar.working_seconds, **kw)
+        events.append(done.event)
+        if done.started:
+            stints.append(done.current)
         return True
 
     def up(at, actor, target, rule=None):
@@ -192,44 +182,44 @@ def simulate(number: int, cfg, rng: random.Random, delays: list[float], villages
     path = rng.random()
     if path < 0.03:  # not a request: the township rejects it
         step(EventKind.REJECTED, first, staff, note="重复诉求")
-        return r, events
+        return r, events, stints
     handler = cadre
     if path < 0.28:  # the village passes it up; a few by the bot's rule
         bot = rng.random() < 0.1
         if not up(first, None if bot else cadre, Tier.TOWNSHIP, "auto_after" if bot else None):
-            return r, events
+            return r, events, stints
         handler = staff
         claim = first + (resolve_at - first) * rng.uniform(0.05, 0.3)
         if not step(EventKind.CLAIMED, claim, staff):
-            return r, events
+            return r, events, stints
         if path < 0.08:
             if not up(claim + (resolve_at - claim) * 0.3, staff, Tier.COUNTY):
-                return r, events
+                return r, events, stints
             handler = county_staff
             if not step(EventKind.CLAIMED, claim + (resolve_at - claim) * 0.4, county_staff):
-                return r, events
+                return r, events, stints
     elif not step(EventKind.CLAIMED, first, cadre):
-        return r, events
+        return r, events, stints
     if resolve_at > r.resolve_due_at > events[-1].at and rng.random() < 0.8:  # an overdue reminder or two
         step(EventKind.REMINDED, r.resolve_due_at, None, rule="remind_every")
     if not step(EventKind.RESOLVED, resolve_at, handler, note="已办结"):
-        return r, events
+        return r, events, stints
     verdict = rng.random()
     rated_at = resolve_at + timedelta(hours=rng.uniform(0.5, 48))
     if verdict < 0.06:  # not satisfied: reopened, resolved again
         _, again_due = policy.deadlines(rated_at, category, urgent)
-        if not step(EventKind.UNSATISFIED, rated_at, r.requester_ref, deadlines=(r.ack_due_at, again_due)):
-            return r, events
+        if not step(EventKind.UNSATISFIED, rated_at, r.requester_ref, deadlines=(None, again_due)):
+            return r, events, stints
         again = rated_at + timedelta(seconds=draw_days(rng, delays) * 86400 * 0.3)
         if not step(EventKind.RESOLVED, again, handler, note="已重新办理"):
-            return r, events
+            return r, events, stints
         rated_at = again + timedelta(hours=rng.uniform(0.5, 48))
         verdict = rng.random() * 0.9
     if verdict < 0.6:
         step(EventKind.SATISFIED, rated_at, r.requester_ref)
     else:
         step(EventKind.EXPIRED, r.resolved_at + timedelta(days=3), None, rule="rating_window")
-    return r, events
+    return r, events, stints
 
 
 _worker: dict = {}
@@ -245,18 +235,20 @@ def _start_worker(config_path: str, delays: list[float], seed: int) -> None:
     )
 
 
-def _simulate_batch(first: int, last: int) -> tuple[list[dict], list[dict]]:
+def _simulate_batch(first: int, last: int) -> tuple[list[dict], list[dict], list[dict]]:
     """Requests first..last as rows to insert (the same for the same seed, whichever process draws them)."""
     w = _worker
     rng = random.Random(w["seed"] * 1_000_003 + first)
     county = w["cfg"].county.name
-    requests, events = [], []
+    requests, events, stints = [], [], []
     for number in range(first, last + 1):
-        r, evs = simulate(number, w["cfg"], rng, w["delays"], w["villages"], w["names"], w["categories"],
-                          w["weights"])
-        requests.append(request_row(county, r))
+        r, evs, sts = simulate(number, w["cfg"], rng, w["delays"], w["villages"], w["names"], w["categories"],
+                               w["weights"])
+        r.next_due_at = due_at(r, w["cfg"].policy)
+        requests.append({"county": county, **request_values(r)})
         events += [event_row(county, e) for e in evs]
-    return requests, events
+        stints += [{"county": county, **stint_values(st)} for st in sts]
+    return requests, events, stints
 
 
 def build(config_path: Path, database: Database, size: int, delays: list[float], seed: int = 5) -> dict:
@@ -281,12 +273,13 @@ def build(config_path: Path, database: Database, size: int, delays: list[float],
             if len(pending) > 2 * workers:
                 break
         while pending:
-            requests, events = pending.popleft().result()
+            requests, events, stints = pending.popleft().result()
             nxt = next(todo, None)
             if nxt is not None:
                 pending.append(pool.submit(_simulate_batch, *nxt))
             conn.execute(insert(RequestRow.__table__), requests)
             conn.execute(insert(EventRow.__table__), events)
+            conn.execute(insert(StintRow.__table__), stints)
             n_events += len(events)
         conn.execute(insert(Counter.__table__), [{"county": county, "last_number": size}])
     return {"requests": size, "events": n_events, "seconds": time.perf_counter() - t0}
@@ -368,7 +361,7 @@ def main() -> None:
         print(f"| {size:,} | {name} | {seconds:.1f} | {rss:.0f} |")
     for database in counties:
         with database.engine.begin() as conn:
-            for table in (EventRow, RequestRow, Counter, Meta):
+            for table in (EventRow, StintRow, RequestRow, Counter, Meta):
                 conn.execute(delete(table.__table__).where(table.__table__.c.county == database.county))
         database.dispose()
     if not args.keep and not args.work:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -17,6 +19,7 @@ from routing.model import Event, Inbound, Request
 from routing.org import Place, RoomKind
 from routing.ports import Outbound
 from routing.privacy import mask
+from routing.text import NAME_LIMIT, storable
 from routing.service import RelayService
 from routing.tagging import Classifier, Tagger
 from storage.db import Database
@@ -76,6 +79,22 @@ def shown_outside_origin(out: Outbound, place: Place | None) -> bool:
     return False
 
 
+def storable_message(msg: Inbound) -> Inbound:
+    """The message in a form every database stores (routing.text.storable): NUL and lone surrogates replaced,
+    names and ids cut to NAME_LIMIT characters."""
+    def name(v: str | None) -> str | None:
+        return None if v is None else storable(v, NAME_LIMIT)
+
+    def ident(v: str | None) -> str | None:
+        # an id is an identity: a long one is replaced by its digest, never cut (two cut ids could be one)
+        if v is None or len(v) <= NAME_LIMIT and storable(v) == v:
+            return v
+        return "sha256:" + hashlib.sha256(v.encode("utf-8", "surrogatepass")).hexdigest()
+
+    return replace(msg, room=name(msg.room), sender=name(msg.sender), sender_id=ident(msg.sender_id),
+                   msg_id=ident(msg.msg_id), room_id=ident(msg.room_id), text=storable(msg.text))
+
+
 class Relay:
     """Messages in, messages out: one transaction per message or tick, the outbox in between."""
 
@@ -95,6 +114,7 @@ class Relay:
         A message the bot fails on because of its own error is kept (see `minqing failed`) and
         answered with an apology; it never stops the bot.
         """
+        msg = storable_message(msg)
         configured = self.config.county.place(msg.room) is not None
         try:
             with self.db.transaction() as tx:
@@ -110,12 +130,21 @@ class Relay:
         try:
             self._handle(msg)
         except Exception as e:  # a bug of ours: keep the message, apologise, carry on
-            log.exception("failed to handle message %s in %s", msg.msg_id, msg.room)
+            log.exception("failed to handle message %s in %s", msg.msg_id, msg.room,
+                          extra={"event": "message_failed", "msg_id": msg.msg_id})
             self.failed += 1
+            self._keep_failed(msg, e)
+
+    def _keep_failed(self, msg: Inbound, error: Exception) -> None:
+        """Keep a message the bot failed on, and apologise; if even that cannot be stored, say so in the log."""
+        try:
             with self.db.transaction() as tx:
-                tx.record_failure(msg, f"{type(e).__name__}: {e}", msg.ts)
+                tx.record_failure(msg, storable(f"{type(error).__name__}: {error}"), msg.ts)
                 apology = Outbound(msg.room, "internal_error.j2", {}, (msg.sender_ref,))
                 self._record(tx, [apology], msg.ts)
+        except Exception:
+            log.exception("could not keep failed message %s from %s in %s", msg.msg_id, msg.sender_id, msg.room,
+                          extra={"event": "failed_message_lost", "msg_id": msg.msg_id})
 
     def _handle(self, msg: Inbound) -> None:
         for attempt in (1, 2):

@@ -52,3 +52,23 @@ def fold(text: str) -> Folded:
 def normalize(text: str) -> str:
     """Folded text without white space at either end (WeChat puts U+2005 after a mention)."""
     return fold(text).text.strip()
+
+
+# What no database here can store, and what it is stored as instead: NUL (PostgreSQL refuses it in text)
+# becomes ␀ (U+2400); a lone surrogate (not a character at all; UTF-8 cannot encode it) becomes � (U+FFFD).
+NAME_LIMIT = 128  # a display name, contact or message id, or group name longer than this is cut (index limits)
+_UNSTORABLE = {0: "\u2400"}
+
+
+def storable(text: str, limit: int | None = None) -> str:
+    """Text in a form every supported database can store (see above); cut to `limit` characters with …."""
+    text = text.translate(_UNSTORABLE)
+    if not text.isascii():
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if _has_surrogate(text) else text
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)

@@ -74,6 +74,16 @@ def any_db(request, tmp_path, pg_schema):
 
 
 @pytest.fixture
+def pg_only(tmp_path, pg_schema):
+    """A fresh county in the test PostgreSQL (for what only PostgreSQL can show, e.g. two writers at once)."""
+    if not PG_URL:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the PostgreSQL tests: set MINQING_TEST_DATABASE_URL (.ci/run does)")
+        pytest.skip("PostgreSQL tests need MINQING_TEST_DATABASE_URL (the CI script sets it)")
+    yield _pg_url(pg_schema), f"松桃县-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
 def database(any_db):
     """A fresh database of its own county, on each backend `any_db` gives."""
     url, county = any_db

@@ -7,6 +7,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pathlib import Path
@@ -76,7 +77,7 @@ def show(
     for e in events:
         table.add_row(iso(e.at, cfg.tz), e.kind.value, e.tier.key, e.actor or "(bot)",
                       f"{e.from_status.value if e.from_status else ''}→{e.to_status.value if e.to_status else ''}",
-                      " ".join(x for x in (e.rule and f"[{e.rule}]", e.note) if x)[:60])
+                      escape(" ".join(x for x in (e.rule and f"[{e.rule}]", e.note) if x)[:60]))
     out.print(table)
 
 

@@ -1,5 +1,6 @@
 """No text crashes the dispatcher: arbitrary Unicode, huge messages, unknown rooms and senders."""
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,14 @@ commandish = st.builds(
     st.one_of(st.just(""), st.integers(-5, 10**12).map(str)), st.text(max_size=40),
 )
 texts = st.one_of(st.text(max_size=200), commandish, st.text(alphabet="🙏😀👍🔥💧", max_size=30),
-                  st.just("路" * 10_000))
+                  st.just("路" * 10_000), st.text(alphabet="报修路灯\x00\ud800\udfff坏了 ", max_size=20))
+
+
+def assert_nothing_failed(chat) -> None:
+    """No message was recorded as failed (`minqing failed` would list it): the bot handled every one."""
+    with chat.relay.db.transaction() as tx:
+        failures = [(f.text[:40], f.error) for f in tx.failures()]
+    assert failures == [] and chat.relay.failed == 0, failures
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -36,6 +44,7 @@ def test_arbitrary_messages_never_crash_and_keep_the_database_consistent(example
                 assert s.text.strip(), "the bot never says an empty message"
                 assert s.room in example_config.county.rooms
             chat.later(minutes=7)
+        assert_nothing_failed(chat)
         with db.transaction() as tx:
             requests = tx.find(RequestFilter())
             numbers = [r.number for r in requests]
@@ -50,3 +59,32 @@ def test_arbitrary_messages_never_crash_and_keep_the_database_consistent(example
                     assert r.closed_at is not None
     finally:
         db.dispose()
+
+
+def test_the_fuzz_check_fails_when_the_service_raises(example_config, db, monkeypatch):
+    chat = make_chat(example_config, db)
+
+    def broken(tx, msg):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(chat.relay.service, "handle", broken)
+    chat.say(LT, "王大妈", "@民情直通车 路灯坏了")
+    with pytest.raises(AssertionError):
+        assert_nothing_failed(chat)
+
+
+@pytest.mark.parametrize("text, name", [
+    ("报修 水管坏了\x00漏水", "唐命学"),  # NUL: PostgreSQL refuses it in text
+    ("报修 路灯坏了 \ud83d", "唐命学"),  # a lone surrogate: no UTF-8 for it
+    ("报修 路灯坏了", "名" * 3000),  # longer than an index entry may be
+])
+def test_text_a_database_cannot_store_is_stored_in_a_form_it_can(database, example_config, text, name):
+    chat = make_chat(example_config, database)
+    said = chat.say(LT, name, text, sender_id=name[:20] + "x" * 200)
+    assert any("已登记为 #1" in s.text for s in said), said
+    assert_nothing_failed(chat)
+    with database.transaction() as tx:
+        req = tx.get(1)
+    assert "\x00" not in req.text and not any("\ud800" <= ch <= "\udfff" for ch in req.text)
+    assert ("\u2400" in req.text) == ("\x00" in text) and ("\ufffd" in req.text) == ("\ud83d" in text)
+    assert len(req.requester) <= 128 and req.requester_id.startswith("sha256:")

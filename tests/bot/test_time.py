@@ -159,7 +159,7 @@ def test_weekly_county_digest_ranks_townships(chat):
     weekly = [s for s in said if s.room == CTY]
     assert len(weekly) == 1 and "每周简报" in weekly[0].text
     lines = weekly[0].text.splitlines()
-    assert any(line.startswith("1. 盘信镇 —/100%/—") for line in lines), lines
+    assert any(line.startswith("1. 盘信镇 响应100% 解决— 满意—") for line in lines), lines
 
 
 def test_weekly_digest_in_a_holiday_week_goes_out_on_the_next_working_day(db, example_config):

@@ -156,3 +156,13 @@ def test_database_urls(tmp_path):
         Database(f"sqlite:///{tmp_path}/missing/dir/x.db", "c")
     with pytest.raises(DatabaseError):
         Database("nonsense://", "c")
+
+
+def test_sqlite_commits_are_durable_before_anything_is_announced(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'd.db'}", "c")
+    try:
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        db.dispose()

@@ -1,0 +1,126 @@
+"""Messages per second through the whole intake path, beside the disk's floor in the same run.
+
+    .venv/bin/python benchmarks/intake.py                    # 2,000 requests (8,000 messages), FULL and NORMAL
+    .venv/bin/python benchmarks/intake.py --requests 500 --stored 100000
+    .venv/bin/python benchmarks/intake.py --db postgresql+psycopg://postgres@127.0.0.1/test
+
+The path: `Relay.receive` of each chat message (registration, claim, resolution, rating, in
+the county of benchmarks/review.py: 20 townships, 300 villages), one transaction each, its
+replies rendered and recorded in the outbox; nothing is sent (no network). The floor: raw
+sqlite3 on the same disk, WAL, one INSERT and one COMMIT per row, with the same `synchronous`
+setting. `--stored N` first loads N requests (a tenth of them pending) so the rate with history
+can be compared with the rate on an empty database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from review import TOWNSHIP_NAMES, VILLAGE_WORDS, write_config  # noqa: E402
+
+from bot.app import Relay  # noqa: E402
+from bot.clock import ManualClock  # noqa: E402
+from bot.config import load_config  # noqa: E402
+from bot.sim.groups import SimulatedTransport  # noqa: E402
+from routing.model import Inbound  # noqa: E402
+from storage.db import Database  # noqa: E402
+
+START = datetime(2026, 10, 12, 1, 0, tzinfo=UTC)  # Monday 09:00 in the county
+TEXTS = ["二组的路灯坏了三盏，晚上看不见", "村里的产业路被水冲坏了，希望尽快修", "低保申请交上去两个月没有回音",
+         "自来水管爆了，全组停水", "垃圾没人收，堆在路边很臭", "孩子上学的补助还没到账"]
+
+
+def raw_floor(folder: Path, synchronous: str, rows: int) -> float:
+    """Rows per second: sqlite3, WAL, one INSERT and one COMMIT per row, on the same disk."""
+    path = folder / f"floor-{synchronous}.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, room TEXT, text TEXT, at TEXT)")
+    started = time.perf_counter()
+    for i in range(rows):
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO t (room, text, at) VALUES (?, ?, ?)", ("楼台村干群连心群", TEXTS[i % 6], str(i)))
+        conn.execute("COMMIT")
+    took = time.perf_counter() - started
+    conn.close()
+    return rows / took
+
+
+def script(requests: int, seed: int = 7) -> list[Inbound]:
+    """Chat messages: each request registered, claimed, resolved and rated, interleaved across villages."""
+    rng = random.Random(seed)
+    villages = [(t, v) for t in TOWNSHIP_NAMES for v in VILLAGE_WORDS]
+    lines: list[tuple[int, Inbound]] = []
+    for i in range(requests):
+        t, v = rng.choice(villages)
+        room = f"{t}镇{v}村干群连心群"
+        villager, cadre = f"村民{i}", f"{t}{v}支书"
+        at = START + timedelta(seconds=20 * i)
+        steps = [(villager, f"@民情直通车 {rng.choice(TEXTS)}"), (cadre, "认领 #{n}"), (cadre, "办结 #{n} 已处理"),
+                 (villager, "满意 #{n}")]
+        for k, (who, text) in enumerate(steps):
+            lines.append((i, Inbound(ts=at + timedelta(minutes=10 * k), room=room, sender=who, text=text,
+                                     msg_id=f"m{i}-{k}", sender_id=f"wxid_{who}", mentions_bot=k == 0)))
+    lines.sort(key=lambda x: x[1].ts)
+    return [m for _, m in lines]
+
+
+def intake(config_path: Path, url: str, synchronous: str, requests: int) -> tuple[float, int]:
+    """Messages per second through Relay.receive (and how many), on a fresh database."""
+    cfg = load_config(config_path)
+    db = Database(url, cfg.county.name, synchronous=synchronous)
+    clock = ManualClock(START)
+    relay = Relay(cfg, db, SimulatedTransport(clock))
+    messages = script(requests)
+    numbers: dict[str, int] = {}
+    started = time.perf_counter()
+    for m in messages:
+        i = m.msg_id[1:].split("-")[0]
+        if "{n}" in m.text:
+            m = Inbound(m.ts, m.room, m.sender, m.text.format(n=numbers[i]), m.msg_id, m.sender_id, m.mentions_bot)
+        relay.receive(m)
+        if m.msg_id.endswith("-0"):
+            numbers[i] = len(numbers) + 1
+    took = time.perf_counter() - started
+    db.dispose()
+    return len(messages) / took, len(messages)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000, help="requests (4 messages each)")
+    parser.add_argument("--db", help="a PostgreSQL URL to measure too")
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="minqing-bench-") as d:
+        folder = Path(d)
+        config = write_config(folder, "sqlite:///unused.db")
+        for sync in ("FULL", "NORMAL"):
+            floor = raw_floor(folder, sync, 4 * args.requests)
+            rate, n = intake(config, f"sqlite:///{folder / f'intake-{sync}.db'}", sync, args.requests)
+            results[sync] = {"messages": n, "msg_per_s": round(rate, 1), "floor_rows_per_s": round(floor),
+                             "share_of_floor": round(rate / floor, 3)}
+            print(f"SQLite synchronous={sync}: {rate:,.0f} msg/s through Relay.receive ({n:,} messages); "
+                  f"floor {floor:,.0f} commits/s; {rate / floor:.1%} of the floor", flush=True)
+        if args.db:
+            rate, n = intake(config, args.db, "FULL", args.requests)
+            results["PostgreSQL"] = {"messages": n, "msg_per_s": round(rate, 1)}
+            print(f"PostgreSQL: {rate:,.0f} msg/s through Relay.receive ({n:,} messages)", flush=True)
+    print(json.dumps(results, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Upgrading databases written by version 0.1.0 (a SQLite file and a PostgreSQL dump, both made by running
+its code: tests/storage/fixtures/v0_1_0/README.md), on SQLite and PostgreSQL.
+
+After `minqing migrate`: every request is what 0.1.0 stored (but for the first responses 0.1.0 wrongly took
+from the bot's automatic escalation, each correction audited), its tier stints are what its event log
+implies, and the schema is the one a new database gets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, text
+from sqlmodel import SQLModel, select
+
+from routing.model import EventKind, Tier
+from storage import migrate
+from storage.db import Database, SchemaOutdated
+from storage.tables import AuditRow
+from tests.bot.cli_helpers import run
+from tests.conftest import EXAMPLE, PG_URL, _pg_url, config_with
+
+FIXTURES = Path(__file__).parent / "fixtures" / "v0_1_0"
+EXPECTED = json.loads((FIXTURES / "expected.json").read_text(encoding="utf-8"))
+COUNTY = EXPECTED["county"]
+RESPONDS = {"claimed", "escalated", "sent_back", "resolved", "rejected"}
+STARTS = {"escalated", "sent_back", "unsatisfied"}
+ENDS = {"escalated", "sent_back", "resolved", "rejected"}
+
+
+def restore_pg_dump(schema: str) -> None:
+    """The 0.1.0 dump restored into a new schema (the dump names its schema only as a qualifier)."""
+    sql = re.sub(r"\bminqing_v010\b", schema, (FIXTURES / "v0_1_0_pg.sql").read_text(encoding="utf-8"))
+    libpq = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(libpq) as conn, conn.cursor() as cur:
+        lines = iter(sql.splitlines(keepends=True))
+        buf: list[str] = []
+        for line in lines:
+            if not buf and (line.startswith("--") or line.startswith("\\") or not line.strip()):
+                continue
+            buf.append(line)
+            if line.rstrip().endswith(";"):
+                stmt, buf = "".join(buf).strip(), []
+                if stmt.startswith("COPY ") and stmt.endswith("FROM stdin;"):
+                    with cur.copy(stmt[:-1]) as copy:
+                        for row in lines:
+                            if row.rstrip("\n") == "\\.":
+                                break
+                            copy.write(row.encode("utf-8"))
+                else:
+                    cur.execute(stmt)
+        conn.commit()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def old_db(request, tmp_path):
+    """A database written by 0.1.0: its URL."""
+    if request.param == "sqlite":
+        path = tmp_path / "v0_1_0.sqlite"
+        shutil.copy(FIXTURES / "v0_1_0.sqlite", path)
+        yield f"sqlite:///{path}"
+        return
+    if not PG_URL:
+        import os
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the PostgreSQL tests: set MINQING_TEST_DATABASE_URL (.ci/run does)")
+        pytest.skip("PostgreSQL tests need MINQING_TEST_DATABASE_URL (the CI script sets it)")
+    schema = f"v010_{uuid.uuid4().hex[:10]}"
+    restore_pg_dump(schema)
+    yield _pg_url(schema)
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def test_nothing_runs_on_a_database_of_0_1_0_until_it_is_migrated(old_db):
+    with pytest.raises(SchemaOutdated, match="minqing migrate"):
+        Database(old_db, COUNTY)
+    r = run("list", "-c", str(EXAMPLE), "--db", old_db)
+    assert r.code == 1 and "minqing migrate" in r.err
+
+
+def test_migrating_keeps_every_request_and_makes_its_stints_from_its_log(old_db, example_config):
+    r = run("migrate", "-c", str(EXAMPLE), "--db", old_db)
+    assert r.code == 0, r.err
+    assert f"已从版本 {migrate.BASELINE} 升级到 {migrate.head()}" in r.out
+    again = run("migrate", "-c", str(EXAMPLE), "--db", old_db)
+    assert again.code == 0 and "已是最新版本" in again.out
+
+    db = Database(old_db, COUNTY)
+    try:
+        with db.snapshot() as tx:
+            audits = {a.detail["request"]: a.detail for a in tx.session.exec(
+                select(AuditRow).where(AuditRow.county == COUNTY, AuditRow.action == "first_response_corrected"))}
+            corrected = set()
+            for want in EXPECTED["requests"]:
+                n = want["number"]
+                got = tx.get(n)
+                events = EXPECTED["events"][str(n)]
+                for name, value in want.items():
+                    have = getattr(got, name)
+                    have = getattr(have, "key" if name == "tier" else "value", have) if have is not None else None
+                    if isinstance(have, datetime):
+                        have = have.astimezone(example_config.tz).isoformat()
+                    if name in ("acknowledged_at", "responder") and have != value:
+                        corrected.add(n)
+                        continue
+                    assert have == value, (n, name)
+                check_stints(n, got, tx.stints(n), events, example_config.policy)
+                # the first response is the first event by a person that responds
+                first = next((e for e in events if e["kind"] in RESPONDS and e["actor"]), None)
+                assert got.acknowledged_at == when(first["at"] if first else None), n
+                assert got.responder == (first["actor"] if first else None), n
+                assert [e.stint for e in tx.events(n)][0] == 1
+            # only the requests whose stored first response was the bot's escalation were corrected, each audited
+            assert corrected == set(audits) and corrected
+            for n in corrected:
+                bot_first = next(e for e in EXPECTED["events"][str(n)] if e["kind"] in RESPONDS)
+                assert bot_first["actor"] is None and bot_first["rule"] == "auto_after"
+    finally:
+        db.dispose()
+
+
+def check_stints(n, req, stints, events, policy):
+    """The stints are what the event log says: one from registration and one per escalation, send-back and
+    reopening, ended by the events that end them, deadlines stored where 0.1.0 kept them, else computed."""
+    starts = [events[0]] + [e for e in events if e["kind"] in STARTS]
+    assert [s.seq for s in stints] == list(range(1, len(starts) + 1)) and req.stint == len(starts)
+    for s, e in zip(stints, starts, strict=True):
+        assert s.backfilled and s.started_at == when(e["at"]) and s.tier is Tier.from_key(e["tier"])
+        assert s.start is EventKind(e["kind"])
+    ends = [e for e in events if e["kind"] in ENDS]
+    ended = [s for s in stints if s.ended_at is not None]
+    assert [(s.ended_at, s.end, s.ended_by) for s in ended] == [
+        (when(e["at"]), EventKind(e["kind"]), e["actor"]) for e in ends], n
+    assert all(s.working_seconds is not None for s in ended)
+    assert stints[0].ack_due_at == req.first_ack_due_at
+    last = stints[-1]
+    assert last.resolve_due_at == req.resolve_due_at
+    for s in stints:
+        ack, resolve = policy.deadlines(s.started_at, req.category, req.urgent)
+        if s.start is EventKind.UNSATISFIED:
+            assert s.ack_due_at is None
+        elif s is not stints[0] and s is not last:
+            assert s.ack_due_at == ack
+        if s is not last:
+            assert s.resolve_due_at == resolve
+
+
+def test_a_migrated_database_has_the_schema_of_a_new_one(old_db, tmp_path):
+    assert run("migrate", "-c", str(EXAMPLE), "--db", old_db).code == 0
+    engine = create_engine(old_db)
+    try:
+        with engine.connect() as conn:
+            diffs = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        assert diffs == []
+    finally:
+        engine.dispose()
+
+
+def test_a_new_database_is_created_at_the_newest_revision(database):
+    with database.engine.connect() as conn:
+        assert migrate.state(conn).current
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+
+
+def test_counties_sharing_a_database_upgrade_together_and_each_fills_in_its_own(old_db, tmp_path):
+    other = tmp_path / "other.toml"
+    other.write_text(EXAMPLE.read_text(encoding="utf-8").replace(f'name = "{COUNTY}"', 'name = "别的县"', 1),
+                     encoding="utf-8")
+    assert config_with().county.name == COUNTY
+    r = run("migrate", "-c", str(other), "--db", old_db)  # another county's operator upgrades first
+    assert r.code == 0, r.err
+    with pytest.raises(SchemaOutdated, match="历史数据还没有补全"):
+        Database(old_db, COUNTY)
+    assert run("migrate", "-c", str(EXAMPLE), "--db", old_db).code == 0
+    db = Database(old_db, COUNTY)
+    try:
+        with db.snapshot() as tx:
+            assert len(tx.stints(1)) >= 1
+    finally:
+        db.dispose()
