@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -23,6 +24,19 @@ class Need(enum.Enum):
     REQUIRED = "required"
 
 
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What may stand around a command's word besides a number and an argument.
+
+    `before`: words allowed in front of it (degree words before a rating: 很满意, 非常不满意), at most
+    one from each group, in order; `after`: words allowed right after it before the end of the
+    message or a separator (满意了, 满意啦). Emoji and punctuation are allowed after any command.
+    """
+
+    before: tuple[tuple[str, ...], ...] = ()
+    after: tuple[str, ...] = ()
+
+
 class Spec(Protocol):
     """What the parser needs to know of a command row."""
 
@@ -34,6 +48,9 @@ class Spec(Protocol):
 
     @property
     def arg(self) -> Need: ...
+
+    @property
+    def shape(self) -> Shape: ...
 
 
 S = TypeVar("S", bound=Spec)
@@ -70,7 +87,9 @@ class Malformed(Generic[S]):
 _SPACE = re.compile(r"\s+")
 _LEADING_MENTION = re.compile(r"@[^\s@]+(?:\s+|$)")
 _SEPARATORS = " \t:：,，、.。;；-—"
-_NUMBER = re.compile(r"^#?\s*(\d{1,9})(?!\d)")
+_BOUNDARY = _SEPARATORS + "！？!?~～…\n"  # what may end a command word, before its number or argument
+_NUMBER = re.compile(r"^#?\s*(\d{1,9})(?!\d)号?")
+MAX_COMMAND_TEXT = 2000  # a command is short: only this much of a message is read for one
 _MAX_NUMBER_DIGITS = 9
 
 
@@ -100,29 +119,74 @@ def mentions(text: str, name: str) -> bool:
 
 
 def parse(text: str, table: Sequence[S], bot_name: str | None = None) -> Parsed[S] | Malformed[S] | None:
-    """Parse a chat message against the command table; None when it is not a command."""
-    folded, origin = fold(text)
+    """Parse a chat message against the command table; None when it is not a command.
+
+    A command word is a command only when it stands alone, or is followed by a request number, or
+    by a separator (space, punctuation) and then its argument (shared/design.md, section 8):
+    满意 and 不满意，还是没修好 are commands; 满意度调查 and 不满意的话找谁 are chat.
+    """
+    folded, origin = fold(text[:MAX_COMMAND_TEXT])
     start = _mentions_end(folded, bot_name)
     body = folded[start:]
-    for spec, verb in _verbs_longest_first(table):
-        if body.startswith(verb):
-            result = _parse_after(spec, verb, body[len(verb):])
-            if isinstance(result, Parsed) and result.arg:
-                # the free text as it was written, not folded
-                at = start + len(body) - len(result.arg_tail)
-                original = text[origin[at]:] if at < len(origin) else ""
-                result = Parsed(spec, verb, result.number, original.strip(_SEPARATORS + "\n"))
-            return result
+    for spec, pattern in _patterns(table):
+        m = pattern.match(body)
+        if m is None:
+            continue
+        verb = m.group("verb")
+        result = _parse_after(spec, verb, body[m.end():])
+        if isinstance(result, Parsed) and result.arg:
+            # the free text as it was written, not folded
+            at = start + len(body) - len(result.arg_tail)
+            original = text[origin[at]:] if at < len(origin) else ""
+            result = Parsed(spec, verb, result.number, original.strip(_SEPARATORS + "\n"))
+        return result
     return None
 
 
-def _verbs_longest_first(table: Sequence[S]) -> list[tuple[S, str]]:
-    pairs = [(spec, verb) for spec in table for verb in spec.verbs]
-    return sorted(pairs, key=lambda p: -len(p[1]))
+_compiled: dict[int, tuple[int, list]] = {}
+
+
+def _patterns(table: Sequence[S]) -> list[tuple[S, re.Pattern]]:
+    """Per command row, a pattern of its words and what may stand before them; the longest words first."""
+    key = id(table)
+    cached = _compiled.get(key)
+    if cached is not None and cached[0] == len(table):
+        return cached[1]
+    rows = []
+    for spec in table:
+        verbs = "|".join(re.escape(v) for v in sorted(spec.verbs, key=len, reverse=True))
+        before = "".join("(?:" + "|".join(re.escape(w) for w in sorted(group, key=len, reverse=True)) + ")?"
+                         for group in spec.shape.before)
+        rows.append((max(len(v) for v in spec.verbs), spec, re.compile(f"{before}(?P<verb>{verbs})")))
+    # one row's word may begin another's (满意 / 不满意 / 不太满意): try the longest words first
+    out = [(spec, pattern) for _, spec, pattern in sorted(rows, key=lambda r: -r[0])]
+    _compiled[key] = (len(table), out)
+    return out
+
+
+def _decoration(ch: str) -> bool:
+    """Emoji and symbols: what may follow any command word without changing it (满意👍)."""
+    cat = unicodedata.category(ch)
+    return cat[0] == "S" or cat in ("Mn", "Me", "Cf") or ch in "\ufe0f\u200d"
 
 
 def _parse_after(spec: S, verb: str, rest: str) -> Parsed[S] | Malformed[S] | None:
-    rest = rest.lstrip(_SEPARATORS)
+    i = 0
+    # what the row allows right after its word (满意了, 满意啦), and emoji
+    while i < len(rest):
+        word = next((w for w in spec.shape.after if rest.startswith(w, i)), None)
+        if word:
+            i += len(word)
+        elif _decoration(rest[i]):
+            i += 1
+        else:
+            break
+    if i < len(rest):
+        nxt = rest[i]
+        number_glued = i == 0 and (nxt == "#" or nxt.isdigit())  # 认领3, 办结#12
+        if not (nxt.isspace() or nxt in _BOUNDARY or number_glued):
+            return None  # 满意度, 认领的人, 办结了吗, 满意了吗: the word is part of something else
+    rest = rest[i:].lstrip(_BOUNDARY)
     number: int | None = None
     m = _NUMBER.match(rest)
     if m:

@@ -32,19 +32,41 @@ _ASKS = re.compile(
 def request_text(text: str, intake: Intake, bot_name: str, mentioned: bool) -> str | None:
     """The request's text if this message registers one, else None.
 
-    `""` means the bot was mentioned but nothing was asked: the caller asks for a description.
+    `""` means the message was addressed to the bot (a mention or a trigger word) but asks for
+    nothing (你好, 在吗, 谢谢, 测试一下, 收到, an emoji, the trigger word alone): the caller says how to ask.
     """
     body = strip_leading_mentions(text.strip(), bot_name)
     if mentioned and intake.on_mention:
-        return _without_bot_mentions(body, bot_name)
-    folded = strip_leading_mentions(normalize(text), bot_name)
+        asked = _without_bot_mentions(body, bot_name)
+        return asked if asks_for_something(asked) else ""
+    folded = strip_leading_mentions(normalize(text[:MAX_ANALYSED]), bot_name)
     for trigger in intake.triggers:
         if folded.startswith(trigger):
             rest = folded[len(trigger):]
-            if is_request_after_trigger(rest):
+            if not _PUNCT.sub("", rest):
+                return ""  # the trigger word alone: say how to ask
+            if asks_for_something(rest) and is_request_after_trigger(rest):
                 return body
             return None
     return None
+
+
+# Greetings, thanks, tests and acknowledgements: a message of nothing but these asks for nothing.
+_FILLER = sorted((
+    "你好", "您好", "大家好", "哈喽", "嗨", "hello", "hi", "在吗", "在么", "在不在", "有人吗", "有人在吗", "谢谢", "感谢",
+    "多谢", "谢了", "辛苦了", "辛苦", "测试一下", "测试", "试一下", "试试", "试一试", "test", "收到", "好的", "好",
+    "ok", "嗯", "哦", "行", "可以", "知道了", "明白", "了解", "哈", "呵", "早上好", "上午好", "中午好", "下午好",
+    "晚上好", "早", "晚安", "你们", "你", "您", "大家", "小助手", "助手", "机器人", "一下", "啊", "呀", "吧", "呢",
+    "了", "的", "吗", "么", "哟", "噢", "哇",
+), key=len, reverse=True)
+_FILLER_RE = re.compile("|".join(re.escape(w) for w in _FILLER))
+MAX_ANALYSED = 2000  # the intake rules read this much of a message (a request says what it is about early)
+
+
+def asks_for_something(text: str) -> bool:
+    """False when text is nothing but greetings, thanks, tests, acknowledgements, emoji and punctuation."""
+    words = _PUNCT.sub("", text[:MAX_ANALYSED].lower())
+    return bool(_FILLER_RE.sub("", words))
 
 
 def is_request_after_trigger(rest: str) -> bool:
@@ -61,8 +83,3 @@ def is_request_after_trigger(rest: str) -> bool:
 
 def _without_bot_mentions(text: str, bot_name: str) -> str:
     return re.sub(r"@" + re.escape(bot_name) + r"[\s\u2005]*", "", text).strip() if bot_name else text
-
-
-def has_content(text: str) -> bool:
-    """True when text has any letter, digit or ideograph (not only emoji or punctuation)."""
-    return bool(_PUNCT.sub("", text))

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from routing import grammar
-from routing.grammar import Malformed, Need, Parsed
+from routing.grammar import Malformed, Need, Parsed, Shape
 from routing.digest import RANKING, Activity, CountyDigest, TownshipDigest, overdue_now, rank, township_digest
-from routing.intake import has_content, request_text
+from routing.intake import request_text
 from routing.jobs import Digest, Job, due_at, due_jobs, last_slot, next_slot, remind_at
 from routing.lifecycle import TransitionError, can, register, transition
 from routing.model import EventKind, Inbound, PersonRef, Request, Role, Status, Tier
@@ -98,6 +98,7 @@ class Command:
     arg: Need
     who: Who
     run: Callable[[RelayService, Turn, Parsed, Request | None], None]
+    shape: Shape = Shape()
 
 
 def _unique(refs) -> tuple[PersonRef, ...]:
@@ -581,7 +582,7 @@ class RelayService:
         text = request_text(msg.text, self.policy.intake, self.policy.bot_name, msg.mentions_bot)
         if text is None:
             return
-        if not has_content(text):
+        if not text:  # addressed to the bot, but asking for nothing: say how to ask, register nothing
             turn.reply("ask_text.j2", non_text=False)
             return
         self.register(turn, text)
@@ -635,6 +636,13 @@ class RelayService:
 
 
 SATISFIED_VERBS = ("满意",)
+# A rating may come with who is speaking and a degree word in front (我很满意, 非常不满意) and a particle
+# after it (满意了, 满意啦); 不太满意 and the like are 不满意.
+RATING = Shape(
+    before=(("我们", "我", "本人", "对结果", "对处理结果"), ("非常", "十分", "特别", "比较", "还算", "基本", "还是",
+                                                      "很", "挺", "真", "太", "蛮", "都")),
+    after=("了", "啦", "的", "哈", "哦", "呀", "啊"),
+)
 
 COMMANDS: tuple[Command, ...] = (
     Command("claim", ("认领", "接单"), Need.REQUIRED, Need.NONE, Who.HANDLER, RelayService.cmd_claim),
@@ -645,6 +653,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("urge", ("催办",), Need.REQUIRED, Need.NONE, Who.URGER, RelayService.cmd_urge),
     Command("progress", ("进度", "查询"), Need.REQUIRED, Need.NONE, Who.VIEWER, RelayService.cmd_progress),
     Command("todo", ("待办",), Need.NONE, Need.NONE, Who.ROOM_HANDLER, RelayService.cmd_todo),
-    Command("rate", ("满意", "不满意"), Need.OPTIONAL, Need.OPTIONAL, Who.REQUESTER, RelayService.cmd_rate),
+    Command("rate", ("满意", "不满意", "不太满意", "不大满意", "不是很满意", "不怎么满意"), Need.OPTIONAL,
+            Need.OPTIONAL, Who.REQUESTER, RelayService.cmd_rate, RATING),
     Command("help", ("帮助", "菜单"), Need.NONE, Need.NONE, Who.ANYONE, RelayService.cmd_help),
 )

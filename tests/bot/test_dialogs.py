@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from routing.model import EventKind, Status, Tier
+from routing.ports import RequestFilter
 from tests.conftest import CTY, CY, LT, MZ, PJ, PX, PXL, config_with
 from tests.fakes import make_chat
 
@@ -355,3 +358,25 @@ def test_rooms_seen_are_remembered_configured_or_not(chat):
     with chat.relay.db.transaction() as tx:
         rooms = {r.topic: (r.configured, r.messages) for r in tx.rooms()}
     assert rooms == {"别的群": (False, 2), LT: (True, 1)}
+
+
+@pytest.mark.parametrize("text", [
+    "@民情直通车 你好", "@民情直通车 在吗", "@民情直通车 谢谢", "@民情直通车 测试一下", "@民情直通车 收到",
+    "@民情直通车 好的👍", "@民情直通车 🙏🙏", "@民情直通车", "@民情直通车 您好，在吗？", "@民情直通车 test",
+    "求助", "反映！", "投诉 🙏",
+])
+def test_a_message_that_asks_for_nothing_registers_nothing_and_gets_one_short_answer(chat, text):
+    said = chat.say(LT, "王大妈", text)
+    assert len(said) == 1 and "请@我并写下您要反映的事情" in said[0].text
+    with chat.relay.db.transaction() as tx:
+        assert tx.find(RequestFilter()) == []
+
+
+def test_chat_after_a_trigger_word_gets_no_answer(chat):
+    for text in ("申请好了", "反映哈哈", "投诉 你好", "报修 测试一下"):
+        assert chat.say(LT, "王大妈", text) == [], text
+
+
+def test_a_greeting_before_a_request_does_not_hide_it(chat):
+    said = chat.say(LT, "王大妈", "@民情直通车 你好，三组的路灯坏了")
+    assert any("已登记为 #1" in s.text for s in said)
