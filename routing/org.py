@@ -42,6 +42,23 @@ class Member:
         """The member as a mentionable person."""
         return PersonRef(self.name, self.wechat_id)
 
+    @property
+    def unit(self) -> str:
+        """The unit the member belongs to: "盘信镇/楼台村", "盘信镇", or "" for the county."""
+        return unit_key(self.township, self.village)
+
+    @property
+    def unit_name(self) -> str:
+        """The unit as people write it: 盘信镇楼台村, 盘信镇, or 县级."""
+        return f"{self.township or ''}{self.village or ''}" or "县级"
+
+
+def unit_key(township: str | None, village: str | None) -> str:
+    """A unit's key: "township/village" for a village, the township's name, "" for the county."""
+    if village:
+        return f"{township}/{village}"
+    return township or ""
+
 
 @dataclass(frozen=True, slots=True)
 class Village:
@@ -78,6 +95,11 @@ class Place:
     def tier(self) -> Tier:
         """The tier of requests this room deals with."""
         return self.kind.tier
+
+    @property
+    def unit(self) -> str:
+        """The unit whose room this is (a township's work and leaders' rooms are both the township's)."""
+        return unit_key(self.township, self.village)
 
 
 @dataclass(slots=True)

@@ -48,14 +48,14 @@ class Repository(Protocol):
     def note_person(self, who: PersonRef, room: str, at: datetime) -> None:
         """Remember that this person spoke in this room."""
 
-    def pinned_id(self, name: str) -> str | None:
-        """The contact id first seen under a handler's display name, if any."""
+    def pinned_id(self, unit: str, name: str) -> str | None:
+        """The contact id a handler's display name is pinned to in a unit, if any."""
 
-    def pin(self, name: str, contact_id: str, at: datetime) -> None:
-        """Pin a handler's display name to the first contact id seen for it."""
+    def pin(self, unit: str, name: str, contact_id: str, at: datetime) -> None:
+        """Pin a handler's display name in a unit to a contact id."""
 
-    def first_clash(self, name: str, contact_id: str, at: datetime) -> bool:
-        """Record that another contact used a pinned name; True the first time only."""
+    def first_clash(self, unit: str, name: str, contact_id: str, at: datetime) -> bool:
+        """Record that another contact used a handler's name; True the first time only."""
 
     def next_number(self) -> int:
         """The next request number of the county (never reused)."""

@@ -154,34 +154,59 @@ class RelayService:
 
     # --- identity --------------------------------------------------------------
     def _identify(self, turn: Turn) -> tuple[Member, ...]:
-        """The sender's handler roles: by WeChat id when configured, else by pinned display name."""
+        """The sender's handler roles (shared/design.md, sections 3 and 8).
+
+        By WeChat id when the config gives one. Otherwise by display name, pinned per unit to the
+        first contact id seen under that name in a room of that handler's own unit (announced in the
+        township work room with the id); the same name in another unit is another person. A message
+        that carries no contact id (only replay input can lack one) is matched by name alone.
+        """
         msg = turn.msg
-        if msg.sender_id and msg.sender_id in self._by_id:
-            return tuple(self._by_id[msg.sender_id])
-        by_name = self._by_name.get(msg.sender, [])
-        configured_ids = [m for ms in self._by_id.values() for m in ms if m.name == msg.sender]
-        if not by_name:
-            if configured_ids:
-                self._report_clash(turn, configured_ids[0])
-            return ()
-        if msg.sender_id is None:
-            return tuple(by_name)
-        pinned = turn.tx.pinned_id(msg.sender)
-        if pinned is None:
-            turn.tx.pin(msg.sender, msg.sender_id, msg.ts)
-            return tuple(by_name)
-        if pinned == msg.sender_id:
-            return tuple(by_name)
-        self._report_clash(turn, by_name[0])
-        return ()
+        roles = list(self._by_id.get(msg.sender_id, ())) if msg.sender_id else []
+        if not roles:
+            configured = [m for ms in self._by_id.values() for m in ms if m.name == msg.sender]
+            if configured and msg.sender_id:
+                self._report_clash(turn, configured[0])
+        clashes = []
+        for m in self._by_name.get(msg.sender, ()):
+            if msg.sender_id is None:
+                roles.append(m)
+                continue
+            pinned = turn.tx.pinned_id(m.unit, m.name)
+            if pinned is None:
+                if turn.place.unit == m.unit:  # only a room of the handler's own unit pins a name
+                    turn.tx.pin(m.unit, m.name, msg.sender_id, msg.ts)
+                    self._announce_pin(turn, m)
+                    roles.append(m)
+            elif pinned == msg.sender_id:
+                roles.append(m)
+            else:
+                clashes.append(m)
+        for m in clashes:
+            # a namesake of another unit is not an impostor: report only a name nobody holds, or one used in
+            # a room of that handler's own unit
+            if not roles or turn.place.unit == m.unit:
+                self._report_clash(turn, m)
+        return tuple(roles)
+
+    def _unit_room(self, member: Member) -> str:
+        """Where a unit's identity matters are reported: its township's work room (the county's for county staff)."""
+        return self.county.township(member.township).room if member.township else self.county.room
+
+    def _announce_pin(self, turn: Turn, member: Member) -> None:
+        log.info("handler name %s of %s pinned to contact %s", member.name, member.unit or "the county",
+                 turn.msg.sender_id, extra={"event": "identity_pinned"})
+        turn.say(self._unit_room(member), "identity_pinned.j2", member=member, sender_id=turn.msg.sender_id,
+                 seen_in=turn.msg.room)
 
     def _report_clash(self, turn: Turn, member: Member) -> None:
         msg = turn.msg
-        if msg.sender_id is None or not turn.tx.first_clash(msg.sender, msg.sender_id, msg.ts):
+        if msg.sender_id is None or not turn.tx.first_clash(member.unit, msg.sender, msg.sender_id, msg.ts):
             return
-        room = self.county.township(member.township).room if member.township else self.county.room
-        log.warning("contact %s uses the name of handler %s; no handler rights", msg.sender_id, msg.sender)
-        turn.say(room, "identity_clash.j2", member=member, sender_id=msg.sender_id, seen_in=msg.room)
+        log.warning("contact %s uses the name of handler %s; no handler rights", msg.sender_id, msg.sender,
+                    extra={"event": "identity_clash"})
+        turn.say(self._unit_room(member), "identity_clash.j2", member=member, sender_id=msg.sender_id,
+                 seen_in=msg.room)
 
     # --- permissions -------------------------------------------------------------
     @staticmethod

@@ -9,7 +9,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, update
+from sqlalchemy import and_, delete, insert, or_, update
 from sqlalchemy import select as core_select
 from sqlalchemy import text as text_sql
 from sqlmodel import Session, col, func, select
@@ -44,6 +44,9 @@ _KIND = {k.value: k for k in EventKind}
 _RATING_KINDS = [EventKind.SATISFIED.value, EventKind.UNSATISFIED.value]
 R = RequestRow.__table__.c
 S = StintRow.__table__.c
+
+
+LEGACY_UNIT = "*"  # the unit of a pin made by version 0.1.0, which pinned names county-wide
 
 
 class StaleWrite(RuntimeError):
@@ -185,30 +188,39 @@ class SqlRepository:
             select(PersonSeen).where(PersonSeen.county == self.county).order_by(PersonSeen.name, PersonSeen.first_seen)
         ))
 
-    def pinned_id(self, name: str) -> str | None:
-        """The contact id first seen under a handler's display name, if any."""
-        return self.session.exec(
-            select(NamePin.contact_id).where(NamePin.county == self.county, NamePin.name == name)
-        ).first()
+    def pinned_id(self, unit: str, name: str) -> str | None:
+        """The contact id a handler's name is pinned to in a unit (or by a pin of 0.1.0, in any unit)."""
+        rows = dict(self.session.exec(select(NamePin.unit, NamePin.contact_id).where(
+            NamePin.county == self.county, NamePin.name == name, col(NamePin.unit).in_([unit, LEGACY_UNIT]))).all())
+        return rows.get(unit) or rows.get(LEGACY_UNIT)
 
-    def pins(self) -> dict[str, str]:
-        """Every pinned handler name and its contact id."""
-        rows = self.session.exec(select(NamePin).where(NamePin.county == self.county))
-        return {r.name: r.contact_id for r in rows}
+    def pins(self) -> list[NamePin]:
+        """Every pin, by name and unit."""
+        return list(self.session.exec(
+            select(NamePin).where(NamePin.county == self.county).order_by(NamePin.name, NamePin.unit)))
 
-    def pin(self, name: str, contact_id: str, at: datetime) -> None:
-        """Pin a handler's display name to the first contact id seen for it."""
-        self.session.add(NamePin(county=self.county, name=name, contact_id=contact_id, at=at))
+    def pin(self, unit: str, name: str, contact_id: str, at: datetime) -> None:
+        """Pin a handler's name in a unit to a contact id (replacing a pin of that unit)."""
+        self.unpin(unit, name)
+        self.session.add(NamePin(county=self.county, unit=unit, name=name, contact_id=contact_id, at=at))
         self.session.flush()
 
-    def first_clash(self, name: str, contact_id: str, at: datetime) -> bool:
-        """Record that another contact used a pinned name; True the first time only."""
+    def unpin(self, unit: str | None, name: str) -> int:
+        """Remove a name's pin in a unit (None: in every unit, 0.1.0's too); returns how many."""
+        q = delete(NamePin).where(NamePin.county == self.county, NamePin.name == name)
+        if unit is not None:
+            q = q.where(NamePin.unit == unit)
+        return self.session.execute(q).rowcount
+
+    def first_clash(self, unit: str, name: str, contact_id: str, at: datetime) -> bool:
+        """Record that another contact used a handler's name in a unit; True the first time only."""
         s = self.session
         if s.exec(select(NameClash.id).where(
-            NameClash.county == self.county, NameClash.name == name, NameClash.contact_id == contact_id,
+            NameClash.county == self.county, NameClash.unit == unit, NameClash.name == name,
+            NameClash.contact_id == contact_id,
         )).first():
             return False
-        s.add(NameClash(county=self.county, name=name, contact_id=contact_id, at=at))
+        s.add(NameClash(county=self.county, unit=unit, name=name, contact_id=contact_id, at=at))
         s.flush()
         return True
 

@@ -204,26 +204,28 @@ class FailedMessage(SQLModel, table=True):
 
 
 class NamePin(SQLModel, table=True):
-    """A handler's display name pinned to the first contact id seen using it."""
+    """A handler's display name in a unit pinned to a contact id (unit "*": a pin of version 0.1.0, any unit)."""
 
     __tablename__ = "name_pins"
-    __table_args__ = (UniqueConstraint("county", "name", name="uq_name_pins"),)
+    __table_args__ = (UniqueConstraint("county", "unit", "name", name="uq_name_pins_unit"),)
 
     id: int | None = Field(default=None, primary_key=True)
     county: str
+    unit: str
     name: str
     contact_id: str
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class NameClash(SQLModel, table=True):
-    """Another contact id seen under a pinned handler name (reported once)."""
+    """Another contact id seen under a handler's name in a unit (reported once)."""
 
     __tablename__ = "name_clashes"
-    __table_args__ = (UniqueConstraint("county", "name", "contact_id", name="uq_name_clashes"),)
+    __table_args__ = (UniqueConstraint("county", "unit", "name", "contact_id", name="uq_name_clashes_unit"),)
 
     id: int | None = Field(default=None, primary_key=True)
     county: str
+    unit: str
     name: str
     contact_id: str
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -103,8 +103,17 @@ def to_line(s: Said) -> Line:
     return Line(s.room, s.text, tuple(m.name for m in s.mentions), s.ts)
 
 
-def make_chat(config, db, start: str = "2026-10-12 08:00") -> Chat:
-    """Simulated groups over a config and a database, the clock at `start`."""
+def make_chat(config, db, start: str = "2026-10-12 08:00", *, pinned: bool = True) -> Chat:
+    """Simulated groups over a config and a database, the clock at `start`.
+
+    `pinned`: every handler configured by name alone is already pinned to the contact id the chat gives
+    them (wxid_<name>), as in a deployment that has been running; False starts with no pin at all.
+    """
     clock = FakeClock(local(start))
     transport = SimulatedTransport(clock)
+    if pinned:
+        with db.transaction() as tx:
+            for m in config.county.members():
+                if not m.wechat_id and tx.pinned_id(m.unit, m.name) is None:
+                    tx.pin(m.unit, m.name, f"wxid_{m.name}", clock.now())
     return Chat(Relay(config, db, transport), clock, transport)

@@ -3,7 +3,8 @@
 - `bot.cli.common`: exit codes, shared options, loading the config and the database;
 - `bot.cli.operate`: check-config, run, backup;
 - `bot.cli.simulate`: replay, demo;
-- `bot.cli.requests`: list, show, people, rooms, failed;
+- `bot.cli.requests`: list, show, rooms, failed;
+- `bot.cli.people`: people, people pin, people unpin;
 - `bot.cli.review`: export, report;
 - `bot.cli.tagger`: tagger train, tagger eval.
 """
@@ -18,6 +19,7 @@ import typer
 
 from bot.cli import operate, requests, review, simulate
 from bot.cli.common import BAD_CONFIG, FAILURE, Exit, err
+from bot.cli.people import people_app
 from bot.cli.tagger import tagger_app
 from bot.config import ConfigError
 from bot.logs import setup_logging
@@ -35,7 +37,6 @@ COMMANDS = (
     ("replay", simulate.replay),
     ("list", requests.list_requests),
     ("show", requests.show),
-    ("people", requests.people),
     ("rooms", requests.rooms),
     ("failed", requests.failed),
     ("backup", operate.backup),
@@ -48,6 +49,7 @@ COMMANDS = (
 for _name, _command in COMMANDS:
     app.command(_name)(_command)
 app.add_typer(tagger_app, name="tagger")
+app.add_typer(people_app, name="people")
 
 
 @app.callback()

@@ -48,6 +48,12 @@ def check_config(path: Annotated[Path, typer.Argument(help="The config file to c
     auto = p.escalation.auto_after or "never"
     out.print(f"上报: 提请 {p.escalation.propose_after}, 自动 {auto}; 直报镇级: "
               f"{'、'.join(sorted(p.escalation.direct_to_township)) or '—'}")
+    by_name = [m for m in county.members() if not m.wechat_id]
+    if by_name:
+        out.print(f"按名字认定的经办人 {len(by_name)} 人（未写 wechat_id；在本单位的群里首次发言时认定微信号，"
+                  "建议运行 minqing people 查出微信号后写进配置）：")
+        for m in by_name:
+            out.print(f"  {m.unit_name} {m.name}", markup=False, highlight=False)
     for w in calendar_warnings(config, SystemClock().now().astimezone(config.tz).date()):
         err.print(f"warning: {w}", markup=False, highlight=False)
     out.print(f"[green]OK[/] {path}: {len(county.townships)} townships, {len(county.villages())} villages, "

@@ -1,4 +1,4 @@
-"""Looking at the record: `list`, `show`, `people`, `rooms`, `failed`."""
+"""Looking at the record: `list`, `show`, `rooms`, `failed`."""
 
 from __future__ import annotations
 
@@ -17,10 +17,6 @@ from bot.cli.listing import iso, request_json
 from bot.messaging.render import STATUS_NAMES, TIER_NAMES
 from routing.model import Status, Tier
 from routing.ports import RequestFilter
-
-ROLE_NAMES = {"village_cadre": "村干部", "township_staff": "镇工作人员", "township_leader": "镇领导",
-              "county_staff": "县工作人员"}
-
 
 def list_requests(
     config: ConfigOpt = Path("config.toml"),
@@ -78,27 +74,6 @@ def show(
         table.add_row(iso(e.at, cfg.tz), e.kind.value, e.tier.key, e.actor or "(bot)",
                       f"{e.from_status.value if e.from_status else ''}→{e.to_status.value if e.to_status else ''}",
                       escape(" ".join(x for x in (e.rule and f"[{e.rule}]", e.note) if x)[:60]))
-    out.print(table)
-
-
-def people(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
-    """List the people seen in the configured rooms, with their WeChat ids, to copy into the config."""
-    out, cfg, database = open_all(config, db)
-    roles: dict[str, list[str]] = {}
-    for m in cfg.county.members():
-        unit = m.village or m.township or cfg.county.name
-        roles.setdefault(m.wechat_id or m.name, []).append(f"{unit}{ROLE_NAMES[m.role.value]}")
-    with database.transaction() as tx:
-        seen = tx.people()
-        pins = tx.pins()
-    table = Table("名字", "微信 id", "角色", "群", "消息数", "最后发言", "备注", box=None)
-    for p in seen:
-        role = roles.get(p.contact_id or "", []) or roles.get(p.name, [])
-        note = ""
-        if p.name in pins:
-            note = "已绑定" if pins[p.name] == p.contact_id else "名字冲突: 无权限"
-        table.add_row(p.name, p.contact_id or "—", "、".join(role) or "群众", "、".join(p.rooms), str(p.messages),
-                      iso(p.last_seen, cfg.tz)[:16], note)
     out.print(table)
 
 

@@ -68,6 +68,9 @@ def test_show_and_people(tmp_path):
 def test_check_config(tmp_path):
     r = run("check-config", CFG)
     assert r.code == 0 and "盘信镇" in r.out and "楼台村" in r.out
+    # the handlers configured without wechat_id are listed; 张书记 has one
+    listed = r.out[r.out.index("按名字认定的经办人"):]
+    assert "盘信镇楼台村 石支书" in listed and "县级 吴科长" in listed and "张书记" not in listed
     bad = tmp_path / "bad.toml"
     bad.write_text(EXAMPLE.read_text(encoding="utf-8").replace('resolve = "5 workdays"', 'resolve = "5 weeks"'),
                    encoding="utf-8")
@@ -95,3 +98,18 @@ def test_backup_copies_the_sqlite_database(tmp_path):
     assert r.code == 0, r.err
     assert json.loads(run("list", "-c", CFG, "--db", str(copy), "--json").out)[0]["text"] == "路灯坏了"
     assert run("backup", str(copy), "-c", CFG, "--db", db).code == 2  # never overwrites
+
+
+def test_people_pin_and_unpin(tmp_path):
+    db = replay(tmp_path, ("2026-10-12T09:00:00+08:00", LT, "石支书", "大家好"))
+    r = run("people", "-c", CFG, "--db", db)
+    assert r.code == 0 and "wxid_石支书" in r.out and "已认定" in r.out
+    r = run("people", "pin", "石支书", "wxid_new", "-c", CFG, "--db", db)
+    assert r.code == 0 and "wxid_new" in r.out and "wxid_石支书" in r.out
+    r = run("people", "unpin", "石支书", "-c", CFG, "--db", db)
+    assert r.code == 0 and "已解除" in r.out
+    assert run("people", "unpin", "石支书", "-c", CFG, "--db", db).code == 2  # nothing to unpin
+    r = run("people", "pin", "楼台村", "wxid_x", "-c", CFG, "--db", db)
+    assert r.code == 2 and "没有名为" in r.err
+    r = run("people", "pin", "张书记", "wxid_x", "-c", CFG, "--db", db)
+    assert r.code == 2 and "wechat_id" in r.err

@@ -310,9 +310,17 @@ def test_handler_matched_by_configured_wechat_id_only(chat):
     assert any("已由张书记认领" in s.text for s in said)
 
 
-def test_display_name_is_pinned_to_the_first_contact_id(chat):
+def unpinned(example_config, db, start="2026-10-12 08:00"):
+    """A chat where no handler's name is pinned yet."""
+    return make_chat(example_config, db, start, pinned=False)
+
+
+def test_display_name_is_pinned_to_the_first_contact_id_in_the_handlers_own_room(example_config, db):
+    chat = unpinned(example_config, db)
     n = register(chat)
-    chat.say(LT, "石支书", "大家好", sender_id="wxid_real")  # first seen: pinned
+    said = chat.say(LT, "石支书", "大家好", sender_id="wxid_real")  # first seen in his own village's room
+    pinned = [s for s in said if s.room == PX]
+    assert len(pinned) == 1 and "wxid_real" in pinned[0].text and "盘信镇楼台村的“石支书”" in pinned[0].text
     said = chat.say(LT, "石支书", f"认领 #{n}", sender_id="wxid_impostor")
     assert any("只能由负责" in s.text for s in said)
     clash = [s for s in said if s.room == PX]
@@ -322,6 +330,38 @@ def test_display_name_is_pinned_to_the_first_contact_id(chat):
     assert not any(s.room == PX for s in said)
     said = chat.say(LT, "石支书", f"认领 #{n}", sender_id="wxid_real")
     assert any("已由石支书认领" in s.text for s in said)
+
+
+def test_an_impostor_who_speaks_first_elsewhere_takes_nothing(example_config, db):
+    chat = unpinned(example_config, db)
+    n = register(chat)
+    # the impostor renames himself 石支书 and speaks first, in another village's room and the township's
+    for room in (MZ, PX):
+        said = chat.say(room, "石支书", f"认领 #{n}", sender_id="wxid_fake")
+        assert not any("已由石支书认领" in s.text for s in said) and not any("身份认定" in s.text for s in said)
+    # the real cadre speaks in his own village's room: he is the one pinned, and he can act
+    said = chat.say(LT, "石支书", f"认领 #{n}", sender_id="wxid_real")
+    assert any("身份认定" in s.text and "wxid_real" in s.text for s in said)
+    assert any("已由石支书认领" in s.text for s in said)
+    said = chat.say(LT, "石支书", f"办结 #{n} 好了", sender_id="wxid_fake")
+    assert any("只能由负责" in s.text for s in said) and any("wxid_fake" in s.text and s.room == PX for s in said)
+
+
+def test_namesakes_in_two_townships_are_two_people(db):
+    cfg = config_with(replace={'staff = [{ name = "罗主任" }]': 'staff = [{ name = "罗主任" }, { name = "杨主任" }]'})
+    chat = unpinned(cfg, db)
+    px_request = register(chat)
+    pj_request = register(chat, room=CY, sender="麻大姐")
+    chat.say(LT, "唐驻村", f"上报 #{px_request}", sender_id="wxid_tang")
+    chat.say(CY, "代驻村", f"上报 #{pj_request}", sender_id="wxid_dai")
+    said = chat.say(PX, "杨主任", f"认领 #{px_request}", sender_id="wxid_yang_px")
+    assert any("已由杨主任认领" in s.text for s in said)
+    said = chat.say(PJ, "杨主任", f"认领 #{pj_request}", sender_id="wxid_yang_pj")  # another person, same title
+    assert any("已由杨主任认领" in s.text for s in said)
+    assert not any("wxid_yang_pj" in s.text and "不是已认定" in s.text for s in said)
+    # each one's rights are his own township's: 普觉镇's 杨主任 cannot act in 盘信镇
+    said = chat.say(PX, "杨主任", f"办结 #{px_request} 好了", sender_id="wxid_yang_pj")
+    assert not any("已办结" in s.text for s in said)
 
 
 def test_one_person_with_two_roles(tmp_path, db):

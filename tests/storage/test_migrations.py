@@ -126,6 +126,11 @@ def test_migrating_keeps_every_request_and_makes_its_stints_from_its_log(old_db,
                 assert got.acknowledged_at == when(first["at"] if first else None), n
                 assert got.responder == (first["actor"] if first else None), n
                 assert [e.stint for e in tx.events(n)][0] == 1
+            # 0.1.0's county-wide pins keep applying to every unit of that name
+            pins = {(p.name, p.unit): p.contact_id for p in tx.pins()}
+            assert pins == {(p["name"], "*"): p["contact_id"] for p in EXPECTED["name_pins"]}
+            first = EXPECTED["name_pins"][0]
+            assert tx.pinned_id("盘信镇/楼台村", first["name"]) == first["contact_id"]
             # only the requests whose stored first response was the bot's escalation were corrected, each audited
             assert corrected == set(audits) and corrected
             for n in corrected:
