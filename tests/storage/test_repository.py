@@ -107,11 +107,14 @@ def test_counties_sharing_one_database_do_not_see_each_other(any_db):
 
 def test_pins_clashes_people_and_meta(database):
     with database.transaction() as tx:
-        assert tx.pinned_id("石支书") is None
-        tx.pin("石支书", "wxid_s", T0)
-        assert tx.pinned_id("石支书") == "wxid_s"
-        assert tx.first_clash("石支书", "wxid_x", T0)
-        assert not tx.first_clash("石支书", "wxid_x", T0)
+        assert tx.pinned_id("盘信镇/楼台村", "石支书") is None
+        tx.pin("盘信镇/楼台村", "石支书", "wxid_s", T0)
+        assert tx.pinned_id("盘信镇/楼台村", "石支书") == "wxid_s"
+        assert tx.pinned_id("盘信镇/民主村", "石支书") is None  # a namesake elsewhere is someone else
+        tx.pin("盘信镇/楼台村", "石支书", "wxid_t", T0)  # the operator's correction replaces it
+        assert tx.pinned_id("盘信镇/楼台村", "石支书") == "wxid_t"
+        assert tx.first_clash("盘信镇/楼台村", "石支书", "wxid_x", T0)
+        assert not tx.first_clash("盘信镇/楼台村", "石支书", "wxid_x", T0)
         tx.note_person(PersonRef("石支书", "wxid_s"), "楼台村干群连心群", T0)
         tx.note_person(PersonRef("石支书", "wxid_s"), "盘信镇二级工作群", T0 + timedelta(hours=1))
         tx.set_meta("clock_mark", "x")
