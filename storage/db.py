@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import sqlite3
+import hashlib
 import logging
+import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, Prog
 from sqlmodel import Session, create_engine
 
 from storage import migrate
+from storage.locks import AdvisorySendLock, FileSendLock, LocalSendLock, SendLock
 from storage.repository import SqlRepository
 
 log = logging.getLogger(__name__)
@@ -85,6 +88,8 @@ class Database:
         except ArgumentError as e:
             raise DatabaseError(f"not a database URL: {url!r} ({e})") from None
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self._file: Path | None = None  # the SQLite database's file (None: in memory, or not SQLite)
+        self._local_send_lock = threading.Lock()
         kwargs: dict = {}
         if self.is_sqlite:
             db = parsed.database
@@ -92,6 +97,7 @@ class Database:
                 folder = Path(db).expanduser().parent
                 if not folder.exists():
                     raise DatabaseError(f"folder {folder} of the database does not exist")
+                self._file = Path(db).expanduser().resolve()
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
         else:
             kwargs["pool_pre_ping"] = True
@@ -136,6 +142,15 @@ class Database:
                                          "运行 `minqing migrate --config 配置文件`")
         except OperationalError as e:
             raise DatabaseError(f"cannot open {self.safe_url}: {e.orig}") from None
+
+    def send_lock(self) -> SendLock:
+        """A new handle on this county's send lock (see storage.locks); not yet taken."""
+        if not self.is_sqlite:
+            return AdvisorySendLock(self.engine, self.county)
+        if self._file is None:
+            return LocalSendLock(self._local_send_lock)
+        tag = hashlib.sha256(self.county.encode()).hexdigest()[:12]  # one lock per county sharing the file
+        return FileSendLock(self._file.with_name(f"{self._file.name}.send-{tag}.lock"))
 
     def has_tables(self) -> bool:
         """True when the database already holds this program's tables."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from datetime import datetime
@@ -18,6 +17,7 @@ from routing.lifecycle import Step
 from routing.model import Event, EventKind, PersonRef, Rating, Request, Status, Stint, Tier
 from routing.ports import RequestFilter
 from routing.rates import Record
+from storage.locks import advisory_key
 from storage.tables import (
     AuditRow,
     Counter,
@@ -386,7 +386,7 @@ class SqlRepository:
         """Take the county's time-driven-jobs lock for this transaction; False when another process has it."""
         if self.session.get_bind().dialect.name != "postgresql":
             return True  # SQLite: BEGIN IMMEDIATE already serialises writers
-        key = int.from_bytes(hashlib.sha256(f"minqing-jobs:{self.county}".encode()).digest()[:8], "big", signed=True)
+        key = advisory_key("jobs", self.county)
         return bool(self.session.connection().execute(text_sql("select pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
 
     def _filtered(self, flt: RequestFilter):
@@ -471,6 +471,26 @@ class SqlRepository:
     def outbox_row(self, row_id: int) -> OutboxRow | None:
         """One outbox row by id."""
         return self.session.get(OutboxRow, row_id)
+
+    def claim_outbox(self, row_id: int, holder: str) -> OutboxRow | None:
+        """Take a queued message for sending (queued -> sending, one more attempt); None if it is not queued."""
+        # one conditional statement: of two processes claiming the same row, exactly one gets it
+        stmt = (update(OutboxRow)
+                .where(col(OutboxRow.id) == row_id, col(OutboxRow.county) == self.county,
+                       col(OutboxRow.status) == "queued")
+                .values(status="sending", holder=holder, attempts=col(OutboxRow.attempts) + 1)
+                .returning(OutboxRow)
+                .execution_options(synchronize_session=False))
+        return self.session.execute(stmt).scalars().first()
+
+    def finish_outbox(self, row_id: int, holder: str, **values: Any) -> bool:
+        """Record how a send ended, only if `holder` is still sending it; False when it was not."""
+        stmt = (update(OutboxRow)
+                .where(col(OutboxRow.id) == row_id, col(OutboxRow.county) == self.county,
+                       col(OutboxRow.status) == "sending", col(OutboxRow.holder) == holder)
+                .values(**values)
+                .execution_options(synchronize_session=False))
+        return self.session.execute(stmt).rowcount == 1
 
     def save(self, row) -> None:
         """Store a changed row."""

@@ -92,6 +92,26 @@ def database(any_db):
     db.dispose()
 
 
+def lose(database: Database, lock) -> None:
+    """Take a send lock away from under its holder: its connection is killed, or its lock file removed."""
+    from sqlalchemy import create_engine, text
+
+    from storage.locks import FileSendLock, advisory_key
+
+    if isinstance(lock, FileSendLock):
+        lock.path.unlink()
+        return
+    key = advisory_key("send", database.county)
+    engine = create_engine(database.url)
+    with engine.begin() as conn:  # the timeout waits until the backend has ended (and freed its locks)
+        killed = conn.execute(text(
+            "select pg_terminate_backend(pid, 5000) from pg_locks where locktype = 'advisory' and granted "
+            "and classid = :hi and objid = :lo and objsubid = 1"),
+            {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF}).scalars().all()
+    engine.dispose()
+    assert killed == [True]
+
+
 @pytest.fixture
 def db(tmp_path, example_config):
     """A fresh SQLite database for the example county."""

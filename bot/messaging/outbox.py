@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 from datetime import datetime
 
 from bot.clock import Clock
@@ -18,20 +21,36 @@ QUEUED, SENDING, SENT, FAILED, ABANDONED = "queued", "sending", "sent", "failed"
 RETRY = Backoff(5, 600)  # a failed send is tried again after 5 s, 10 s, 20 s ... at most 10 min
 
 
+def holder_id() -> str:
+    """A name for this process in the outbox's holder column: host, process id and a random tag."""
+    # the tag tells apart a process that reuses the pid of a dead one (containers start at pid 1)
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 def mentions_of(row: OutboxRow) -> list[PersonRef]:
     """The people a stored message mentions."""
     return [PersonRef(m["name"], m.get("id")) for m in row.mentions]
 
 
 class Outbox:
-    """Queued messages in the database, and the bookkeeping of sending them."""
+    """Queued messages in the database, and the bookkeeping of sending them.
 
-    def __init__(self, db: Database, max_attempts: int = 5) -> None:
+    A message is taken for sending by one conditional update (queued -> sending, with this
+    outbox's `holder`), so two processes never both take it; only its holder records how the
+    send ended.
+    """
+
+    def __init__(self, db: Database, max_attempts: int = 5, holder: str | None = None) -> None:
         self.db = db
         self.max_attempts = max_attempts
+        self.holder = holder or holder_id()
 
     def recover(self, now: datetime) -> list[OutboxRow]:
-        """After a restart: messages caught mid-send are not sent again (at most once); log them."""
+        """Messages caught mid-send are not sent again (at most once); log them.
+
+        Only for the process that has just taken the county's send lock (or a single process
+        at start): then no other process can be sending, whoever left these rows in `sending`.
+        """
         with self.db.transaction() as tx:
             rows = tx.outbox((SENDING,))
             for row in rows:
@@ -59,32 +78,28 @@ class Outbox:
         return [r for r in rows if r.not_before is None or r.not_before <= now][:limit]
 
     def begin(self, row_id: int, now: datetime) -> OutboxRow | None:
-        """Mark a message as being sent (committed before the send); None if it is no longer queued."""
+        """Take a message for sending (committed before the send); None if it is no longer queued."""
         with self.db.transaction() as tx:
-            row = tx.outbox_row(row_id)
-            if row is None or row.status != QUEUED:
-                return None
-            row.status = SENDING
-            row.attempts += 1
-            tx.save(row)
-            return row
+            return tx.claim_outbox(row_id, self.holder)
 
-    def sent(self, row_id: int, now: datetime) -> None:
-        """Mark a message as sent."""
+    def sent(self, row_id: int, now: datetime) -> bool:
+        """Mark a message this outbox took as sent; False when it was no longer ours."""
         with self.db.transaction() as tx:
-            row = tx.outbox_row(row_id)
-            row.status, row.sent_at, row.error = SENT, now, None
-            tx.save(row)
+            ours = tx.finish_outbox(row_id, self.holder, status=SENT, sent_at=now, error=None)
+        if not ours:
+            self._not_ours(row_id, "was sent")
+        return ours
 
     def failed(self, row_id: int, now: datetime, error: str) -> bool:
-        """Record a failed send; True when it will be retried, False when given up."""
+        """Record a failed send; True when it will be retried, False when given up (or no longer ours)."""
         with self.db.transaction() as tx:
             row = tx.outbox_row(row_id)
-            row.error = error
             retry = row.attempts < self.max_attempts
-            row.status = QUEUED if retry else FAILED
-            row.not_before = now + RETRY.delay(row.attempts) if retry else None
-            tx.save(row)
+            ours = tx.finish_outbox(row_id, self.holder, error=error, status=QUEUED if retry else FAILED,
+                                    not_before=now + RETRY.delay(row.attempts) if retry else None)
+        if not ours:
+            self._not_ours(row_id, "failed to send")
+            return False
         if retry:
             log.warning("send of message %d to %s failed (attempt %d), retrying after %s: %s", row_id, row.room,
                         row.attempts, RETRY.delay(row.attempts), error, extra={"event": "send_failed", "room": row.room})
@@ -92,6 +107,15 @@ class Outbox:
             log.error("send of message %d to %s failed %d times; given up: %s | %s", row_id, row.room, row.attempts,
                       error, row.text[:60], extra={"event": "send_abandoned", "room": row.room})
         return retry
+
+    def _not_ours(self, row_id: int, outcome: str) -> None:
+        # only when this process lost the send lock mid-send and the one that took over recovered the row
+        with self.db.transaction() as tx:
+            row = tx.outbox_row(row_id)
+        room, status = (row.room, row.status) if row else ("?", "gone")
+        log.error("message %d to %s %s, but meanwhile the process that took over sending marked it %s; "
+                  "this process had lost the send lock. Left as it is", row_id, room, outcome, status,
+                  extra={"event": "send_not_ours", "room": room})
 
     def send_one(self, transport: Transport, row_id: int, now: datetime, clock: Clock | None = None) -> bool:
         """Send one queued message; True when it was delivered.
@@ -107,7 +131,8 @@ class Outbox:
         except SendError as e:
             self.failed(row_id, clock.now() if clock else now, str(e))
             return False
-        self.sent(row_id, clock.now() if clock else now)
+        if not self.sent(row_id, clock.now() if clock else now):
+            return True  # it went out all the same
         log.info("sent message %d to %s (attempt %d)", row_id, row.room, row.attempts,
                  extra={"event": "sent", "room": row.room})
         return True

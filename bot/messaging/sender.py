@@ -2,8 +2,10 @@
 requests never floods a group (personal WeChat accounts get banned for sending fast).
 
 Messages to one room go out in the order they were recorded: a message waiting for a retry
-holds back the later ones of its room. Time comes from a Clock and waiting from an injected
-function, so tests drive it without sleeping.
+holds back the later ones of its room. One process at a time sends a county's messages: the
+one holding the county's send lock; another stands by and takes over when the holder is gone,
+so order and pacing stay whole. Time comes from a Clock and waiting from an injected function,
+so tests drive it without sleeping.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import datetime, timedelta
 from bot.clock import Clock
 from bot.messaging.outbox import Outbox
 from bot.messaging.transport import Transport
+from storage.locks import SendLock
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,12 @@ class RateLimiter:
         for room, at in sends:
             self.record(room, at)
 
+    def reset(self, sends: Iterable[tuple[str, datetime]]) -> None:
+        """Forget what was recorded and start again from these sends (room, time)."""
+        self._last.clear()
+        self._recent.clear()
+        self.seed(sends)
+
     def _forget(self, now: datetime) -> None:
         cut = bisect.bisect_right(self._recent, now - WINDOW)
         del self._recent[:cut]
@@ -67,6 +76,11 @@ class Sender:
     `ready` says whether the transport can send now (the gateway is connected and logged in);
     while it cannot, nothing is attempted, so no retries are spent on a known outage. `wake()`
     makes a waiting sender look again at once (a message was queued, the connection came back).
+
+    With a `lock` (the county's send lock), it sends only while it holds the lock: without it,
+    it stands by and tries to take it every `standby_seconds`; on taking it, it recovers the
+    messages a previous holder left mid-send and takes over that holder's pacing. Without a
+    lock (a single process: tests, simulated groups) it always sends.
     """
 
     def __init__(
@@ -79,6 +93,8 @@ class Sender:
         ready: Callable[[], bool] = lambda: True,
         idle_seconds: float = 30.0,
         wait: Callable[[float], object] | None = None,
+        lock: SendLock | None = None,
+        standby_seconds: float = 5.0,
     ) -> None:
         self.outbox = outbox
         self.transport = transport
@@ -86,18 +102,73 @@ class Sender:
         self.clock = clock
         self.ready = ready
         self.idle_seconds = idle_seconds
+        self.lock = lock
+        self.standby_seconds = standby_seconds
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._wait = wait or self._wake.wait
         self._thread: threading.Thread | None = None
+        self._holding = False
+        self._standing_by = False
         self.sent = 0
+
+    @property
+    def holding(self) -> bool:
+        """True when this sender last knew itself the holder of the send lock (always, without a lock)."""
+        return self.lock is None or self._holding
+
+    def hold(self) -> bool:
+        """True when this sender may send now: it holds the send lock, and takes it if it is free.
+
+        One query per call while holding (is the lock's connection alive?), so call it once per
+        batch, not per message.
+        """
+        if self.lock is None:
+            return True
+        if self._holding:
+            if self.lock.held():
+                return True
+            self._holding = False
+            self.lock.release()
+            log.error("lost the send lock (its database connection or lock file went away); this process sends "
+                      "nothing more unless it takes the lock again", extra={"event": "send_lock_lost"})
+        if not self.lock.acquire():
+            if not self._standing_by:
+                self._standing_by = True
+                log.info("another process is sending this county's messages; standing by and taking over when it "
+                         "stops", extra={"event": "standing_by"})
+            return False
+        self._holding, self._standing_by = True, False
+        try:
+            now = self.clock.now()
+            abandoned = self.outbox.recover(now)
+            # the previous holder's sends still count against the rooms' and the minute's budget
+            self.limiter.reset(self.outbox.recent_sends(now - WINDOW))
+        except BaseException:
+            self.release()
+            raise
+        log.info("took the send lock: this process sends the county's messages now (%d left mid-send by the "
+                 "previous holder, not sent again)", len(abandoned), extra={"event": "send_lock_acquired"})
+        return True
+
+    def release(self) -> None:
+        """Let the send lock go, if held."""
+        if self.lock is not None and self._holding:
+            self._holding = False
+            self.lock.release()
+            log.info("released the send lock", extra={"event": "send_lock_released"})
 
     def step(self, now: datetime) -> datetime | None:
         """Send every message that may go at `now`; returns when to look again (None: nothing waits).
 
         Only the oldest queued message of each room is considered, so a room's messages keep
-        their order.
+        their order. Nothing is sent unless this sender holds the send lock (see `hold`).
         """
+        if not self.hold():
+            return None
+        return self._batch(now)
+
+    def _batch(self, now: datetime) -> datetime | None:
         looked: set[str] = set()
         again: datetime | None = None
         sent_any = False
@@ -123,22 +194,35 @@ class Sender:
         return now if sent_any else again
 
     def run(self) -> None:
-        """Send until `stop()`: look, send what may go, wait until the next one may (or a wake-up)."""
-        while not self._stopping.is_set():
-            self._wake.clear()
-            now = self.clock.now()
-            try:
-                nxt = self.step(now) if self.ready() else None
-            except Exception:  # the database went away, a bug: log, wait, carry on
-                log.exception("sending queued messages failed; trying again shortly")
-                nxt = now + timedelta(seconds=5)
-            if self._stopping.is_set():
-                break
-            timeout = self.idle_seconds
-            if nxt is not None:
-                timeout = min(timeout, max(0.0, (nxt - self.clock.now()).total_seconds()))
-            if timeout > 0:
-                self._wait(timeout)
+        """Send until `stop()`: look, send what may go, wait until the next one may (or a wake-up).
+
+        Stands by while another process holds the send lock, and releases it on the way out.
+        """
+        try:
+            while not self._stopping.is_set():
+                self._wake.clear()
+                now = self.clock.now()
+                standing_by = False
+                try:
+                    # a process whose gateway is down does not take the lock from one that could send
+                    if not self.ready():
+                        nxt = None
+                    elif self.hold():
+                        nxt = self._batch(now)
+                    else:
+                        nxt, standing_by = None, True
+                except Exception:  # the database went away, a bug: log, wait, carry on
+                    log.exception("sending queued messages failed; trying again shortly")
+                    nxt = now + timedelta(seconds=5)
+                if self._stopping.is_set():
+                    break
+                timeout = self.standby_seconds if standing_by else self.idle_seconds
+                if nxt is not None:
+                    timeout = min(timeout, max(0.0, (nxt - self.clock.now()).total_seconds()))
+                if timeout > 0:
+                    self._wait(timeout)
+        finally:
+            self.release()
 
     def wake(self) -> None:
         """Look at the outbox again now."""

@@ -1,8 +1,9 @@
 """`minqing run`: the bot in real WeChat groups through a Wechaty puppet-service gateway.
 
 Wiring: config -> database -> Relay -> Wechaty adapter (events in, in order) -> outbox ->
-paced sender (its own thread) -> adapter; the time-driven jobs run on their own scheduler
-thread. The asyncio loop only talks to the gateway: every database call runs in a thread.
+paced sender (its own thread; it sends only while it holds the county's send lock, so a
+second process on the same database stands by) -> adapter; the time-driven jobs run on their
+own scheduler thread. The asyncio loop only talks to the gateway: every database call runs in a thread.
 
 Connection faults: each connection is one `Gateway.session`; when it ends or cannot start,
 the bot logs why and tries again after 0.5 s, 1 s, 2 s ... up to 10 s. Messages posted
@@ -36,7 +37,7 @@ from bot.wechat.connection import Gateway, GatewayAuthError, GatewayUnavailable,
 from bot.wechat.outages import Outage, OutageTracker
 from bot.logs import redact
 from bot.messaging.scheduler import JobRunner
-from bot.messaging.sender import WINDOW, RateLimiter, Sender
+from bot.messaging.sender import RateLimiter, Sender
 from routing.model import Inbound
 from routing.ports import Outbound
 from storage.db import Database
@@ -162,12 +163,11 @@ class LiveBot:
         self.gateway = self.gateway_factory(self)
         transport = LoopTransport(self.gateway, loop)
         self.relay = Relay(self.config, self.db, transport)
-        now = self.clock.now()
-        await asyncio.to_thread(self.relay.outbox.recover, now)
-        self.limiter.seed(await asyncio.to_thread(self.relay.outbox.recent_sends, now - WINDOW))
         self.outages = OutageTracker(SETTLE, await asyncio.to_thread(self._read_mark))
+        # the sender takes the county's send lock (recovering what a previous holder left mid-send,
+        # and taking over its pacing) once the gateway is logged in, and lets it go when it stops
         self.sender = Sender(self.relay.outbox, transport, self.limiter, self.clock,
-                             ready=lambda: self.gateway.logged_in)
+                             ready=lambda: self.gateway.logged_in, lock=self.db.send_lock())
         self.jobs = JobRunner(self.relay, self.clock)
         self.jobs.on_queued = self.sender.wake
         self.sender.start()
@@ -181,7 +181,7 @@ class LiveBot:
         finally:
             keeper.cancel()
             await asyncio.to_thread(self.jobs.stop)
-            await asyncio.to_thread(self.sender.stop)  # the message being sent, if any, completes
+            await asyncio.to_thread(self.sender.stop)  # the message being sent, if any, completes; the lock is let go
             if self.outages.online:
                 await asyncio.to_thread(self._write_mark, self.clock.now())
             await self.gateway.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from bot.messaging.outbox import ABANDONED, FAILED, SENDING, SENT, Outbox
 from bot.messaging.sender import RateLimiter, Sender
 from bot.messaging.transport import SendError
 from storage.db import Database
-from tests.conftest import CTY, LT, MZ, PX
+from tests.conftest import CTY, LT, MZ, PX, lose
 from tests.fakes import local
 
 T0 = local("2026-10-12 09:00")
@@ -45,12 +46,13 @@ def queue(database: Database, *items: tuple[str, str], at=T0) -> None:
             tx.enqueue(room, text, [{"name": "唐命学", "id": "wxid_tangmx"}], at)
 
 
-def make_sender(database, *, interval=2.0, per_minute=20, ready=lambda: True, max_attempts=5):
-    clock = ManualClock(T0)
+def make_sender(database, *, interval=2.0, per_minute=20, ready=lambda: True, max_attempts=5, lock=None,
+                clock=None):
+    clock = clock or ManualClock(T0)
     transport = RecordingTransport(clock)
     outbox = Outbox(database, max_attempts)
     limiter = RateLimiter(timedelta(seconds=interval), per_minute)
-    return Sender(outbox, transport, limiter, clock, ready=ready), transport, clock
+    return Sender(outbox, transport, limiter, clock, ready=ready, lock=lock), transport, clock
 
 
 def run_until(sender: Sender, clock: ManualClock, until) -> list:
@@ -202,3 +204,128 @@ def test_run_waits_for_the_next_allowed_time_and_stops(database):
     sender.run()
     assert transport.texts() == ["一", "二"]
     assert waits[0] == 2.0 and transport.sent[1][0] == T0 + 2 * S
+
+
+# --- one sender per county: the send lock ----------------------------------------------------------
+def two_senders(database, **kw):
+    """Two senders of one county, as in two processes: each with its own outbox holder and lock handle."""
+    clock = ManualClock(T0)
+    first = make_sender(database, lock=database.send_lock(), clock=clock, **kw)[0]
+    second = make_sender(database, lock=database.send_lock(), clock=clock, **kw)[0]
+    assert first.outbox.holder != second.outbox.holder
+    return first, second, clock
+
+
+def statuses(database) -> dict[str, str]:
+    with database.transaction() as tx:
+        return {r.text: r.status for r in tx.outbox(("queued", SENDING, SENT, ABANDONED))}
+
+
+def test_only_the_holder_of_the_send_lock_sends(database, caplog):
+    caplog.set_level(logging.INFO)
+    first, second, clock = two_senders(database, interval=0)
+    queue(database, (LT, "一"), (MZ, "甲"))
+    assert first.step(clock.now()) is not None
+    assert second.step(clock.now()) is None  # standing by
+    queue(database, (LT, "二"))
+    assert second.step(clock.now()) is None and second.transport.sent == []
+    run_until(first, clock, T0 + 60 * S)
+    assert first.transport.texts() == ["一", "甲", "二"]
+    events = [getattr(r, "event", None) for r in caplog.records]
+    assert events.count("send_lock_acquired") == 1 and events.count("standing_by") == 1  # said once
+    first.release()
+    second.release()
+
+
+def test_only_the_process_that_takes_the_lock_recovers_and_only_then(database, caplog):
+    first, second, clock = two_senders(database, interval=0)
+    queue(database, (LT, "一"), (LT, "二"), (MZ, "甲"))
+    assert first.hold()
+    caught = first.outbox.begin(first.outbox.queued()[0].id, T0)  # the holder is sending 一 right now
+    assert caught.status == SENDING and caught.holder == first.outbox.holder
+    assert second.step(clock.now()) is None
+    assert statuses(database)["一"] == SENDING  # a stand-by never touches a row
+    first.lock.release()  # the holder dies mid-send: the OS or the server frees its lock
+    with caplog.at_level(logging.WARNING):
+        run_until(second, clock, T0 + 60 * S)
+    assert "not sent again" in caplog.text
+    assert second.transport.texts() == ["二", "甲"]
+    assert statuses(database) == {"一": ABANDONED, "二": SENT, "甲": SENT}
+    # the dead holder cannot record an outcome for what the new holder recovered
+    assert first.outbox.sent(caught.id, T0) is False
+    assert statuses(database)["一"] == ABANDONED
+    second.release()
+
+
+def test_a_stand_by_sender_takes_over_when_the_holder_stops(database, caplog):
+    caplog.set_level(logging.INFO)
+    first, second, clock = two_senders(database, interval=2.0)
+    queue(database, (LT, "一"), (LT, "二"), (LT, "三"))
+    first.step(clock.now())  # 一 goes out at T0, then the holder stops
+    first.release()
+    waits: list[float] = []
+
+    def wait(seconds: float) -> None:  # instead of sleeping: move the clock
+        waits.append(seconds)
+        clock.set(clock.now() + timedelta(seconds=seconds))
+        if len(second.transport.sent) == 2:
+            second.stop()
+
+    second._wait = wait
+    second.run()
+    assert first.transport.texts() == ["一"] and second.transport.texts() == ["二", "三"]
+    # the new holder keeps the old one's pacing: 二 waits its 2 s after 一
+    assert [t - T0 for t, *_ in second.transport.sent] == [2 * S, 4 * S]
+    assert not second.holding and not second.lock.held()  # let go on the way out
+    assert [getattr(r, "event", None) for r in caplog.records].count("send_lock_released") == 2
+
+
+def test_a_stand_by_sender_tries_again_every_few_seconds(database):
+    first, second, clock = two_senders(database, interval=0)
+    queue(database, (LT, "一"))
+    assert first.hold()
+    waits: list[float] = []
+
+    def wait(seconds: float) -> None:
+        waits.append(seconds)
+        clock.set(clock.now() + timedelta(seconds=seconds))
+        if len(waits) == 3:
+            first.release()  # the holder goes away while the other stands by
+        if second.transport.sent:
+            second.stop()
+
+    second._wait = wait
+    second.standby_seconds = 5.0
+    second.run()
+    assert waits[:3] == [5.0, 5.0, 5.0]
+    assert second.transport.texts() == ["一"] and first.transport.sent == []
+
+
+def test_a_sender_that_lost_the_lock_stops_sending(database, caplog):
+    caplog.set_level(logging.INFO)
+    first, second, clock = two_senders(database, interval=0)
+    queue(database, (LT, "一"))
+    first.step(clock.now())
+    lose(database, first.lock)
+    assert second.hold()  # another process took over
+    queue(database, (LT, "二"))
+    assert first.step(clock.now()) is None
+    assert first.transport.texts() == ["一"] and not first.holding
+    assert "send_lock_lost" in [getattr(r, "event", None) for r in caplog.records]
+    run_until(second, clock, T0 + 60 * S)
+    assert second.transport.texts() == ["二"]
+    second.release()
+
+
+def test_a_sender_whose_gateway_is_down_does_not_take_the_lock(database):
+    ready = [False]
+    first, second, clock = two_senders(database, ready=lambda: ready[0])
+
+    def wait(seconds: float) -> None:
+        first.stop()
+
+    first._wait = wait
+    first.run()
+    assert not first.lock.held()
+    assert second.hold()  # free for a process that can send
+    second.release()
