@@ -53,7 +53,8 @@ def build_tagger(config: Config, model: Classifier | None = None) -> Tagger:
     if model is None:
         # loaded at start-up, so that a bad model file stops the bot before any message arrives
         model = configured_model(config)
-    return Tagger(config.category_keywords, config.raw.urgency.keywords, model)
+    return Tagger(config.category_keywords, config.raw.urgency.keywords, model,
+                  confidential=config.policy.escalation.confidential)
 
 
 def log_transitions(events: Iterable[Event]) -> None:
@@ -70,12 +71,15 @@ def shown_outside_origin(out: Outbound, place: Place | None) -> bool:
     """True unless the message goes to a village room and shows only that village's requests."""
     # personal data stays in the village room it was posted in: every other room sees it masked,
     # including another village's room where a handler asked about this request
+    if out.room is None:
+        return False  # a private message to the requester: their own words
     if place is None or place.kind is not RoomKind.VILLAGE:
         return True
     for value in out.context.values():
         for item in value if isinstance(value, (list, tuple)) else (value,):
-            if isinstance(item, Request) and (item.township, item.village) != (place.township, place.village):
-                return True
+            if isinstance(item, Request) and ((item.township, item.village) != (place.township, place.village)
+                                              or item.private or item.confidential):
+                return True  # another village's, or one its requester did not post in this room
     return False
 
 
@@ -115,13 +119,14 @@ class Relay:
         answered with an apology; it never stops the bot.
         """
         msg = storable_message(msg)
-        configured = self.config.county.place(msg.room) is not None
-        try:
-            with self.db.transaction() as tx:
-                first = tx.note_room(msg.room, configured, msg.ts, msg.room_id)
-        except (IntegrityError, OperationalError) as e:
-            log.warning("could not note room %r: %s", msg.room, e.orig)
-            first = False
+        configured = msg.private or self.config.county.place(msg.room) is not None
+        first = False
+        if not msg.private:
+            try:
+                with self.db.transaction() as tx:
+                    first = tx.note_room(msg.room, configured, msg.ts, msg.room_id)
+            except (IntegrityError, OperationalError) as e:
+                log.warning("could not note room %r: %s", msg.room, e.orig)
         if not configured:
             if first:
                 log.warning("messages from a room not in the config are ignored: %r (add it to the config to "
@@ -140,7 +145,8 @@ class Relay:
         try:
             with self.db.transaction() as tx:
                 tx.record_failure(msg, storable(f"{type(error).__name__}: {error}"), msg.ts)
-                apology = Outbound(msg.room, "internal_error.j2", {}, (msg.sender_ref,))
+                apology = (Outbound(None, "internal_error.j2", {}, to=msg.sender_ref) if msg.private
+                           else Outbound(msg.room, "internal_error.j2", {}, (msg.sender_ref,)))
                 self._record(tx, [apology], msg.ts)
         except Exception:
             log.exception("could not keep failed message %s from %s in %s", msg.msg_id, msg.sender_id, msg.room,
@@ -186,12 +192,20 @@ class Relay:
     def _record(self, tx: SqlRepository, outs: Iterable[Outbound], at: datetime) -> int:
         count = 0
         for out in outs:
-            outside = shown_outside_origin(out, self.config.county.place(out.room))
+            if out.to is not None and not self.transport.reachable(out.to):
+                if out.fallback is None:
+                    log.info("no private channel to %s: message %s not sent", out.to.contact_id, out.template,
+                             extra={"event": "private_unreachable"})
+                    continue
+                room, template = out.fallback
+                out = Outbound(room, template, out.context, (out.to,), out.key)
+            outside = shown_outside_origin(out, self.config.county.place(out.room) if out.room else None)
             text = self.renderer.render(out, masked=outside)
             if outside:
                 text = mask(text)
             mentions = [{"name": p.name, "id": p.contact_id} for p in out.mentions]
-            if tx.enqueue(out.room, text, mentions, at, out.key):
+            to = out.to if out.room is None else None
+            if tx.enqueue(out.room, text, mentions, at, out.key, to=to):
                 count += 1
         return count
 

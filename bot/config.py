@@ -207,6 +207,10 @@ class CategoryCfg(_Section):
     keywords: list[Name] = Field(min_length=1)
 
 
+class PrivacyCfg(_Section):
+    confidential: list[Name] = ["纪检监察"]
+
+
 class UrgencyCfg(_Section):
     keywords: list[Name] = ["着火", "失火", "火灾", "塌方", "垮塌", "洪水", "受伤", "触电", "溺水"]
 
@@ -244,6 +248,7 @@ class ConfigFile(_Section):
     tagging: TaggingCfg = TaggingCfg()
     categories: list[CategoryCfg] = []
     urgency: UrgencyCfg = UrgencyCfg()
+    privacy: PrivacyCfg = PrivacyCfg()
     county: CountyCfg
     townships: list[TownshipCfg] = Field(min_length=1)
 
@@ -392,6 +397,9 @@ def _cross_check(raw: ConfigFile) -> list[tuple[str, str]]:
     for i, name in enumerate(raw.escalation.direct_to_township):
         if name not in known:
             problems.append((f"escalation.direct_to_township[{i}]", f"unknown category {name!r}; known: {hint}"))
+    for i, name in enumerate(raw.privacy.confidential):
+        if name not in known or name == OTHER:
+            problems.append((f"privacy.confidential[{i}]", f"unknown category {name!r}; known: {hint}"))
     seen_cats: set[str] = set()
     for i, c in enumerate(raw.categories):
         if c.name in seen_cats:
@@ -478,6 +486,7 @@ def _build(raw: ConfigFile, source: str, base_dir: Path) -> Config:
         propose_after=Duration.parse(e.propose_after),
         auto_after=Duration.parse(e.auto_after) if e.auto_after.strip() else None,
         direct_to_township=frozenset(e.direct_to_township),
+        confidential=frozenset(raw.privacy.confidential),
     )
     d = raw.digest
     weekly = d.county_weekly.split()

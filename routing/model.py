@@ -115,7 +115,7 @@ class Inbound:
     """One chat message as the dispatcher sees it, whatever transport brought it."""
 
     ts: datetime
-    room: str
+    room: str | None  # None: a private message to the bot
     sender: str
     text: str
     msg_id: str
@@ -123,6 +123,12 @@ class Inbound:
     mentions_bot: bool = False
     is_text: bool = True
     room_id: str | None = None  # the chat platform's id of the room, when the transport knows it
+    member_of: tuple[str, ...] = ()  # a private message: the groups the transport knows the sender is in
+
+    @property
+    def private(self) -> bool:
+        """True for a message to the bot alone, not in a group."""
+        return self.room is None
 
     @property
     def sender_ref(self) -> PersonRef:
@@ -203,6 +209,8 @@ class Request:
     last_reminded_at: datetime | None = None
     alerted_at: datetime | None = None
     source_msg_id: str | None = None
+    confidential: bool = False  # a category of [privacy] confidential: only the township and the requester see it
+    private: bool = False  # registered by a private message: every answer to the requester goes privately
     stint: int = 1  # the number of the current tier stint (1 from registration)
     next_due_at: datetime | None = None  # when the next time-driven job about it falls due (an index)
     version: int = 0  # bumped by every stored change: a write of a stale copy is refused

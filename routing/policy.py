@@ -50,6 +50,9 @@ class Escalation:
     propose_after: Duration = Duration.parse("1 workdays")
     auto_after: Duration | None = Duration.parse("1 workdays")
     direct_to_township: frozenset[str] = frozenset()
+    # categories whose requests are confidential (shared/design.md, section 8): straight to the township,
+    # the village room learns only the number, everything else goes to the requester privately
+    confidential: frozenset[str] = frozenset({"纪检监察"})
 
 
 @dataclass(frozen=True, slots=True)

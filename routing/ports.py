@@ -13,17 +13,20 @@ from routing.rates import Record
 
 @dataclass(frozen=True, slots=True)
 class Outbound:
-    """Something the bot will say: a template and its context, for one room.
+    """Something the bot will say: a template and its context, for one room or privately for one person.
 
     `key` is the stable id of a time-driven message (a reminder, a digest): a message with a
     key that was already recorded is never recorded or sent again.
     """
 
-    room: str
+    room: str | None  # None: a private message to `to`
     template: str
     context: dict[str, Any] = field(default_factory=dict)
     mentions: tuple[PersonRef, ...] = ()
     key: str | None = None
+    to: PersonRef | None = None  # a private message's addressee
+    # when `to` cannot be messaged privately: what the village room gets instead (room, template)
+    fallback: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,4 +107,10 @@ class Repository(Protocol):
 
     def set_meta(self, name: str, value: str) -> None:
         """Store a setting of the deployment."""
+
+    def delete_meta(self, name: str) -> None:
+        """Forget a stored setting."""
+
+    def rooms_of(self, contact_id: str) -> list[str]:
+        """The rooms a contact was seen writing in."""
 

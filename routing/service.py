@@ -8,15 +8,16 @@ who may use it and the function that carries it out. Every change to a request g
 from __future__ import annotations
 
 import enum
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from routing import grammar
-from routing.grammar import Malformed, Need, Parsed, Shape
+from routing.grammar import Malformed, Need, Parsed, Shape, normalize, strip_leading_mentions
 from routing.digest import RANKING, Activity, CountyDigest, TownshipDigest, overdue_now, rank, township_digest
-from routing.intake import request_text
+from routing.intake import asks_for_something, request_text
 from routing.jobs import Digest, Job, due_at, due_jobs, last_slot, next_slot, remind_at
 from routing.lifecycle import TransitionError, can, register, transition
 from routing.model import EventKind, Inbound, PersonRef, Request, Role, Status, Tier
@@ -56,6 +57,8 @@ class Refusal(str, enum.Enum):
     NOT_IN_BRANCH = "not_in_branch"
     NOT_HIGHER = "not_higher"
     NOT_ROOM_HANDLER = "not_room_handler"
+    CONFIDENTIAL = "confidential"  # 进度 of a confidential request: the requester and township or county handlers only
+    IN_A_GROUP = "in_a_group"  # a handler's command written privately: handlers act in their work groups
 
 
 @dataclass(slots=True)
@@ -64,7 +67,7 @@ class Turn:
 
     tx: Repository
     msg: Inbound
-    place: Place
+    place: Place | None  # None: a private message
     roles: tuple[Member, ...]
     out: list[Outbound] = field(default_factory=list)
 
@@ -83,9 +86,17 @@ class Turn:
         self.out.append(Outbound(room, template, context, mentions))
 
     def reply(self, template: str, *also: PersonRef | None, **context) -> None:
-        """Answer in the room where the message was written, mentioning its sender."""
+        """Answer in the room where the message was written, mentioning its sender (privately, to a private one)."""
+        if self.msg.room is None:
+            self.out.append(Outbound(None, template, context, to=self.sender))
+            return
         mentions = _unique((self.sender, *also))
         self.say(self.msg.room, template, mentions, **context)
+
+    def tell(self, who: PersonRef, template: str, fallback: str | None = None, **context) -> None:
+        """A private message to someone; when it cannot reach them, `fallback` (a room) gets private_fallback.j2."""
+        self.out.append(Outbound(None, template, context, to=who,
+                                 fallback=(fallback, "private_fallback.j2") if fallback else None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +139,8 @@ class RelayService:
     # --- entry point ---------------------------------------------------------
     def handle(self, tx: Repository, msg: Inbound) -> list[Outbound]:
         """Handle one chat message; returns what the bot says in reply."""
+        if msg.private:
+            return self._private(tx, msg)
         place = self.county.place(msg.room)
         if place is None:
             return []
@@ -174,7 +187,7 @@ class RelayService:
                 continue
             pinned = turn.tx.pinned_id(m.unit, m.name)
             if pinned is None:
-                if turn.place.unit == m.unit:  # only a room of the handler's own unit pins a name
+                if turn.place is not None and turn.place.unit == m.unit:  # only the handler's own unit's room pins
                     turn.tx.pin(m.unit, m.name, msg.sender_id, msg.ts)
                     self._announce_pin(turn, m)
                     roles.append(m)
@@ -185,7 +198,7 @@ class RelayService:
         for m in clashes:
             # a namesake of another unit is not an impostor: report only a name nobody holds, or one used in
             # a room of that handler's own unit
-            if not roles or turn.place.unit == m.unit:
+            if not roles or (turn.place is not None and turn.place.unit == m.unit):
                 self._report_clash(turn, m)
         return tuple(roles)
 
@@ -229,6 +242,8 @@ class RelayService:
         roles, place = turn.roles, turn.place
         if who is Who.ANYONE:
             return None
+        if place is None and who in (Who.ROOM_HANDLER, Who.HANDLER, Who.UPPER_HANDLER):
+            return Refusal.IN_A_GROUP
         if who is Who.ROOM_HANDLER:
             ok = any(self.handles(m, place.tier, place.township, place.village) for m in roles)
             return None if ok else Refusal.NOT_ROOM_HANDLER
@@ -236,9 +251,15 @@ class RelayService:
         is_requester = turn.sender.key == req.requester_key
         if who is Who.REQUESTER:
             return None if is_requester else Refusal.NOT_REQUESTER
-        if who is Who.VIEWER:
-            return None if self._in_branch(place, req) else Refusal.NOT_IN_BRANCH
         covering = [m for m in roles if self.covers(m, req)]
+        if who is Who.VIEWER:
+            if is_requester:
+                return None
+            if req.confidential and not any(m.role.tier >= Tier.TOWNSHIP for m in covering):
+                return Refusal.CONFIDENTIAL
+            if place is None:
+                return None if covering else Refusal.NOT_IN_BRANCH
+            return None if self._in_branch(place, req) else Refusal.NOT_IN_BRANCH
         if who is Who.HANDLER:
             return None if covering else Refusal.NOT_HANDLER
         if who is Who.UPPER_HANDLER:
@@ -316,14 +337,32 @@ class RelayService:
         m = covering[0]
         return m.village or m.township or self.county.name
 
+    @staticmethod
+    def _secret(req: Request) -> bool:
+        """True when what concerns the requester goes to them privately (a confidential or private request)."""
+        return req.confidential or req.private
+
     def _tell_requester(self, turn: Turn, req: Request, template: str, **context) -> None:
-        """Notify the requester in their village room, unless the reply there already did."""
+        """Notify the requester: privately for a confidential or private request, else in their village room
+        (unless the reply there already did)."""
         room = self._village_room(req)
-        if turn.msg.room != room:
+        if self._secret(req):
+            if turn.sender.key != req.requester_key:
+                turn.tell(req.requester_ref, template, fallback=room, r=req, unit=self._unit(turn, req), **context)
+        elif turn.msg.room != room:
             turn.say(room, template, (req.requester_ref,), r=req, unit=self._unit(turn, req), **context)
+
+    def _answer_requester(self, turn: Turn, req: Request, template: str, **context) -> None:
+        """Answer the requester's own command: privately for a confidential or private request."""
+        if self._secret(req) and turn.msg.room is not None:
+            turn.tell(req.requester_ref, template, fallback=self._village_room(req), **context)
+        else:
+            turn.reply(template, **context)
 
     def _requester_also(self, turn: Turn, req: Request) -> PersonRef | None:
         """The requester, when the reply goes to their own village room (one message for both)."""
+        if self._secret(req):
+            return None
         return req.requester_ref if turn.msg.room == self._village_room(req) else None
 
     def _announce(self, turn: Turn, req: Request, name: str) -> None:
@@ -381,6 +420,9 @@ class RelayService:
         if target is None:
             turn.reply("bottom_tier.j2", r=req)
             return
+        if req.confidential and target is Tier.VILLAGE:
+            turn.reply("confidential_stays.j2", r=req)  # the village's cadres may be whom it is about
+            return
         self._change(
             turn, req, EventKind.SENT_BACK, note=p.arg, to_tier=target,
             deadlines=self.policy.deadlines(turn.now, req.category, req.urgent),
@@ -402,18 +444,25 @@ class RelayService:
         by_requester = turn.sender.key == req.requester_key
         last = req.last_reminded_at
         if by_requester and last is not None and turn.now - last < REQUESTER_URGE_GAP:
-            turn.reply("urged_recently.j2", r=req, last=last)
+            self._answer_requester(turn, req, "urged_recently.j2", r=req, last=last)
             return
         self._change(turn, req, EventKind.URGED)
         room = self._tier_room(req)
         mentions = (req.handler_ref,) if req.handler_ref else self._tier_handlers(req)
         turn.say(room, "urged_post.j2", mentions, r=req, by=turn.sender, now=turn.now)
         if room != turn.msg.room:
-            turn.reply("urged.j2", r=req)
+            if by_requester:
+                self._answer_requester(turn, req, "urged.j2", r=req)
+            else:
+                turn.reply("urged.j2", r=req)
 
     def cmd_progress(self, turn: Turn, p: Parsed, req: Request) -> None:
-        """进度 #N: status and history."""
-        turn.reply("progress.j2", r=req, events=turn.tx.events(req.number), now=turn.now)
+        """进度 #N: status and history (to the requester of a confidential or private request, privately)."""
+        context = {"r": req, "events": turn.tx.events(req.number), "now": turn.now}
+        if turn.sender.key == req.requester_key:
+            self._answer_requester(turn, req, "progress.j2", **context)
+        else:
+            turn.reply("progress.j2", **context)
 
     def cmd_todo(self, turn: Turn, p: Parsed, req: None) -> None:
         """待办: open and acknowledged requests at this room's tier and branch."""
@@ -445,17 +494,20 @@ class RelayService:
             if not waiting:
                 return  # "满意" with nothing to rate is just chat
             if len(waiting) > 1:
-                turn.reply("rate_which.j2", items=waiting, verb=p.verb)
+                if any(self._secret(r) for r in waiting) and turn.msg.room is not None:
+                    turn.tell(turn.sender, "rate_which.j2", fallback=turn.msg.room, items=waiting, verb=p.verb)
+                else:
+                    turn.reply("rate_which.j2", items=waiting, verb=p.verb)
                 return
             req = turn.tx.get(waiting[0].number, lock=True)
         if satisfied:
             self._change(turn, req, EventKind.SATISFIED, note=p.arg or None)
-            turn.reply("rated_satisfied.j2", r=req)
+            self._answer_requester(turn, req, "rated_satisfied.j2", r=req)
             return
         # the reopened stint is held by the handler who resolved it: it has only a resolve deadline
         _, resolve_due = self.policy.deadlines(turn.now, req.category, req.urgent)
         self._change(turn, req, EventKind.UNSATISFIED, note=p.arg or None, deadlines=(None, resolve_due))
-        turn.reply("rated_unsatisfied.j2", r=req)
+        self._answer_requester(turn, req, "rated_unsatisfied.j2", r=req)
         room = self._tier_room(req)
         mentions = (req.handler_ref,) if req.handler_ref else self._tier_handlers(req)
         turn.say(room, "reopened_post.j2", mentions, r=req, reason=p.arg or None)
@@ -509,6 +561,11 @@ class RelayService:
         key = f"auto:{req.number}:{req.stint}"  # one automatic escalation per stint
         self.escalate(tx, req, Tier.TOWNSHIP, now, None, note=None, out=out, rule="auto_after")
         cadres = self._tier_handlers(req, Tier.VILLAGE)
+        if self._secret(req):  # the requester hears of it privately; the room only mentions its cadres
+            out.append(Outbound(self._village_room(req), "auto_escalated.j2", {"r": req}, cadres, key=key))
+            out.append(Outbound(None, "auto_escalated.j2", {"r": req}, to=req.requester_ref, key=key + ":requester",
+                                fallback=(self._village_room(req), "private_fallback.j2")))
+            return
         out.append(Outbound(self._village_room(req), "auto_escalated.j2", {"r": req},
                             _unique((req.requester_ref, *cadres)), key=key))
 
@@ -610,13 +667,19 @@ class RelayService:
         if not text:  # addressed to the bot, but asking for nothing: say how to ask, register nothing
             turn.reply("ask_text.j2", non_text=False)
             return
-        self.register(turn, text)
+        self.register(turn, text, turn.place)
 
-    def register(self, turn: Turn, text: str) -> Request:
-        """Create a request from a village-room message and announce it."""
-        place, now = turn.place, turn.now
+    def register(self, turn: Turn, text: str, place: Place) -> Request:
+        """Create a request of a village (`place`, its room) and announce it.
+
+        A request of a confidential category goes straight to the township: the village room learns
+        only its number, the requester gets the rest privately. A request sent privately gets every
+        answer privately; its village's cadres see it (masked) in their room.
+        """
+        now = turn.now
         tags = self.tagger.tag(text)
-        direct = tags.category in self.policy.escalation.direct_to_township
+        confidential = tags.category in self.policy.escalation.confidential
+        direct = confidential or tags.category in self.policy.escalation.direct_to_township
         tier = Tier.TOWNSHIP if direct else Tier.VILLAGE
         ack_due, resolve_due = self.policy.deadlines(now, tags.category, tags.urgent)
         req = Request(
@@ -637,14 +700,24 @@ class RelayService:
             resolve_due_at=resolve_due,
             first_ack_due_at=ack_due,
             source_msg_id=turn.msg.msg_id,
+            confidential=confidential,
+            private=turn.msg.private,
         )
-        rule = "direct_to_township" if direct else None
+        rule = "confidential" if confidential else "direct_to_township" if direct else None
         step = register(req, turn.sender, rule=rule, provisional=self._provisional((ack_due, resolve_due)))
         req.next_due_at = due_at(req, self.policy)
         turn.tx.add(req, step)
         log.info("request #%d registered in %s (%s%s)", req.number, place.room, req.category,
                  ", urgent" if req.urgent else "")
-        turn.reply("registered.j2", r=req, direct=direct)
+        if turn.msg.private:
+            turn.reply("registered.j2", r=req, direct=direct)
+            if not direct:  # the village's cadres handle it: they see it in their room, masked
+                turn.say(place.room, "private_post.j2", self._tier_handlers(req), r=req)
+        elif confidential:
+            turn.reply("registered_confidential.j2", r=req)
+            turn.tell(req.requester_ref, "registered.j2", r=req, direct=direct)
+        else:
+            turn.reply("registered.j2", r=req, direct=direct)
         if direct:
             turn.say(self._tier_room(req), "escalated_post.j2", self._tier_handlers(req),
                      r=req, by=None, reason=None, waited=timedelta(0), rule=rule)
@@ -652,12 +725,75 @@ class RelayService:
             self.alert_township(turn.tx, req, now, turn.out)
         return req
 
+    # --- private messages ------------------------------------------------------------
+    def _private(self, tx: Repository, msg: Inbound) -> list[Outbound]:
+        """A message to the bot alone: a command of a requester (进度, 催办, 满意 …), or a request of the village
+        whose group the sender is in (asked which when several)."""
+        if msg.sender_id is None or not tx.first_delivery(msg.msg_id, msg.ts):
+            return []
+        turn = Turn(tx, msg, None, ())
+        turn.roles = self._identify(turn)
+        if not msg.is_text:
+            turn.reply("ask_text.j2", non_text=True)
+            return turn.out
+        parsed = grammar.parse(msg.text, COMMANDS, self.policy.bot_name)
+        if isinstance(parsed, Malformed):
+            turn.reply("malformed.j2", verb=parsed.verb, problem=parsed.problem.value)
+            return turn.out
+        if isinstance(parsed, Parsed):
+            self._run(turn, parsed)
+            return turn.out
+        villages = self._villages_of(tx, msg)
+        draft = tx.get_meta(_draft_key(msg.sender_id))
+        if draft is not None:
+            chosen = _chosen(msg.text, villages)
+            if chosen is not None:
+                tx.delete_meta(_draft_key(msg.sender_id))
+                self.register(turn, json.loads(draft)["text"], chosen)
+                return turn.out
+        text = strip_leading_mentions(msg.text.strip(), self.policy.bot_name)
+        if not asks_for_something(text):
+            turn.reply("ask_text.j2", non_text=False, private=True)
+        elif not villages:
+            turn.reply("private_no_village.j2")
+        elif len(villages) == 1:
+            self.register(turn, text, villages[0])
+        else:
+            tx.set_meta(_draft_key(msg.sender_id), json.dumps({"text": text, "at": msg.ts.isoformat()},
+                                                              ensure_ascii=False))
+            turn.reply("private_which_village.j2", villages=villages)
+        return turn.out
+
+    def _villages_of(self, tx: Repository, msg: Inbound) -> list[Place]:
+        """The village rooms the sender is in: as the transport knows, or as the bot saw them speak."""
+        rooms = list(msg.member_of) + tx.rooms_of(msg.sender_id)
+        out: list[Place] = []
+        for room in rooms:
+            place = self.county.place(room)
+            if place is not None and place.kind is RoomKind.VILLAGE and place not in out:
+                out.append(place)
+        return out
+
     def alert_township(self, tx: Repository, req: Request, at: datetime, out: list[Outbound]) -> None:
         """Show an urgent request to the township at once; it stays at its tier."""
         self.apply(tx, req, EventKind.ALERTED, at, None, rule="urgent")
         township = self.county.township(req.township)
         out.append(Outbound(township.room, "urgent_post.j2", {"r": req},
                             tuple(m.ref for m in township.staff + township.leaders)))
+
+
+def _draft_key(contact_id: str) -> str:
+    """Where a private request waits while its sender says which village it is for."""
+    return f"draft:{contact_id}"
+
+
+def _chosen(text: str, villages: list[Place]) -> Place | None:
+    """The village a private answer picks: its number in the list, or its name."""
+    answer = normalize(text).strip("。.！! ")
+    if answer.isdigit() and 1 <= int(answer) <= len(villages):
+        return villages[int(answer) - 1]
+    named = [v for v in villages if answer in (v.village, f"{v.township}{v.village}", v.room)]
+    return named[0] if len(named) == 1 else None
 
 
 SATISFIED_VERBS = ("满意",)

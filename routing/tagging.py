@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -52,6 +52,8 @@ class Tagger:
         config_categories: Mapping[str, Sequence[str]] | None = None,
         urgency_keywords: Sequence[str] = (),
         model: Classifier | None = None,
+        *,
+        confidential: Iterable[str] = ("纪检监察",),
     ) -> None:
         self.config_categories = {k: tuple(v) for k, v in (config_categories or {}).items()}
         merged = dict(BUILTIN_CATEGORIES)
@@ -61,6 +63,8 @@ class Tagger:
         self.urgency_keywords = tuple(urgency_keywords)
         self.urgency_rules = UrgencyRules(self.urgency_keywords)
         self.model = model
+        # confidential categories are decided by their keyword rules, whatever a model would say
+        self.confidential = {k: self.table[k] for k in confidential if k in self.table}
 
     @property
     def category_names(self) -> list[str]:
@@ -69,6 +73,9 @@ class Tagger:
 
     def category(self, text: str) -> str:
         """The request's category, or `其他` when nothing matches."""
+        secret = best_category(text, self.confidential)
+        if secret:
+            return secret
         if self.model is not None:
             # the model decides; only the county's own keywords override it
             override = best_category(text, self.overrides)

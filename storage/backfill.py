@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import MISSING, fields
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, inspect, select, update
 
 from routing.backfill import rebuild
 from routing.jobs import due_at
+from routing.model import Request
 from routing.policy import Policy
 from storage.repository import REQUEST_FIELDS, request_from, stint_values, to_event
 from storage.tables import AuditRow, EventRow, Meta, RequestRow, StintRow
@@ -48,16 +50,17 @@ def backfill(conn: Connection, county: str, policy: Policy, now: datetime | None
     """Make the stints of every request of a county from its event log; returns how many requests."""
     now = now or datetime.now(UTC)
     numbers = list(conn.execute(select(R.number).where(R.county == county).order_by(R.number)).scalars())
+    # this runs inside a revision: read and write only the columns the database has at that revision
+    have = {c["name"] for c in inspect(conn).get_columns("requests")}
+    stint_columns = {c["name"] for c in inspect(conn).get_columns("stints")}
+    defaults = {f.name: f.default for f in fields(Request) if f.default is not MISSING}
     for i in range(0, len(numbers), BATCH):
         part = numbers[i:i + BATCH]
-        rows = conn.execute(select(*(R[n] for n in REQUEST_FIELDS if n in R)).where(
+        rows = conn.execute(select(*(R[n] for n in REQUEST_FIELDS if n in have)).where(
             R.county == county, R.number.in_(part)))
         requests = {}
         for row in rows:
-            values = dict(row._mapping)
-            values.setdefault("stint", 1)
-            values.setdefault("version", 0)
-            values.setdefault("next_due_at", None)
+            values = {**defaults, **dict(row._mapping)}
             requests[values["number"]] = request_from([values[n] for n in REQUEST_FIELDS])
         events = defaultdict(list)
         ids = defaultdict(list)
@@ -80,7 +83,9 @@ def backfill(conn: Connection, county: str, policy: Policy, now: datetime | None
             r.next_due_at = due_at(r, policy)
             conn.execute(update(RequestRow.__table__).where(R.county == county, R.number == number).values(
                 stint=r.stint, next_due_at=r.next_due_at, acknowledged_at=r.acknowledged_at, responder=r.responder))
-            conn.execute(insert(StintRow.__table__), [{"county": county, **stint_values(s)} for s in rebuilt.stints])
+            conn.execute(insert(StintRow.__table__), [
+                {"county": county, **{k: v for k, v in stint_values(s).items() if k in stint_columns}}
+                for s in rebuilt.stints])
             for event_id, seq in zip(ids[number], rebuilt.event_stints, strict=True):
                 conn.execute(update(EventRow.__table__).where(E.id == event_id).values(stint=seq))
     m = Meta.__table__.c

@@ -171,7 +171,7 @@ class SqlRepository:
     def record_failure(self, msg, error: str, at: datetime) -> None:
         """Keep a message the bot failed to handle, with the error."""
         self.session.add(FailedMessage(
-            county=self.county, msg_id=msg.msg_id, ts=msg.ts, room=msg.room, sender=msg.sender,
+            county=self.county, msg_id=msg.msg_id, ts=msg.ts, room=msg.room or "（私信）", sender=msg.sender,
             sender_id=msg.sender_id, text=msg.text, error=error, at=at,
         ))
         self.session.flush()
@@ -181,6 +181,13 @@ class SqlRepository:
         return list(self.session.exec(
             select(FailedMessage).where(FailedMessage.county == self.county).order_by(FailedMessage.id)
         ))
+
+    def rooms_of(self, contact_id: str) -> list[str]:
+        """The rooms a contact was seen writing in, most recent first."""
+        rows = self.session.exec(select(PersonSeen).where(
+            PersonSeen.county == self.county, PersonSeen.contact_id == contact_id).order_by(
+            col(PersonSeen.last_seen).desc()))
+        return [room for row in rows for room in row.rooms]
 
     def people(self) -> list[PersonSeen]:
         """Everyone seen, by name."""
@@ -430,12 +437,14 @@ class SqlRepository:
             select(OutboxRow.id).where(OutboxRow.county == self.county, OutboxRow.key == key)
         ).first() is not None
 
-    def enqueue(self, room: str, text: str, mentions: list[dict], at: datetime, key: str | None = None) -> bool:
-        """Record a message to send; False (and nothing recorded) when its key was recorded before."""
+    def enqueue(self, room: str | None, text: str, mentions: list[dict], at: datetime, key: str | None = None,
+                to: PersonRef | None = None) -> bool:
+        """Record a message to a room, or privately `to` someone (room None); False (and nothing recorded) when
+        its key was recorded before."""
         if key is not None and self.has_key(key):
             return False
         self.session.add(OutboxRow(county=self.county, room=room, text=text, mentions=mentions, key=key,
-                                   created_at=at))
+                                   created_at=at, to_id=to.contact_id if to else None, to_name=to.name if to else None))
         self.session.flush()
         return True
 
@@ -502,6 +511,10 @@ class SqlRepository:
         """A stored setting of the deployment (e.g. the clock's high-water mark)."""
         row = self.session.get(Meta, (self.county, name))
         return row.value if row else None
+
+    def delete_meta(self, name: str) -> None:
+        """Forget a stored setting."""
+        self.session.execute(delete(Meta).where(Meta.county == self.county, Meta.name == name))
 
     def set_meta(self, name: str, value: str) -> None:
         """Store a setting of the deployment."""

@@ -80,6 +80,8 @@ class RequestRow(SQLModel, table=True):
     last_reminded_at: datetime | None = _time()
     alerted_at: datetime | None = _time()
     source_msg_id: str | None = None
+    confidential: bool = False
+    private: bool = False
     stint: int = 1  # the current stint's seq
     next_due_at: datetime | None = _time()  # the request's timer: when its next time-driven job falls due
     version: int = 0  # bumped by every change; a write of a stale copy matches no row
@@ -251,7 +253,9 @@ class OutboxRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     county: str
-    room: str
+    room: str | None = None  # None: a private message to to_id
+    to_id: str | None = None
+    to_name: str | None = None
     text: str = Field(sa_column=Column(Text, nullable=False))
     mentions: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     key: str | None = None

@@ -26,10 +26,11 @@ def local(text: str) -> datetime:
 class Line:
     """What the bot said, in a form tests can compare: room, text and the names it mentioned."""
 
-    room: str
+    room: str | None  # None: a private message
     text: str
     mentions: tuple[str, ...]
     ts: datetime
+    to: str | None = None  # a private message's addressee
 
     def __contains__(self, fragment: str) -> bool:
         return fragment in self.text
@@ -62,7 +63,7 @@ class Chat:
             self.relay.tick(due)
             self.relay.flush(due)
 
-    def say(self, room: str, sender: str, text: str, *, sender_id: str | None = "auto", mention: bool = False,
+    def say(self, room: str | None, sender: str, text: str, *, sender_id: str | None = "auto", mention: bool = False,
             msg_id: str | None = None, is_text: bool = True) -> list[Line]:
         """Someone writes in a room; returns what the bot said in reply (anywhere)."""
         now = self.clock.now()
@@ -100,7 +101,7 @@ class Chat:
 
 def to_line(s: Said) -> Line:
     """A transcript entry as a comparable line."""
-    return Line(s.room, s.text, tuple(m.name for m in s.mentions), s.ts)
+    return Line(s.room, s.text, tuple(m.name for m in s.mentions), s.ts, s.to.name if s.to else None)
 
 
 def make_chat(config, db, start: str = "2026-10-12 08:00", *, pinned: bool = True) -> Chat:

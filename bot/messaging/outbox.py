@@ -32,6 +32,16 @@ def mentions_of(row: OutboxRow) -> list[PersonRef]:
     return [PersonRef(m["name"], m.get("id")) for m in row.mentions]
 
 
+def recipient(row: OutboxRow) -> PersonRef | None:
+    """The addressee of a private message (None for a message to a room)."""
+    return PersonRef(row.to_name or "", row.to_id) if row.room is None else None
+
+
+def channel(row: OutboxRow) -> str:
+    """Where a message goes, for pacing and ordering: its room, or a private chat with its addressee."""
+    return row.room if row.room is not None else f"私信:{row.to_id}"
+
+
 class Outbox:
     """Queued messages in the database, and the bookkeeping of sending them.
 
@@ -58,7 +68,7 @@ class Outbox:
                 row.error = "the process stopped while sending; not sent again"
                 tx.save(row)
                 log.warning("outbox message %d to %s was being sent when the process stopped; it may or may not "
-                            "have arrived and is not sent again: %s", row.id, row.room, row.text[:60])
+                            "have arrived and is not sent again: %s", row.id, channel(row), row.text[:60])
         return rows
 
     def queued(self, limit: int = 500) -> list[OutboxRow]:
@@ -69,7 +79,7 @@ class Outbox:
     def recent_sends(self, since: datetime) -> list[tuple[str, datetime]]:
         """(room, sent at) of the messages sent since `since`: the pacing of a previous run."""
         with self.db.transaction() as tx:
-            return [(row.room, row.sent_at) for row in tx.outbox_sent_since(since)]
+            return [(channel(row), row.sent_at) for row in tx.outbox_sent_since(since)]
 
     def due(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
         """Queued messages whose retry time has come, oldest first."""
@@ -101,18 +111,18 @@ class Outbox:
             self._not_ours(row_id, "failed to send")
             return False
         if retry:
-            log.warning("send of message %d to %s failed (attempt %d), retrying after %s: %s", row_id, row.room,
-                        row.attempts, RETRY.delay(row.attempts), error, extra={"event": "send_failed", "room": row.room})
+            log.warning("send of message %d to %s failed (attempt %d), retrying after %s: %s", row_id, channel(row),
+                        row.attempts, RETRY.delay(row.attempts), error, extra={"event": "send_failed", "room": channel(row)})
         else:
-            log.error("send of message %d to %s failed %d times; given up: %s | %s", row_id, row.room, row.attempts,
-                      error, row.text[:60], extra={"event": "send_abandoned", "room": row.room})
+            log.error("send of message %d to %s failed %d times; given up: %s | %s", row_id, channel(row), row.attempts,
+                      error, row.text[:60], extra={"event": "send_abandoned", "room": channel(row)})
         return retry
 
     def _not_ours(self, row_id: int, outcome: str) -> None:
         # only when this process lost the send lock mid-send and the one that took over recovered the row
         with self.db.transaction() as tx:
             row = tx.outbox_row(row_id)
-        room, status = (row.room, row.status) if row else ("?", "gone")
+        room, status = (channel(row), row.status) if row else ("?", "gone")
         log.error("message %d to %s %s, but meanwhile the process that took over sending marked it %s; "
                   "this process had lost the send lock. Left as it is", row_id, room, outcome, status,
                   extra={"event": "send_not_ours", "room": room})
@@ -127,14 +137,14 @@ class Outbox:
         if row is None:
             return False
         try:
-            transport.send(row.room, row.text, mentions_of(row))
+            transport.send(row.room, row.text, mentions_of(row), to=recipient(row))
         except SendError as e:
             self.failed(row_id, clock.now() if clock else now, str(e))
             return False
         if not self.sent(row_id, clock.now() if clock else now):
             return True  # it went out all the same
-        log.info("sent message %d to %s (attempt %d)", row_id, row.room, row.attempts,
-                 extra={"event": "sent", "room": row.room})
+        log.info("sent message %d to %s (attempt %d)", row_id, channel(row), row.attempts,
+                 extra={"event": "sent", "room": channel(row)})
         return True
 
     def drain(self, transport: Transport, now: datetime) -> int:

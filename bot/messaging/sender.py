@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
-from bot.messaging.outbox import Outbox
+from bot.messaging.outbox import Outbox, channel
 from bot.messaging.transport import Transport
 from storage.locks import SendLock
 
@@ -173,10 +173,11 @@ class Sender:
         again: datetime | None = None
         sent_any = False
         for row in self.outbox.queued():
-            if row.room in looked:
+            where = channel(row)
+            if where in looked:
                 continue
-            looked.add(row.room)
-            at = self.limiter.next_allowed(row.room, now)
+            looked.add(where)
+            at = self.limiter.next_allowed(where, now)
             if row.not_before is not None and row.not_before > at:
                 at = row.not_before
             if at > now:
@@ -189,7 +190,7 @@ class Sender:
             sent_any = True
             now = self.clock.now()
             # paced from when the gateway took it (failed attempts count too: they may have arrived)
-            self.limiter.record(row.room, now)
+            self.limiter.record(where, now)
         # after sending, look again at once: the room's next message, or a retry, is due later
         return now if sent_any else again
 

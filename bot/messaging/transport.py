@@ -15,5 +15,9 @@ class SendError(Exception):
 class Transport(Protocol):
     """Where the bot's messages go."""
 
-    def send(self, room: str, text: str, mentions: Sequence[PersonRef]) -> None:
-        """Deliver one message to a room, mentioning people (raises SendError)."""
+    def send(self, room: str | None, text: str, mentions: Sequence[PersonRef], to: PersonRef | None = None) -> None:
+        """Deliver one message to a room, mentioning people, or (room None) privately `to` someone
+        (raises SendError)."""
+
+    def reachable(self, person: PersonRef) -> bool:
+        """True when the bot can message this person privately."""

@@ -13,12 +13,13 @@ from routing.model import PersonRef
 
 @dataclass(frozen=True, slots=True)
 class Said:
-    """Something the bot said in a room."""
+    """Something the bot said in a room, or (room None) privately to someone."""
 
     ts: datetime
-    room: str
+    room: str | None
     text: str
     mentions: tuple[PersonRef, ...] = ()
+    to: PersonRef | None = None
 
 
 class SimulatedTransport:
@@ -29,15 +30,22 @@ class SimulatedTransport:
         self.said: list[Said] = []
         self.on_send = on_send
         self.fail_rooms: set[str] = set()  # rooms whose sends fail, to exercise the outbox
+        self.strangers: set[str] = set()  # contact ids the bot cannot message privately
 
-    def send(self, room: str, text: str, mentions: Sequence[PersonRef]) -> None:
+    def send(self, room: str | None, text: str, mentions: Sequence[PersonRef], to: PersonRef | None = None) -> None:
         """Record the message as said now."""
         if room in self.fail_rooms:
             raise SendError(f"room {room!r} is unreachable")
-        said = Said(self.clock.now(), room, text, tuple(mentions))
+        if room is None and (to is None or not self.reachable(to)):
+            raise SendError("no private chat with this person")
+        said = Said(self.clock.now(), room, text, tuple(mentions), to if room is None else None)
         self.said.append(said)
         if self.on_send:
             self.on_send(said)
+
+    def reachable(self, person: PersonRef) -> bool:
+        """Anyone with a contact id can be messaged privately, but for the `strangers` of a test."""
+        return person.contact_id is not None and person.contact_id not in self.strangers
 
     def take(self) -> list[Said]:
         """Everything said since the last take."""

@@ -65,11 +65,16 @@ def parse_line(raw: str, lineno: int, tz: ZoneInfo, bot_name: str) -> Line | Non
         raise ReplayInputError(lineno, str(e)) from None
     if obj.get("tick") is True:
         return Line(ts, None)
-    for key in ("room", "sender", "text"):
+    for key in ("sender", "text"):
         if not isinstance(obj.get(key), str):
             raise ReplayInputError(lineno, f"{key!r} must be a string")
-    if not obj["room"].strip() or not obj["sender"].strip():
-        raise ReplayInputError(lineno, "room and sender must not be empty")
+    room = obj.get("room")
+    if room is not None and (not isinstance(room, str) or not room.strip()):
+        raise ReplayInputError(lineno, "'room' must be a group name, or null (or left out) for a private message")
+    if not obj["sender"].strip():
+        raise ReplayInputError(lineno, "sender must not be empty")
+    if room is None and not obj.get("sender_id"):
+        raise ReplayInputError(lineno, "a private message (no room) needs its 'sender_id'")
     for key in ("sender_id", "id"):
         if obj.get(key) is not None and not isinstance(obj[key], str):
             raise ReplayInputError(lineno, f"{key!r} must be a string")
@@ -80,10 +85,10 @@ def parse_line(raw: str, lineno: int, tz: ZoneInfo, bot_name: str) -> Line | Non
     if len(text) > MAX_TEXT:
         log.warning("line %d: text of %d characters cut to %d", lineno, len(text), MAX_TEXT)
         text = text[:MAX_TEXT]
-    msg_id = obj.get("id") or derived_id(obj["ts"], obj["room"], obj["sender"], obj["text"])
+    msg_id = obj.get("id") or derived_id(obj["ts"], room, obj["sender"], obj["text"])
     return Line(ts, Inbound(
         ts=ts,
-        room=obj["room"],
+        room=room,
         sender=obj["sender"],
         sender_id=obj.get("sender_id") or None,
         text=text,
@@ -92,20 +97,19 @@ def parse_line(raw: str, lineno: int, tz: ZoneInfo, bot_name: str) -> Line | Non
     ))
 
 
-def derived_id(ts: str, room: str, sender: str, text: str) -> str:
+def derived_id(ts: str, room: str | None, sender: str, text: str) -> str:
     """A stable id for a message that came without one."""
     digest = hashlib.sha256(json.dumps([ts, room, sender, text], ensure_ascii=False).encode()).hexdigest()
     return "derived:" + digest[:32]
 
 
 def said_json(said: Said, tz: ZoneInfo) -> str:
-    """One output line: what the bot said, where and when."""
-    return json.dumps({
-        "ts": said.ts.astimezone(tz).isoformat(),
-        "room": said.room,
-        "text": said.text,
-        "mentions": [m.name for m in said.mentions],
-    }, ensure_ascii=False)
+    """One output line: what the bot said, where and when (a private message: room null, to whom)."""
+    line = {"ts": said.ts.astimezone(tz).isoformat(), "room": said.room, "text": said.text,
+            "mentions": [m.name for m in said.mentions]}
+    if said.room is None and said.to is not None:
+        line["to"], line["to_id"] = said.to.name, said.to.contact_id
+    return json.dumps(line, ensure_ascii=False)
 
 
 class Replayer:

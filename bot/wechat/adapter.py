@@ -147,7 +147,8 @@ class WechatyGateway:
         self._user_id: str | None = None
         self._room_ids: dict[str, str] = {}  # topic -> room id
         self._rooms_loaded = float("-inf")
-        self._members: dict[str, tuple[float, dict[str, str]]] = {}  # room id -> (when, display name -> id)
+        # room id -> (when, display name -> id, member ids)
+        self._members: dict[str, tuple[float, dict[str, str], set[str]]] = {}
 
     @property
     def logged_in(self) -> bool:
@@ -312,15 +313,14 @@ class WechatyGateway:
                 queue.task_done()
 
     async def _inbound(self, message_id: str) -> Inbound | None:
-        """The message as the bot sees it; None for the bot's own messages and direct messages."""
+        """The message as the bot sees it; None for the bot's own messages."""
         msg = self.bot.Message.load(message_id)
         await msg.ready()
         if msg.is_self():  # the bot's replies come back as messages too
             return None
         room = msg.room()
         if room is None:
-            log.debug("direct message %s ignored", message_id)
-            return None
+            return await self._private_inbound(msg, message_id)
         await room.ready()
         topic = await room.topic() or ""
         self._room_ids.setdefault(topic, room.room_id)
@@ -342,11 +342,49 @@ class WechatyGateway:
             room_id=room.room_id,
         )
 
+    async def _private_inbound(self, msg: Any, message_id: str) -> Inbound:
+        """A message to the bot alone, with the groups its sender is in (to find the sender's village)."""
+        talker = msg.talker()
+        await talker.ready()
+        is_text = msg.type() == MessageType.MESSAGE_TYPE_TEXT
+        text = msg.text() if is_text else f"[{msg.type().name.removeprefix('MESSAGE_TYPE_').lower()}]"
+        return Inbound(
+            ts=message_time(getattr(msg.payload, "timestamp", None), self.clock.now()),
+            room=None,
+            sender=talker.name,
+            text=text,
+            msg_id=message_id,
+            sender_id=talker.contact_id,
+            mentions_bot=True,
+            is_text=is_text,
+            member_of=await self._groups_of(talker.contact_id),
+        )
+
+    async def _groups_of(self, contact_id: str) -> tuple[str, ...]:
+        """Topics of the groups (of the bot's) this contact is a member of."""
+        await self._load_rooms()
+        topics = []
+        for topic, room_id in list(self._room_ids.items()):
+            room = self.bot.Room.load(room_id)
+            await room.ready()
+            members = await self._member_ids(room)
+            if contact_id in members:
+                topics.append(topic)
+        return tuple(topics)
+
     # --- sending ----------------------------------------------------------------------------
-    async def say(self, room: str, text: str, mentions: Sequence[PersonRef]) -> None:
-        """Send a text to the room with this topic, @-mentioning people (raises SendError)."""
+    async def say(self, room: str | None, text: str, mentions: Sequence[PersonRef], to: PersonRef | None = None) -> None:
+        """Send a text to the room with this topic, @-mentioning people, or privately `to` a contact (raises
+        SendError)."""
         if not self._logged_in:
             raise SendError("not connected to the gateway, or its account is not logged in")
+        if room is None:
+            if to is None or not to.contact_id:
+                raise SendError("a private message needs its addressee's contact id")
+            contact = self.bot.Contact.load(to.contact_id)
+            await contact.ready()
+            await contact.say(text)
+            return
         target = await self._room(room)
         ids: list[str] = []
         plain: list[str] = []
@@ -362,23 +400,43 @@ class WechatyGateway:
         # room.say puts "@name" in front for each mentioned id
         await target.say(text, mention_ids=ids or None)
 
+    async def _load_rooms(self) -> None:
+        """Learn the groups the account is in (at most once a minute)."""
+        if time.monotonic() - self._rooms_loaded <= ROOMS_REFRESH_SECONDS:
+            return
+        self._rooms_loaded = time.monotonic()
+        rooms = await self.bot.Room.find_all()  # Room.find() matches substrings: match topics here
+        for r in rooms:
+            t = r.payload.topic if r.payload else None
+            if t and t in self._room_ids and self._room_ids[t] != r.room_id:
+                log.warning("two groups are named %r; messages go to the first one", t)
+            elif t:
+                self._room_ids[t] = r.room_id
+
+    async def reachable(self, contact_id: str) -> bool:
+        """True when the account can message this contact privately (a friend of the account)."""
+        contact = self.bot.Contact.load(contact_id)
+        await contact.ready()
+        return bool(contact.is_friend())
+
     async def _room(self, topic: str) -> Any:
         room_id = self._room_ids.get(topic)
-        if room_id is None and time.monotonic() - self._rooms_loaded > ROOMS_REFRESH_SECONDS:
-            self._rooms_loaded = time.monotonic()
-            rooms = await self.bot.Room.find_all()  # Room.find() matches substrings: match topics here
-            for r in rooms:
-                t = r.payload.topic if r.payload else None
-                if t and t in self._room_ids and self._room_ids[t] != r.room_id:
-                    log.warning("two groups are named %r; messages go to the first one", t)
-                elif t:
-                    self._room_ids[t] = r.room_id
+        if room_id is None:
+            await self._load_rooms()
             room_id = self._room_ids.get(topic)
         if room_id is None:
             raise SendError(f"the bot's WeChat account is in no group named {topic!r}")
         room = self.bot.Room.load(room_id)
         await room.ready()
         return room
+
+    async def _member_ids(self, room: Any) -> set[str]:
+        """The contact ids of a group's members (cached like the names)."""
+        cached = self._members.get(room.room_id)
+        if cached is None or time.monotonic() - cached[0] >= MEMBERS_TTL_SECONDS:
+            await self._member_id(room, "")
+            cached = self._members[room.room_id]
+        return set(cached[1].values()) | cached[2]
 
     async def _member_id(self, room: Any, name: str) -> str | None:
         """The contact id of the member shown as `name` in the room (room alias or WeChat name)."""
@@ -392,12 +450,12 @@ class WechatyGateway:
         members = await room.member_list()
         for member in members:
             names.setdefault(member.name, member.contact_id)
-        if name not in names:  # room aliases cost one call per member: only when the name is not found
+        if name and name not in names:  # room aliases cost one call per member: only when the name is not found
             for member in members:
                 alias = await room.alias(member)
                 if alias:
                     names.setdefault(alias, member.contact_id)
-        self._members[room.room_id] = (time.monotonic(), names)
+        self._members[room.room_id] = (time.monotonic(), names, {m.contact_id for m in members})
         return names.get(name)
 
     def _redact(self, text: str) -> str:

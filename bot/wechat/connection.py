@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
@@ -58,8 +59,12 @@ class Gateway(Protocol):
         cannot be reached.
         """
 
-    async def say(self, room: str, text: str, mentions: Sequence[PersonRef]) -> None:
-        """Send a text to the room with this topic, @-mentioning people (raises SendError)."""
+    async def say(self, room: str | None, text: str, mentions: Sequence[PersonRef], to: PersonRef | None = None) -> None:
+        """Send a text to the room with this topic, @-mentioning people, or privately `to` a contact (raises
+        SendError)."""
+
+    async def reachable(self, contact_id: str) -> bool:
+        """True when the account can message this contact privately."""
 
     async def close(self) -> None:
         """Leave the gateway for good (at shutdown)."""
@@ -80,29 +85,52 @@ def display_name(room_alias: str | None, name: str) -> str:
 
 
 class LoopTransport:
-    """The Transport port for a thread: runs the gateway's `say` on its event loop and waits."""
+    """The Transport port for a thread: runs the gateway's calls on its event loop and waits."""
+
+    REACHABLE_TTL = 600.0  # seconds a contact's reachability is remembered
 
     def __init__(self, gateway: Gateway, loop: asyncio.AbstractEventLoop, timeout: float = 15.0) -> None:
         self.gateway = gateway
         self.loop = loop
         self.timeout = timeout
+        self._reachable: dict[str, tuple[float, bool]] = {}
 
-    def send(self, room: str, text: str, mentions: Sequence[PersonRef]) -> None:
-        """Deliver one message (raises SendError on any failure, including no answer in time)."""
-        coro = self.gateway.say(room, text, mentions)
+    def _call(self, coro, timeout: float, waiting_for: str = "an answer"):
+        """Run a coroutine on the gateway's loop and wait for its result (SendError on any failure)."""
         try:
             future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         except RuntimeError as e:  # the loop is closed: the bot is stopping
             coro.close()
             raise SendError(f"not connected: {e}") from None
         try:
-            future.result(self.timeout)
+            return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise SendError(f"the gateway did not confirm the message within {self.timeout:.0f}s") from None
+            raise SendError(f"the gateway did not confirm {waiting_for} within {timeout:.0f}s") from None
         except SendError:
             raise
         except concurrent.futures.CancelledError:
-            raise SendError("sending was cancelled (the bot is stopping)") from None
+            raise SendError("cancelled (the bot is stopping)") from None
         except Exception as e:  # the SDK's and gRPC's own errors
             raise SendError(f"{type(e).__name__}: {e}") from e
+
+    def send(self, room: str | None, text: str, mentions: Sequence[PersonRef], to: PersonRef | None = None) -> None:
+        """Deliver one message (raises SendError on any failure, including no answer in time)."""
+        self._call(self.gateway.say(room, text, mentions, to), self.timeout, "the message")
+
+    def reachable(self, person: PersonRef) -> bool:
+        """True when the person can be messaged privately; when the gateway cannot tell now, assume so."""
+        if not person.contact_id:
+            return False
+        now = time.monotonic()
+        known = self._reachable.get(person.contact_id)
+        if known is not None and now - known[0] < self.REACHABLE_TTL:
+            return known[1]
+        try:
+            answer = bool(self._call(self.gateway.reachable(person.contact_id), 5.0))
+        except SendError as e:
+            log.info("could not ask the gateway whether %s can be messaged privately (%s); assuming yes",
+                     person.contact_id, e, extra={"event": "reachable_unknown"})
+            return True
+        self._reachable[person.contact_id] = (now, answer)
+        return answer

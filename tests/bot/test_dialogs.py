@@ -154,12 +154,14 @@ def test_reject_tells_the_requester_why_and_village_cadres_cannot(chat):
     assert req.status is Status.REJECTED and req.closed_at is not None
 
 
-def test_direct_to_township_category_skips_the_village(chat):
-    said = chat.say(MZ, "田大哥", "投诉 村里低保评定优亲厚友，村干部亲戚都评上了")
+def test_direct_to_township_category_skips_the_village(db):
+    cfg = config_with(replace={'direct_to_township = ["纪检监察"]': 'direct_to_township = ["民政"]'})
+    chat = make_chat(cfg, db)
+    said = chat.say(MZ, "田大哥", "申请 低保，家里两个老人没有劳动力")
     assert any(s.room == MZ and "直接交盘信镇办理" in s.text for s in said)
     assert any(s.room == PX and "【新诉求】" in s.text for s in said)
     req, events = request(chat, 1)
-    assert req.tier is Tier.TOWNSHIP and req.category == "纪检监察"
+    assert req.tier is Tier.TOWNSHIP and req.category == "民政" and not req.confidential
     assert events[0].rule == "direct_to_township"
 
 

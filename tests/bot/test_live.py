@@ -151,7 +151,7 @@ class ScriptedSay:
         self.behaviour = behaviour
         self.said = []
 
-    async def say(self, room, text, mentions):
+    async def say(self, room, text, mentions, to=None):
         await self.behaviour()
         self.said.append((room, text, tuple(mentions)))
 
@@ -241,7 +241,7 @@ class FakeGateway:
         finally:
             self.logged_in = False
 
-    async def say(self, room, text, mentions):
+    async def say(self, room, text, mentions, to=None):
         if not self.logged_in:
             raise SendError("not connected")
         self.said.append((room, text, tuple(m.name for m in mentions)))

@@ -369,6 +369,7 @@ class World {
   /** A person says something in a room, as `contact.say(text, mentioned).to(room)`. */
   say ({ room, sender, text, mentions }) {
     if (typeof text !== 'string') throw new HttpError(400, 'text must be a string')
+    if (room === null || room === undefined) return this.sayPrivately({ sender, text })
     const r = this.resolveRoom(room)
     const person = this.resolvePerson(sender, 'sender')
     if (mentions !== undefined && !Array.isArray(mentions)) throw new HttpError(400, 'mentions must be a list')
@@ -378,6 +379,15 @@ class World {
     const mentionMocks = mentioned.map(p => this.mocker.ContactMock.load(p.id))
     const messageId = this.captureMessageId(() => contact.say(text, mentionMocks).to(roomMock))
     return this.recordSaid({ messageId, room: r, person, type: 'text', text, mentioned })
+  }
+
+  /** A person writes to the bot privately, as `contact.say(text).to(bot)`. */
+  sayPrivately ({ sender, text }) {
+    const person = this.resolvePerson(sender, 'sender')
+    const contact = this.mocker.ContactMock.load(person.id)
+    const bot = this.mocker.ContactMock.load(this.fixture.bot.id)
+    const messageId = this.captureMessageId(() => contact.say(text).to(bot))
+    return this.recordSaid({ messageId, room: null, person, type: 'text', text, mentioned: [] })
   }
 
   /** A person sends an image (a non-text message) to a room. */
@@ -414,8 +424,8 @@ class World {
       time: new Date(now).toISOString(),
       message_id: messageId,
       type,
-      room_id: room.id,
-      room: room.topic,
+      room_id: room ? room.id : null,
+      room: room ? room.topic : null,
       sender_id: person.id,
       sender: person.name,
       text,
@@ -426,7 +436,7 @@ class World {
     this.said.push(entry)
     logLine('person-said', {
       seq: entry.seq,
-      room: room.topic,
+      room: room ? room.topic : null,
       sender: person.name,
       type,
       text,

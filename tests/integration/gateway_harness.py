@@ -410,6 +410,11 @@ class Gateway:
         )
         return GatewayMessage.from_json(reply["message"])
 
+    def say_privately(self, sender: str, text: str) -> GatewayMessage:
+        """`sender` (name or id) writes `text` to the bot privately."""
+        reply = self._request("POST", "/say", {"room": None, "sender": sender, "text": text})
+        return GatewayMessage.from_json(reply["message"])
+
     def send_image(self, room: str, sender: str, name: str = "photo.png") -> GatewayMessage:
         """`sender` posts a small PNG image in `room` (a non-text message)."""
         reply = self._request("POST", "/image", {"room": room, "sender": sender, "name": name})

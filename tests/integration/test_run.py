@@ -255,3 +255,27 @@ def test_the_plugin_port_is_honoured(gateway: Gateway, minqing) -> None:
                          cwd=bot.cwd, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == str(("127.0.0.1", bot.plugin_port)), out.stderr[-2000:]
     assert not (bot.cwd / ".wechaty").exists()
+
+
+def test_a_private_request_and_a_confidential_complaint_through_the_gateway(gateway: Gateway, minqing) -> None:
+    """Private messages both ways: a villager writes to the bot privately; a 纪检监察 complaint in the village
+    group gets only its number there, the rest privately (shared/design.md, section 8)."""
+    bot = started(minqing(), gateway)
+    gateway.say(VILLAGE, VILLAGER, "大家好")  # now the bot knows which village he is of
+    gateway.say_privately(VILLAGER, "二组的路灯坏了三盏，电话13812345678")
+    mine = gateway.wait_for_sent(lambda m: m.room is None and m.to_id == VILLAGER_ID and "已登记为 #1" in m.text)
+    post = sent_after(gateway, 0, VILLAGE, "私信诉求 #1")
+    assert "13812345678" not in post.text and set(post.mention_ids) == {"wxid_tangzc", CADRE_ID}
+    gateway.say(VILLAGE, CADRE, "认领 #1")
+    notice = gateway.wait_for_sent(lambda m: m.room is None and m.to_id == VILLAGER_ID and "石支书" in m.text,
+                                   since=mine.seq)
+    assert not [m for m in gateway.sent_messages(notice.seq - 1) if m.room == VILLAGE and VILLAGER_ID in m.mention_ids]
+
+    seq = gateway.last_sent_seq()
+    gateway.say(OTHER_VILLAGE, "田大哥", "投诉 村里低保评定优亲厚友，村干部亲戚都评上了")
+    public = sent_after(gateway, seq, OTHER_VILLAGE, "#2")
+    assert "纪检监察" not in public.text and "优亲厚友" not in public.text
+    private = gateway.wait_for_sent(lambda m: m.room is None and m.to_id == "wxid_tiandg", since=seq)
+    assert "纪检监察" in private.text
+    sent_after(gateway, seq, TOWNSHIP, "优亲厚友")
+    assert bot.stop(signal.SIGTERM) == 0
