@@ -28,7 +28,7 @@ class RecordingTransport:
         self.sent: list[tuple[object, str, str, tuple[str, ...]]] = []
         self.failing: set[str] = set()
 
-    def send(self, room, text, mentions) -> None:
+    def send(self, room, text, mentions, to=None) -> None:
         if room in self.failing:
             raise SendError(f"{room} unreachable")
         self.sent.append((self.clock.now(), room, text, tuple(m.name for m in mentions)))

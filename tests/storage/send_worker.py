@@ -34,7 +34,7 @@ class LineTransport:
         self.resume = resume
         self.count = 0
 
-    def send(self, room, text, mentions) -> None:
+    def send(self, room, text, mentions, to=None) -> None:
         os.write(self.fd, f"{room}\t{text}\t{os.getpid()}\n".encode())
         self.count += 1
         if self.pause_after and self.count == self.pause_after + 1:
