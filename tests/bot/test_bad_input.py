@@ -1,4 +1,7 @@
-"""No text crashes the dispatcher: arbitrary Unicode, huge messages, unknown rooms and senders."""
+"""No input crashes: arbitrary chat text in the dispatcher; bad replay lines, command-line arguments, config
+values and database files at the command line (a clear message and the documented exit status, no traceback)."""
+
+import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -6,7 +9,8 @@ from hypothesis import strategies as st
 
 from routing.model import Status
 from routing.ports import RequestFilter
-from tests.conftest import CTY, CY, LT, PJ, PX
+from tests.bot.cli_helpers import run
+from tests.conftest import CTY, CY, EXAMPLE, LT, PJ, PX
 from tests.fakes import make_chat
 
 ROOMS = [LT, CY, PX, PJ, CTY, "陌生群", ""]
@@ -88,3 +92,98 @@ def test_text_a_database_cannot_store_is_stored_in_a_form_it_can(database, examp
     assert "\x00" not in req.text and not any("\ud800" <= ch <= "\udfff" for ch in req.text)
     assert ("\u2400" in req.text) == ("\x00" in text) and ("\ufffd" in req.text) == ("\ud83d" in text)
     assert len(req.requester) <= 128 and req.requester_id.startswith("sha256:")
+
+
+# --- the command line -------------------------------------------------------------------------
+
+CFG = str(EXAMPLE)
+
+
+def message(ts, text, **kw):
+    return json.dumps({"ts": ts, "room": LT, "sender": "王大妈", "text": text, **kw}, ensure_ascii=False).encode()
+
+
+FIRST = message("2026-10-12T09:00:00+08:00", "报修 路灯坏了")
+AFTER = message("2026-10-12T09:30:00+08:00", "报修 水管爆了")
+
+
+def clean(r, code: int, *fragments: str) -> None:
+    """The command exited with `code`, said every fragment on standard error and printed no traceback."""
+    assert r.code == code, (r.code, r.err)
+    assert "Traceback" not in r.err and "Traceback" not in r.out, r.err
+    for fragment in fragments:
+        assert fragment in r.err, r.err
+
+
+def listing(db: str) -> list[dict]:
+    r = run("list", "-c", CFG, "--db", db, "--json")
+    assert r.code == 0, r.err
+    return json.loads(r.out)
+
+
+def test_backup_into_a_missing_folder_exits_2(tmp_path):
+    db = str(tmp_path / "r.db")
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(FIRST + b"\n")
+    assert run("replay", "-c", CFG, "--db", db, str(f)).code == 0
+    r = run("backup", str(tmp_path / "no" / "copy.db"), "-c", CFG, "--db", db)
+    clean(r, 2, "文件夹", "不存在")
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "是空文件（0 字节）"),
+    (b"name,room\n\xe7\x8e\x8b,\xe6\xa5\xbc\n", "不是 SQLite 数据库文件"),
+    (bytes(range(256)) * 20, "不是 SQLite 数据库文件"),
+], ids=["empty", "csv", "random-bytes"])
+@pytest.mark.parametrize("command", ["list", "replay", "migrate", "backup"])
+def test_a_file_that_is_no_database_is_refused_in_one_line_and_left_alone(tmp_path, content, reason, command):
+    bad = tmp_path / "data.db"
+    bad.write_bytes(content)
+    replay_input = tmp_path / "in.jsonl"
+    replay_input.write_bytes(FIRST + b"\n")
+    extra = {"replay": [str(replay_input)], "backup": [str(tmp_path / "copy.db")]}.get(command, [])
+    r = run(command, *extra, "-c", CFG, "--db", str(bad))
+    clean(r, 1, reason, str(bad))
+    assert len(r.err.strip().splitlines()) == 1, r.err
+    assert bad.read_bytes() == content  # never turned into a new database
+    assert not (tmp_path / "copy.db").exists()
+
+
+def test_a_corrupt_sqlite_database_is_reported_in_one_line(tmp_path):
+    db = tmp_path / "r.db"
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(FIRST + b"\n")
+    assert run("replay", "-c", CFG, "--db", str(db), str(f)).code == 0
+    data = bytearray(db.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # the header is intact, the schema page is not
+    db.write_bytes(bytes(data))
+    r = run("list", "-c", CFG, "--db", str(db))
+    clean(r, 1, "无法打开数据库", "malformed")
+    assert len(r.err.strip().splitlines()) == 1, r.err
+
+
+def test_a_folder_given_as_the_database_is_refused(tmp_path):
+    clean(run("list", "-c", CFG, "--db", str(tmp_path)), 1, "是文件夹")
+
+
+def test_a_duration_beyond_its_cap_fails_check_config_not_the_registrations(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXAMPLE.read_text(encoding="utf-8").replace('resolve = "5 workdays"', 'resolve = "99999999 days"'),
+                   encoding="utf-8")
+    clean(run("check-config", str(bad)), 2, "sla.resolve: 时长 '99999999 days' 太长：days 最多 365")
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(FIRST + b"\n")
+    clean(run("replay", "-c", str(bad), str(f)), 2, "sla.resolve")
+
+
+def test_check_config_reports_problems_of_every_kind_at_once(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXAMPLE.read_text(encoding="utf-8")
+                   .replace('acknowledge = "1 workdays"', 'acknowledge = "1 weeks"', 1)  # a value the model refuses
+                   .replace('room = "民主村干群连心群"', 'room = "楼台村干群连心群"')  # a cross-check
+                   .replace('rating_window = "3 days"', 'rating_window = "400 days"'),  # a cap
+                   encoding="utf-8")
+    r = run("check-config", str(bad))
+    clean(r, 2, "3 problem(s)", "sla.acknowledge: unknown unit", "townships[0].villages[1].room: room",
+          "sla.rating_window: 时长 '400 days' 太长")
