@@ -121,6 +121,47 @@ def listing(db: str) -> list[dict]:
     return json.loads(r.out)
 
 
+@pytest.mark.parametrize("bad, reason", [
+    (message("9999-12-31T23:59:59-08:00", "报修 路灯坏了"), "不在 2000 年到 2099 年之间"),
+    (message("0001-01-01T00:00:00+08:00", "报修 路灯坏了"), "不在 2000 年到 2099 年之间"),
+    (b"[" * 100_000, "嵌套层数太多"),
+    (b'{"ts": "2026-10-12T09:10:00+08:00", "room": "' + "楼台村".encode()[:-1] + b'", "sender": "a", "text": "x"}',
+     "不是 UTF-8 文本"),
+    (b'{"ts": "2026-10-12T09:10:00+08:00", "n": ' + b"9" * 5000 + b"}", "无法读取的值"),
+    (b"{not json", "not JSON"),
+], ids=["year-9999", "year-1", "nested-json", "invalid-utf8", "huge-integer", "not-json"])
+def test_a_bad_replay_line_exits_3_with_its_number_keeping_the_lines_before(tmp_path, bad, reason):
+    db = str(tmp_path / "r.db")
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(b"\n".join([FIRST, bad, AFTER]) + b"\n")
+    r = run("replay", "-c", CFG, "--db", db, str(f))
+    clean(r, 3, "line 2", reason)
+    assert ["已登记为 #1" in s["text"] for s in r.json_lines()] == [True]  # the line before: replayed
+    assert [x["text"] for x in listing(db)] == ["报修 路灯坏了"]  # ...and kept; nothing after the bad line
+
+
+def test_invalid_utf8_on_standard_input_is_named_by_its_line(tmp_path):
+    r = run("replay", "-c", CFG, "-", stdin=FIRST + b"\n" + AFTER + b"\n\xff\xfe\n")
+    clean(r, 3, "-: line 3", "不是 UTF-8 文本")
+    assert len(r.json_lines()) == 2
+
+
+def test_a_byte_order_mark_and_a_lone_surrogate_are_no_bad_input(tmp_path):
+    f = tmp_path / "in.jsonl"
+    surrogate = json.dumps({"ts": "2026-10-12T09:30:00+08:00", "room": LT, "sender": "王大妈", "text": "报修 水管\ud800爆了"})
+    f.write_bytes(b"\xef\xbb\xbf" + FIRST + b"\r\n" + surrogate.encode() + b"\r\n")  # no id: one is derived
+    r = run("replay", "-c", CFG, str(f))
+    clean(r, 0)
+    assert sum("已登记为" in s["text"] for s in r.json_lines()) == 2
+
+
+def test_until_outside_the_years_of_a_chat_log_exits_2(tmp_path):
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(FIRST + b"\n")
+    r = run("replay", "-c", CFG, str(f), "--until", "9999-12-31T23:59:59-10:00")
+    clean(r, 2, "--until", "不在 2000 年到 2099 年之间")
+
+
 def test_backup_into_a_missing_folder_exits_2(tmp_path):
     db = str(tmp_path / "r.db")
     f = tmp_path / "in.jsonl"
