@@ -162,6 +162,20 @@ def test_until_outside_the_years_of_a_chat_log_exits_2(tmp_path):
     clean(r, 2, "--until", "不在 2000 年到 2099 年之间")
 
 
+@pytest.mark.parametrize("number", ["-1", "0", "9223372036854775808", "2147483648", "abc", "#"])
+def test_show_refuses_what_is_no_request_number_before_opening_the_database(tmp_path, number):
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")  # opening it would fail with status 1: status 2 shows it was never opened
+    r = run("show", number, "-c", CFG, "--db", str(empty))
+    clean(r, 2, "不是诉求编号", "1 到 2147483647")
+
+
+def test_show_takes_the_largest_number_an_integer_column_holds(any_db):
+    url, _ = any_db
+    clean(run("show", "2147483647", "-c", CFG, "--db", url), 1, "没有诉求 #2147483647")
+    clean(run("show", "2147483648", "-c", CFG, "--db", url), 2, "不是诉求编号")
+
+
 def test_backup_into_a_missing_folder_exits_2(tmp_path):
     db = str(tmp_path / "r.db")
     f = tmp_path / "in.jsonl"
@@ -228,3 +242,17 @@ def test_check_config_reports_problems_of_every_kind_at_once(tmp_path):
     r = run("check-config", str(bad))
     clean(r, 2, "3 problem(s)", "sla.acknowledge: unknown unit", "townships[0].villages[1].room: room",
           "sla.rating_window: 时长 '400 days' 太长")
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_only_at_debug_level(tmp_path, monkeypatch):
+    import bot.cli.requests
+
+    def broken(*args):
+        raise RuntimeError("a bug\nwith a second line")
+
+    monkeypatch.setattr(bot.cli.requests, "open_all", broken)
+    r = run("show", "1", "-c", CFG)
+    clean(r, 1, "出错了（RuntimeError）：a bug", "--log-level debug")
+    assert len(r.err.strip().splitlines()) == 1 and "second line" not in r.err, r.err
+    r = run("--log-level", "debug", "show", "1", "-c", CFG)
+    assert r.code == 1 and "Traceback" in r.err and "second line" in r.err
