@@ -11,7 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.app import Relay
-from bot.clock import ManualClock
+from bot.clock import ManualClock, check_year
 from bot.sim.groups import Said
 from routing import grammar
 from routing.model import Inbound
@@ -20,9 +20,6 @@ log = logging.getLogger(__name__)
 
 MARK = "clock_mark"
 MAX_TEXT = 100_000  # longer lines are cut (and logged): a chat message is never this long
-# Times a chat log can hold. Far outside them a time is a mistake, and near year 1 or 9999 turning
-# it into UTC, or adding a deadline to it, overflows.
-YEARS = range(2000, 2100)
 
 
 class ReplayInputError(Exception):
@@ -49,8 +46,7 @@ def parse_time(value: object, tz: ZoneInfo) -> datetime:
         t = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"ts {value!r} is not an ISO 8601 time") from None
-    if t.year not in YEARS:  # checked on the local time, before any conversion can overflow
-        raise ValueError(f"时间 {value!r} 不在 {YEARS[0]} 年到 {YEARS[-1]} 年之间")
+    check_year(t, f"时间 {value!r}")  # on the local time, before any conversion can overflow
     return t if t.tzinfo else t.replace(tzinfo=tz)
 
 

@@ -162,6 +162,16 @@ def test_until_outside_the_years_of_a_chat_log_exits_2(tmp_path):
     clean(r, 2, "--until", "不在 2000 年到 2099 年之间")
 
 
+@pytest.mark.parametrize("command, period", [
+    ("export", ["--from", "0001-01-01", "--to", "2026-10-31", "--out", "out.csv"]),
+    ("report", ["--from", "2026-10-01", "--to", "9999-12-31", "--out", "out.html"]),
+])
+def test_a_review_period_outside_the_years_of_a_chat_log_exits_2(tmp_path, command, period):
+    *period, out = period
+    r = run(command, "-c", CFG, "--db", str(tmp_path / "r.db"), *period, str(tmp_path / out))
+    clean(r, 2, "不在 2000 年到 2099 年之间")
+
+
 @pytest.mark.parametrize("number", ["-1", "0", "9223372036854775808", "2147483648", "abc", "#"])
 def test_show_refuses_what_is_no_request_number_before_opening_the_database(tmp_path, number):
     empty = tmp_path / "empty.db"
