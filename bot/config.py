@@ -335,11 +335,16 @@ def load_config(path: str | Path) -> Config:
     """Read, validate and build a config file (ConfigError names every problem)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except FileNotFoundError:
         raise ConfigError(str(p), [("", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(str(p), [("", f"cannot read: {e}")]) from None
+    except OSError as e:
+        raise ConfigError(str(p), [("", f"cannot read: {e.strerror or e}")]) from None
+    try:
+        text = data.decode("utf-8-sig")  # Notepad starts UTF-8 files with a byte order mark
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ConfigError(str(p), [("", f"第 {line} 行不是 UTF-8 文本：配置文件请用 UTF-8 编码保存")]) from None
     return parse_config(text, source=str(p), base_dir=p.resolve().parent)
 
 
@@ -349,6 +354,8 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(source, [("", f"not valid TOML: {e}")]) from None
+    except RecursionError:
+        raise ConfigError(source, [("", "TOML 嵌套层数太多，不是本程序的配置")]) from None
     problems: list[tuple[str, str]] = []
     wechaty = data.get("wechaty")
     if isinstance(wechaty, dict) and "token" in wechaty:

@@ -89,6 +89,24 @@ def test_bad_toml_and_missing_file(tmp_path):
     assert "file not found" in str(info.value)
 
 
+def test_unreadable_files_say_why(tmp_path):
+    def problem(path):
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        return info.value.problems[0][1]
+
+    bad = tmp_path / "gbk.toml"
+    bad.write_bytes(TEXT.encode("utf-8") + "\n# 注释\n".encode("gbk"))
+    assert problem(bad) == f"第 {TEXT.count(chr(10)) + 2} 行不是 UTF-8 文本：配置文件请用 UTF-8 编码保存"
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 100_000, encoding="utf-8")
+    assert "嵌套层数太多" in problem(deep)
+    assert "Is a directory" in problem(tmp_path)
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + TEXT.encode("utf-8"))
+    assert load_config(bom).county.name == "松桃县"
+
+
 def test_several_problems_are_all_reported():
     text = TEXT.replace('acknowledge = "1 workdays"', 'acknowledge = "x"').replace('rating_window = "3 days"',
                                                                                    'rating_window = 3')
