@@ -64,8 +64,8 @@ def check_sqlite_file(path: Path) -> None:
         return  # a new database: created on first use
     except OSError as e:
         raise DatabaseError(f"无法读取数据库文件 {path}：{e.strerror or e}") from None
-    # a database this program creates is never empty for longer than its first connection takes
-    # to set WAL mode, which writes the header
+    # a database this program creates is empty only until its first connection sets WAL mode, which
+    # writes the header: a second process starting in that instant is refused and can be run again
     if not head:
         raise DatabaseError(f"数据库文件 {path} 是空文件（0 字节），不能当作新数据库使用：如果要新建数据库，"
                             "请删除这个文件或换一个文件名；如果它应当有数据，请用备份恢复")

@@ -82,9 +82,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(BAD_CONFIG)
     except typer.Abort:
         sys.exit(FAILURE)
-    except KeyboardInterrupt:
-        err.print("已中断", markup=False, highlight=False)
-        sys.exit(FAILURE)
     except Exception as e:  # click's usage errors carry their own exit code
         code = getattr(e, "exit_code", None)
         if code is not None and hasattr(e, "show"):
