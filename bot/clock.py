@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
+
+# The years the bot takes times in (replay lines, --until, review periods). Far outside them a time is
+# a mistake, and near year 1 or 9999 turning it into UTC, or adding a deadline to it, overflows.
+YEARS = range(2000, 2100)
+
+
+def check_year(when: date, what: str) -> None:
+    """ValueError naming `what` when `when` (a date or a time) falls outside YEARS."""
+    if when.year not in YEARS:
+        raise ValueError(f"{what} 不在 {YEARS[0]} 年到 {YEARS[-1]} 年之间")
 
 
 class Clock(Protocol):

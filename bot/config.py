@@ -61,7 +61,33 @@ def _nonblank(value: Any) -> Any:
     return value
 
 
+def _date(value: Any) -> str:
+    try:
+        date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a date in the form YYYY-MM-DD") from None
+    return value
+
+
+def _period_times(value: str) -> tuple[time, time]:
+    m = re.fullmatch(r"\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*", value)
+    if not m:
+        raise ValueError(f"{value!r} is not a period in the form HH:MM-HH:MM")
+    return _parse_time(_clock(m.group(1))), _parse_time(_clock(m.group(2)))
+
+
+def _period(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a period in the form HH:MM-HH:MM")
+    start, end = _period_times(value)
+    if start >= end:
+        raise ValueError(f"{value!r} ends before it starts")
+    return value
+
+
 DurationStr = Annotated[str, BeforeValidator(_duration)]
+DateStr = Annotated[str, BeforeValidator(_date)]
+PeriodStr = Annotated[str, BeforeValidator(_period)]
 ClockStr = Annotated[str, BeforeValidator(_clock)]
 Name = Annotated[str, BeforeValidator(_nonblank)]
 
@@ -105,9 +131,11 @@ class WechatyCfg(_Section):
 
 
 class SendingCfg(_Section):
-    room_interval_seconds: float = Field(default=2.0, ge=0)
-    per_minute: int = Field(default=20, ge=1)
-    max_attempts: int = Field(default=5, ge=1)
+    # upper bounds: beyond them the numbers are typing mistakes (and an infinite interval would
+    # overflow the sender's clock arithmetic at start-up)
+    room_interval_seconds: float = Field(default=2.0, ge=0, le=3600, allow_inf_nan=False)
+    per_minute: int = Field(default=20, ge=1, le=1000)
+    max_attempts: int = Field(default=5, ge=1, le=100)
 
 
 class IntakeCfg(_Section):
@@ -117,19 +145,9 @@ class IntakeCfg(_Section):
 
 class CalendarCfg(_Section):
     workdays: Literal["chinese", "weekdays"] = "chinese"
-    extra_holidays: list[str] = []
-    extra_workdays: list[str] = []
-    work_hours: list[str] = ["08:30-12:00", "14:30-17:30"]
-
-    @field_validator("extra_holidays", "extra_workdays")
-    @classmethod
-    def _dates(cls, v: list[str]) -> list[str]:
-        for d in v:
-            try:
-                date.fromisoformat(d)
-            except (TypeError, ValueError):
-                raise ValueError(f"{d!r} is not a date in the form YYYY-MM-DD") from None
-        return v
+    extra_holidays: list[DateStr] = []
+    extra_workdays: list[DateStr] = []
+    work_hours: list[PeriodStr] = ["08:30-12:00", "14:30-17:30"]
 
     @field_validator("work_hours")
     @classmethod
@@ -138,12 +156,7 @@ class CalendarCfg(_Section):
             raise ValueError("list at least one working period, e.g. \"08:30-12:00\"")
         previous = None
         for period in v:
-            m = re.fullmatch(r"\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*", period)
-            if not m:
-                raise ValueError(f"{period!r} is not a period in the form HH:MM-HH:MM")
-            start, end = _parse_time(_clock(m.group(1))), _parse_time(_clock(m.group(2)))
-            if start >= end:
-                raise ValueError(f"{period!r} ends before it starts")
+            start, end = _period_times(period)
             if previous is not None and start < previous:
                 raise ValueError(f"{period!r} overlaps or comes before the previous period")
             previous = end
@@ -327,11 +340,16 @@ def load_config(path: str | Path) -> Config:
     """Read, validate and build a config file (ConfigError names every problem)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except FileNotFoundError:
         raise ConfigError(str(p), [("", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(str(p), [("", f"cannot read: {e}")]) from None
+    except OSError as e:
+        raise ConfigError(str(p), [("", f"cannot read: {e.strerror or e}")]) from None
+    try:
+        text = data.decode("utf-8-sig")  # Notepad starts UTF-8 files with a byte order mark
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ConfigError(str(p), [("", f"第 {line} 行不是 UTF-8 文本：配置文件请用 UTF-8 编码保存")]) from None
     return parse_config(text, source=str(p), base_dir=p.resolve().parent)
 
 
@@ -341,103 +359,150 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(source, [("", f"not valid TOML: {e}")]) from None
-    if isinstance(data.get("wechaty"), dict) and "token" in data["wechaty"]:
-        token_env = data["wechaty"].get("token_env", "WECHATY_PUPPET_SERVICE_TOKEN")
-        raise ConfigError(source, [(
+    except RecursionError:
+        raise ConfigError(source, [("", "TOML 嵌套层数太多，不是本程序的配置")]) from None
+    problems: list[tuple[str, str]] = []
+    wechaty = data.get("wechaty")
+    if isinstance(wechaty, dict) and "token" in wechaty:
+        token_env = wechaty.get("token_env", "WECHATY_PUPPET_SERVICE_TOKEN")
+        problems.append((
             "wechaty.token",
             f"the token is never read from the file; remove it and set the environment variable {token_env}",
-        )])
+        ))
+        data = {**data, "wechaty": {k: v for k, v in wechaty.items() if k != "token"}}  # said once, not twice
+    raw: ConfigFile | None = None
     try:
         raw = ConfigFile.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(source, [(_loc(err["loc"]), _reason(err)) for err in e.errors()]) from None
-    problems = _cross_check(raw)
-    if problems:
-        raise ConfigError(source, problems)
+        problems += [(_loc(err["loc"]), _reason(err)) for err in e.errors()]
+    # the cross-checks read the TOML data itself, so that they run even when some values are invalid
+    # and one report names every problem (fixing some must not reveal others)
+    problems += _cross_check(data)
+    if problems or raw is None:
+        raise ConfigError(source, list(dict.fromkeys(problems)))
     return _build(raw, source, base_dir or Path.cwd())
 
 
-def _cross_check(raw: ConfigFile) -> list[tuple[str, str]]:
+def _table(data: Any, key: str) -> dict:
+    """The TOML table under `key`, or {} when it is absent or not a table (the model reports that)."""
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _tables(value: Any) -> list[tuple[int, dict]]:
+    """The tables of an array of tables with their indexes, skipping anything else (the model reports it)."""
+    return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _name(table: Any, key: str) -> str | None:
+    """A name as the model holds it (stripped), or None when absent, blank or not a string."""
+    value = table.get(key) if isinstance(table, dict) else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _names(value: Any) -> list[tuple[int, str]]:
+    """The names in a TOML array with their indexes, as the model holds them."""
+    return [(i, v.strip()) for i, v in enumerate(value) if isinstance(v, str) and v.strip()] \
+        if isinstance(value, list) else []
+
+
+def _cross_check(data: dict) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     rooms: dict[str, str] = {}
 
-    def room(path: str, name: str) -> None:
+    def room(path: str, name: str | None) -> None:
+        if name is None:
+            return
         if name in rooms:
             problems.append((path, f"room {name!r} is already used at {rooms[name]}"))
         else:
             rooms[name] = path
 
-    room("county.room", raw.county.room)
+    room("county.room", _name(_table(data, "county"), "room"))
     towns: dict[str, str] = {}
-    for i, t in enumerate(raw.townships):
+    for i, t in _tables(data.get("townships")):
         tp = f"townships[{i}]"
-        if t.name in towns:
-            problems.append((f"{tp}.name", f"township {t.name!r} is already defined at {towns[t.name]}"))
-        towns.setdefault(t.name, tp)
-        room(f"{tp}.room", t.room)
-        if t.leaders_room:
-            room(f"{tp}.leaders_room", t.leaders_room)
+        town = _name(t, "name")
+        if town is not None and town in towns:
+            problems.append((f"{tp}.name", f"township {town!r} is already defined at {towns[town]}"))
+        if town is not None:
+            towns.setdefault(town, tp)
+        room(f"{tp}.room", _name(t, "room"))
+        room(f"{tp}.leaders_room", _name(t, "leaders_room"))
         villages: dict[str, str] = {}
-        for j, v in enumerate(t.villages):
+        for j, v in _tables(t.get("villages")):
             vp = f"{tp}.villages[{j}]"
-            if v.name in villages:
-                problems.append((f"{vp}.name", f"village {v.name!r} is already defined in {t.name} at {villages[v.name]}"))
-            villages.setdefault(v.name, vp)
-            room(f"{vp}.room", v.room)
+            village = _name(v, "name")
+            if village is not None and village in villages:
+                problems.append((f"{vp}.name",
+                                 f"village {village!r} is already defined in {town} at {villages[village]}"))
+            if village is not None:
+                villages.setdefault(village, vp)
+            room(f"{vp}.room", _name(v, "room"))
 
-    problems += _check_people(raw)
+    problems += _check_people(data)
 
-    known = set(BUILTIN_CATEGORIES) | {c.name for c in raw.categories} | {OTHER}
+    categories = [(i, _name(c, "name")) for i, c in _tables(data.get("categories"))]
+    known = set(BUILTIN_CATEGORIES) | {name for _, name in categories if name} | {OTHER}
     hint = "、".join(sorted(known))
-    for i, c in enumerate(raw.sla.category):
-        if c.name not in known:
-            problems.append((f"sla.category[{i}].name", f"unknown category {c.name!r}; known: {hint}"))
-        if c.acknowledge is None and c.resolve is None:
+    for i, c in _tables(_table(data, "sla").get("category")):
+        name = _name(c, "name")
+        if name is not None and name not in known:
+            problems.append((f"sla.category[{i}].name", f"unknown category {name!r}; known: {hint}"))
+        if "acknowledge" not in c and "resolve" not in c:
             problems.append((f"sla.category[{i}]", "give acknowledge or resolve (or both)"))
-    for i, name in enumerate(raw.escalation.direct_to_township):
+    for i, name in _names(_table(data, "escalation").get("direct_to_township")):
         if name not in known:
             problems.append((f"escalation.direct_to_township[{i}]", f"unknown category {name!r}; known: {hint}"))
     for i, name in enumerate(raw.privacy.confidential):
         if name not in known or name == OTHER:
             problems.append((f"privacy.confidential[{i}]", f"unknown category {name!r}; known: {hint}"))
     seen_cats: set[str] = set()
-    for i, c in enumerate(raw.categories):
-        if c.name in seen_cats:
-            problems.append((f"categories[{i}].name", f"category {c.name!r} is defined twice"))
-        seen_cats.add(c.name)
-    overlap = set(raw.calendar.extra_holidays) & set(raw.calendar.extra_workdays)
+    for i, name in categories:
+        if name is not None and name in seen_cats:
+            problems.append((f"categories[{i}].name", f"category {name!r} is defined twice"))
+        if name is not None:
+            seen_cats.add(name)
+    calendar = _table(data, "calendar")
+    holidays, workdays = (
+        {d for _, d in _names(calendar.get(key))} for key in ("extra_holidays", "extra_workdays"))
+    overlap = holidays & workdays
     if overlap:
         problems.append(("calendar", f"dates both extra holiday and extra workday: {', '.join(sorted(overlap))}"))
     return problems
 
 
-def _people(raw: ConfigFile):
-    yield "county.staff", raw.county.staff
-    for i, t in enumerate(raw.townships):
-        yield f"townships[{i}].staff", t.staff
-        yield f"townships[{i}].leaders", t.leaders
-        for j, v in enumerate(t.villages):
-            yield f"townships[{i}].villages[{j}].cadres", v.cadres
+def _people(data: dict):
+    county = _table(data, "county")
+    yield "county.staff", county.get("staff")
+    for i, t in _tables(data.get("townships")):
+        yield f"townships[{i}].staff", t.get("staff")
+        yield f"townships[{i}].leaders", t.get("leaders")
+        for j, v in _tables(t.get("villages")):
+            yield f"townships[{i}].villages[{j}].cadres", v.get("cadres")
 
 
-def _check_people(raw: ConfigFile) -> list[tuple[str, str]]:
+def _check_people(data: dict) -> list[tuple[str, str]]:
     # One name in several places is one person with several roles (a resident cadre is often
     # township staff too); give wechat_id to tell apart two people who share a display name.
     problems = []
     ids: dict[str, tuple[str, str]] = {}
-    for path, people in _people(raw):
+    for path, people in _people(data):
         listed: set[str] = set()
-        for k, person in enumerate(people):
+        for k, person in _tables(people):
             pp = f"{path}[{k}]"
-            if person.name in listed:
-                problems.append((pp, f"{person.name!r} is listed twice"))
-            listed.add(person.name)
-            if person.wechat_id:
-                prev = ids.get(person.wechat_id)
-                if prev and prev[1] != person.name:
+            name, wechat_id = _name(person, "name"), _name(person, "wechat_id")
+            if name is None:
+                continue
+            if name in listed:
+                problems.append((pp, f"{name!r} is listed twice"))
+            listed.add(name)
+            if wechat_id:
+                prev = ids.get(wechat_id)
+                if prev and prev[1] != name:
                     problems.append((f"{pp}.wechat_id",
-                                     f"wechat_id {person.wechat_id!r} already belongs to {prev[1]!r} at {prev[0]}"))
-                ids.setdefault(person.wechat_id, (pp, person.name))
+                                     f"wechat_id {wechat_id!r} already belongs to {prev[1]!r} at {prev[0]}"))
+                ids.setdefault(wechat_id, (pp, name))
     return problems
 
 
@@ -466,9 +531,7 @@ def _build(raw: ConfigFile, source: str, base_dir: Path) -> Config:
         mode=cal.workdays,
         extra_holidays=frozenset(date.fromisoformat(d) for d in cal.extra_holidays),
         extra_workdays=frozenset(date.fromisoformat(d) for d in cal.extra_workdays),
-        work_hours=tuple(
-            (_parse_time(a.strip()), _parse_time(b.strip())) for a, b in (p.split("-") for p in cal.work_hours)
-        ),
+        work_hours=tuple(_period_times(p) for p in cal.work_hours),
     )
     s = raw.sla
     sla = Sla(

@@ -32,6 +32,11 @@ _UNITS = {
     "days": Unit.DAYS,
 }
 
+# The longest duration of each unit (about a working year; hours and days: a calendar year). A
+# deadline further away is a typing mistake, and a much longer one overflows date arithmetic,
+# which would fail every registration instead of the config.
+MAX_AMOUNT = {Unit.WORKDAYS: 250, Unit.WORKHOURS: 2000, Unit.HOURS: 8760, Unit.DAYS: 365}
+
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$")
 
 
@@ -63,6 +68,9 @@ class Duration:
             )
         if amount <= 0:
             raise DurationError(f"{text!r} must be longer than zero")
+        if amount > MAX_AMOUNT[unit]:  # before int(): "1" followed by 400 zeros is float infinity
+            limits = "、".join(f"{cap} {u.value}" for u, cap in MAX_AMOUNT.items())
+            raise DurationError(f"时长 {text!r} 太长：{unit.value} 最多 {MAX_AMOUNT[unit]}（上限：{limits}）")
         if unit in (Unit.WORKDAYS, Unit.DAYS) and amount != int(amount):
             raise DurationError(f"{text!r}: {unit.value} must be a whole number")
         return cls(amount, unit)

@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
 from sqlmodel import Session, create_engine
 
 from storage import migrate
@@ -46,6 +47,33 @@ def database_url(value: str, base: Path | None = None) -> str:
         if raw and raw != ":memory:" and not raw.startswith("/"):
             return f"sqlite:///{(base / raw)}"
     return value
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Refuse a file that exists but is no SQLite database: empty, another kind of file, or a folder.
+
+    SQLite itself would take an empty file for a new database (the data someone expected there is
+    gone unnoticed) and report a foreign file only at the first query.
+    """
+    if path.is_dir():
+        raise DatabaseError(f"{path} 是文件夹，不是数据库文件")
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return  # a new database: created on first use
+    except OSError as e:
+        raise DatabaseError(f"无法读取数据库文件 {path}：{e.strerror or e}") from None
+    # a database this program creates is empty only until its first connection sets WAL mode, which
+    # writes the header: a second process starting in that instant is refused and can be run again
+    if not head:
+        raise DatabaseError(f"数据库文件 {path} 是空文件（0 字节），不能当作新数据库使用：如果要新建数据库，"
+                            "请删除这个文件或换一个文件名；如果它应当有数据，请用备份恢复")
+    if head != SQLITE_HEADER:
+        raise DatabaseError(f"{path} 不是 SQLite 数据库文件（可能已损坏，或者选错了文件）")
 
 
 SYNCHRONOUS = ("FULL", "NORMAL")
@@ -97,6 +125,7 @@ class Database:
                 folder = Path(db).expanduser().parent
                 if not folder.exists():
                     raise DatabaseError(f"folder {folder} of the database does not exist")
+                check_sqlite_file(Path(db).expanduser())
                 self._file = Path(db).expanduser().resolve()
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
         else:
@@ -140,8 +169,8 @@ class Database:
                 if migrate.county_pending(conn, self.county):
                     raise SchemaOutdated(f"{self.safe_url} 已升级，但{self.county}的历史数据还没有补全：请用本县的配置"
                                          "运行 `minqing migrate --config 配置文件`")
-        except OperationalError as e:
-            raise DatabaseError(f"cannot open {self.safe_url}: {e.orig}") from None
+        except SQLAlchemyDatabaseError as e:  # OperationalError, and a file SQLite finds corrupt
+            raise DatabaseError(f"无法打开数据库 {self.safe_url}：{e.orig}") from None
 
     def send_lock(self) -> SendLock:
         """A new handle on this county's send lock (see storage.locks); not yet taken."""
@@ -183,7 +212,8 @@ class Database:
                 raise
 
     def backup_to(self, target: Path) -> int:
-        """Copy a SQLite database to `target` with SQLite's online backup; returns the pages copied."""
+        """Copy a SQLite database to a new file `target` with SQLite's online backup; returns the pages copied."""
+        existed = target.exists()
         source = self.engine.raw_connection()
         try:
             dest = sqlite3.connect(str(target))
@@ -193,6 +223,10 @@ class Database:
                 return dest.execute("PRAGMA page_count").fetchone()[0]
             finally:
                 dest.close()
+        except (OSError, sqlite3.Error) as e:
+            if not existed:  # a half-written copy must not pass for a backup
+                target.unlink(missing_ok=True)
+            raise DatabaseError(f"无法写入备份文件 {target}：{e}") from None
         finally:
             source.close()
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from bot.cli import operate, requests, review, simulate
-from bot.cli.common import BAD_CONFIG, FAILURE, Exit, err
+from bot.cli.common import BAD_CONFIG, FAILURE, Exit, err, first_line
 from bot.cli.people import people_app
 from bot.cli.tagger import tagger_app
 from bot.config import ConfigError
@@ -46,8 +46,10 @@ COMMANDS = (
     ("export", review.export_cmd),
     ("report", review.report_cmd),
 )
+# `show -1` is a request number (refused with a clear message), not an unknown option
+CONTEXT_SETTINGS = {"show": {"ignore_unknown_options": True}}
 for _name, _command in COMMANDS:
-    app.command(_name)(_command)
+    app.command(_name, context_settings=CONTEXT_SETTINGS.get(_name))(_command)
 app.add_typer(tagger_app, name="tagger")
 app.add_typer(people_app, name="people")
 
@@ -87,6 +89,15 @@ def main(argv: list[str] | None = None) -> None:
         if code is not None and hasattr(e, "show"):
             e.show()
             sys.exit(BAD_CONFIG if code == 2 else code)
-        logging.getLogger("minqing").exception("failed: %s", e)
-        sys.exit(FAILURE)
+        _unexpected(e)
 
+
+def _unexpected(e: Exception) -> NoReturn:
+    """One line about an error nobody foresaw; the traceback only at `--log-level debug`."""
+    log = logging.getLogger("minqing")
+    if log.isEnabledFor(logging.DEBUG):
+        log.exception("failed: %s", e, extra={"event": "failed"})
+    else:
+        log.error("出错了（%s）：%s（加 --log-level debug 可看到详细信息）", type(e).__name__, first_line(e),
+                  extra={"event": "failed"})
+    sys.exit(FAILURE)

@@ -52,6 +52,19 @@ DbOpt = Annotated[
 ]
 
 
+def first_line(e: BaseException) -> str:
+    """The first line of an error's message; for a database error the driver's, without the SQL."""
+    cause = getattr(e, "orig", None) or e  # SQLAlchemy's message goes on with the statement and a link
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
+def folder_must_exist(path: Path, what: str) -> None:
+    """Exit with status 2 when the folder a file is to be written in does not exist."""
+    if not path.parent.is_dir():
+        raise Exit(BAD_CONFIG, f"{what}：文件夹 {path.parent} 不存在，请先建好这个文件夹或换一个位置")
+
+
 def load(path: Path) -> Config:
     """The config, or exit with status 2 listing its problems."""
     try:

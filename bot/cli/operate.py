@@ -11,7 +11,9 @@ from rich.tree import Tree
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import model_problem
-from bot.cli.common import BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, err, load, open_database, stdout
+from bot.cli.common import (
+    BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, err, first_line, folder_must_exist, load, open_database, stdout,
+)
 from bot.clock import SystemClock
 from bot.config import calendar_warnings
 from storage.db import Database, DatabaseError, database_url
@@ -67,15 +69,16 @@ def backup(
 ) -> None:
     """Copy the SQLite database consistently while the bot runs (for PostgreSQL use pg_dump)."""
     cfg = load(config)
+    if out_file.exists():
+        raise Exit(BAD_CONFIG, f"{out_file} exists; choose a new file name")
+    folder_must_exist(out_file, "备份文件")
     database = open_database(cfg, db)
     if not database.is_sqlite:
         raise Exit(BAD_CONFIG, "the database is PostgreSQL: back it up with pg_dump")
-    if out_file.exists():
-        raise Exit(BAD_CONFIG, f"{out_file} exists; choose a new file name")
     try:
         pages = database.backup_to(out_file)
-    except OSError as e:
-        raise Exit(FAILURE, f"cannot write {out_file}: {e}") from None
+    except DatabaseError as e:
+        raise Exit(FAILURE, str(e)) from None
     stdout().print(f"backed up {database.safe_url} to {out_file} ({pages} pages)")
 
 
@@ -108,7 +111,7 @@ def migrate(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
     try:
         before, after = upgrade(database.engine, {cfg.county.name: cfg.policy})
     except (DatabaseError, SQLAlchemyError) as e:
-        raise Exit(FAILURE, f"升级失败，数据库未改变：{e}") from None
+        raise Exit(FAILURE, f"升级失败，数据库未改变：{first_line(e)}") from None
     finally:
         database.dispose()
     if before is None:

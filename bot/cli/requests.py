@@ -18,6 +18,9 @@ from bot.messaging.render import STATUS_NAMES, TIER_NAMES
 from routing.model import Status, Tier
 from routing.ports import RequestFilter
 
+MAX_NUMBER = 2**31 - 1  # request numbers are stored in an INTEGER column (32 bits on PostgreSQL)
+
+
 def list_requests(
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
@@ -56,18 +59,31 @@ def list_requests(
     out.print(f"{len(requests)} requests")
 
 
+def request_number(text: str) -> int:
+    """A request number given on the command line (`12` or `#12`); exit 2 when it cannot be one."""
+    try:
+        number = int(text.strip().lstrip("#＃"))
+    except ValueError:
+        number = 0
+    # checked before the database sees it: PostgreSQL's INTEGER column refuses larger numbers with an error
+    if not 1 <= number <= MAX_NUMBER:
+        raise Exit(BAD_CONFIG, f"{text!r} 不是诉求编号：编号是 1 到 {MAX_NUMBER} 之间的整数，例如 minqing show 12")
+    return number
+
+
 def show(
-    number: Annotated[int, typer.Argument(help="The request number.")],
+    number_text: Annotated[str, typer.Argument(metavar="N", help="The request number.")],
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
 ) -> None:
     """Show one request with its whole event log."""
+    number = request_number(number_text)
     out, cfg, database = open_all(config, db)
     with database.transaction() as tx:
         r = tx.get(number)
         events = tx.events(number) if r else []
     if r is None:
-        raise Exit(FAILURE, f"no request #{number}")
+        raise Exit(FAILURE, f"没有诉求 #{number}")
     out.print_json(json.dumps(request_json(r, cfg.tz), ensure_ascii=False))
     table = Table("时间", "事件", "层级", "人", "状态", "说明", box=None)
     for e in events:

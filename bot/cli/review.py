@@ -16,7 +16,9 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, load, open_database, stdout
+from bot.cli.common import (
+    BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, folder_must_exist, load, open_database, stdout,
+)
 from bot.clock import SystemClock
 from bot.config import Config
 from bot.review.period import collect, make_scope
@@ -63,8 +65,7 @@ def export_cmd(
         raise Exit(BAD_CONFIG, f"--format is csv or xlsx (got {fmt or 'nothing'!r})")
     cfg = load(config)
     scope = scope_or_exit(cfg, date_from, date_to, township, village, category)
-    if not out.parent.exists():
-        raise Exit(BAD_CONFIG, f"--out: folder {out.parent} does not exist")
+    folder_must_exist(out, "--out")
     database = open_database(cfg, db, must_exist=True)
     now = SystemClock().now()
     try:
@@ -106,8 +107,7 @@ def report_cmd(
     from bot.review.report import write_report  # matplotlib: loaded only when needed
     cfg = load(config)
     scope = scope_or_exit(cfg, date_from, date_to, township)
-    if not out.parent.exists():
-        raise Exit(BAD_CONFIG, f"--out: folder {out.parent} does not exist")
+    folder_must_exist(out, "--out")
     database = open_database(cfg, db, must_exist=True)
     now = SystemClock().now()
     try:

@@ -76,8 +76,11 @@ def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | N
     replayer = Replayer(relay, clock)
     if replayer.mark is not None:
         clock.set(replayer.mark)
+    # read bytes and decode line by line: a bad byte is reported with its line number, and the lines
+    # before it are replayed (a text stream decodes a whole buffer ahead and fails before them)
+    stdin = getattr(sys.stdin, "buffer", sys.stdin)
     try:
-        stream = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
+        stream = stdin if str(file) == "-" else file.open("rb")
     except OSError as e:
         raise Exit(BAD_CONFIG, f"cannot read {file}: {e.strerror}") from None
     try:
@@ -85,10 +88,8 @@ def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | N
         replayer.finish(until)
     except ReplayInputError as e:
         raise Exit(BAD_INPUT, f"{file}: {e}") from None
-    except UnicodeDecodeError as e:
-        raise Exit(BAD_INPUT, f"{file}: not UTF-8 text ({e.reason})") from None
     finally:
-        if stream is not sys.stdin:
+        if stream is not stdin:
             stream.close()
     return emitted
 

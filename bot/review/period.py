@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from bot.clock import check_year
 from bot.config import Config
 from routing.review import Review, Scope
 from storage.db import Database
@@ -22,6 +23,8 @@ def parse_period(cfg: Config, date_from: str, date_to: str) -> tuple[datetime, d
         raise ValueError(f"--from {date_from!r} / --to {date_to!r}: dates are YYYY-MM-DD") from None
     if last < first:
         raise ValueError(f"--to {last} is before --from {first}")
+    check_year(first, f"--from {first}")
+    check_year(last, f"--to {last}")
     midnight = datetime.min.time()
     return (datetime.combine(first, midnight, cfg.tz), datetime.combine(last + timedelta(days=1), midnight, cfg.tz))
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.app import Relay
-from bot.clock import ManualClock
+from bot.clock import ManualClock, check_year
 from bot.sim.groups import Said
 from routing import grammar
 from routing.model import Inbound
@@ -46,6 +46,7 @@ def parse_time(value: object, tz: ZoneInfo) -> datetime:
         t = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"ts {value!r} is not an ISO 8601 time") from None
+    check_year(t, f"时间 {value!r}")  # on the local time, before any conversion can overflow
     return t if t.tzinfo else t.replace(tzinfo=tz)
 
 
@@ -57,6 +58,10 @@ def parse_line(raw: str, lineno: int, tz: ZoneInfo, bot_name: str) -> Line | Non
         obj = json.loads(raw)
     except json.JSONDecodeError as e:
         raise ReplayInputError(lineno, f"not JSON: {e.msg} at column {e.colno}") from None
+    except RecursionError:
+        raise ReplayInputError(lineno, "JSON 嵌套层数太多，不是一条聊天消息") from None
+    except ValueError as e:  # e.g. an integer of more digits than Python converts
+        raise ReplayInputError(lineno, f"JSON 里有无法读取的值（{str(e).split(':')[0]}）") from None
     if not isinstance(obj, dict):
         raise ReplayInputError(lineno, "each line must be a JSON object")
     try:
@@ -97,9 +102,22 @@ def parse_line(raw: str, lineno: int, tz: ZoneInfo, bot_name: str) -> Line | Non
     ))
 
 
+def decode_line(raw: str | bytes, lineno: int) -> str:
+    """One input line as text; bytes are decoded here, so that bad UTF-8 is reported with its line number."""
+    if isinstance(raw, str):
+        return raw
+    try:
+        # utf-8-sig on the first line: editors on Windows start UTF-8 files with a byte order mark
+        return raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+    except UnicodeDecodeError as e:
+        raise ReplayInputError(lineno, f"不是 UTF-8 文本（第 {e.start + 1} 个字节起无法解码）") from None
+
+
 def derived_id(ts: str, room: str | None, sender: str, text: str) -> str:
     """A stable id for a message that came without one."""
-    digest = hashlib.sha256(json.dumps([ts, room, sender, text], ensure_ascii=False).encode()).hexdigest()
+    # surrogatepass: a lone surrogate (valid in a JSON string, not in UTF-8) must not stop the replay
+    key = json.dumps([ts, room, sender, text], ensure_ascii=False).encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(key).hexdigest()
     return "derived:" + digest[:32]
 
 
@@ -138,13 +156,13 @@ class Replayer:
             self._save_mark(due)
         self.clock.set(max(when, self.clock.now()))
 
-    def feed(self, lines: Iterable[str], on_line: Callable[[int], None] | None = None) -> int:
-        """Replay JSON Lines; returns how many lines were processed."""
+    def feed(self, lines: Iterable[str | bytes], on_line: Callable[[int], None] | None = None) -> int:
+        """Replay JSON Lines (text, or bytes decoded one line at a time); returns how many lines were processed."""
         tz = self.relay.config.tz
         bot = self.relay.config.policy.bot_name
         count = 0
         for lineno, raw in enumerate(lines, 1):
-            line = parse_line(raw, lineno, tz, bot)
+            line = parse_line(decode_line(raw, lineno), lineno, tz, bot)
             if line is None:
                 continue
             if self.mark is not None and line.ts < self.mark:

@@ -23,10 +23,10 @@ class Result:
         return [json.loads(line) for line in self.out.splitlines() if line.strip()]
 
 
-def run(*args: str, stdin: str | None = None) -> Result:
-    """Run `minqing ARGS` and capture its exit status and output."""
+def run(*args: str, stdin: str | bytes | None = None) -> Result:
+    """Run `minqing ARGS` and capture its exit status and output (bytes on standard input: as a pipe gives them)."""
     old = sys.stdin, sys.stdout, sys.stderr
-    sys.stdin = io.StringIO(stdin or "")
+    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin)) if isinstance(stdin, bytes) else io.StringIO(stdin or "")
     sys.stdout, sys.stderr = io.StringIO(), io.StringIO()
     code = 0
     try:

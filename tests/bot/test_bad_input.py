@@ -1,4 +1,7 @@
-"""No text crashes the dispatcher: arbitrary Unicode, huge messages, unknown rooms and senders."""
+"""No input crashes: arbitrary chat text in the dispatcher; bad replay lines, command-line arguments, config
+values and database files at the command line (a clear message and the documented exit status, no traceback)."""
+
+import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -6,7 +9,8 @@ from hypothesis import strategies as st
 
 from routing.model import Status
 from routing.ports import RequestFilter
-from tests.conftest import CTY, CY, LT, PJ, PX
+from tests.bot.cli_helpers import run
+from tests.conftest import CTY, CY, EXAMPLE, LT, PJ, PX
 from tests.fakes import make_chat
 
 ROOMS = [LT, CY, PX, PJ, CTY, "陌生群", ""]
@@ -88,3 +92,177 @@ def test_text_a_database_cannot_store_is_stored_in_a_form_it_can(database, examp
     assert "\x00" not in req.text and not any("\ud800" <= ch <= "\udfff" for ch in req.text)
     assert ("\u2400" in req.text) == ("\x00" in text) and ("\ufffd" in req.text) == ("\ud83d" in text)
     assert len(req.requester) <= 128 and req.requester_id.startswith("sha256:")
+
+
+# --- the command line -------------------------------------------------------------------------
+
+CFG = str(EXAMPLE)
+
+
+def message(ts, text, **kw):
+    return json.dumps({"ts": ts, "room": LT, "sender": "王大妈", "text": text, **kw}, ensure_ascii=False).encode()
+
+
+FIRST = message("2026-10-12T09:00:00+08:00", "报修 路灯坏了")
+AFTER = message("2026-10-12T09:30:00+08:00", "报修 水管爆了")
+
+
+def clean(r, code: int, *fragments: str) -> None:
+    """The command exited with `code`, said every fragment on standard error and printed no traceback."""
+    assert r.code == code, (r.code, r.err)
+    assert "Traceback" not in r.err and "Traceback" not in r.out, r.err
+    for fragment in fragments:
+        assert fragment in r.err, r.err
+
+
+def listing(db: str) -> list[dict]:
+    r = run("list", "-c", CFG, "--db", db, "--json")
+    assert r.code == 0, r.err
+    return json.loads(r.out)
+
+
+@pytest.mark.parametrize("bad, reason", [
+    (message("9999-12-31T23:59:59-08:00", "报修 路灯坏了"), "不在 2000 年到 2099 年之间"),
+    (message("0001-01-01T00:00:00+08:00", "报修 路灯坏了"), "不在 2000 年到 2099 年之间"),
+    (b"[" * 100_000, "嵌套层数太多"),
+    (b'{"ts": "2026-10-12T09:10:00+08:00", "room": "' + "楼台村".encode()[:-1] + b'", "sender": "a", "text": "x"}',
+     "不是 UTF-8 文本"),
+    (b'{"ts": "2026-10-12T09:10:00+08:00", "n": ' + b"9" * 5000 + b"}", "无法读取的值"),
+    (b"{not json", "not JSON"),
+], ids=["year-9999", "year-1", "nested-json", "invalid-utf8", "huge-integer", "not-json"])
+def test_a_bad_replay_line_exits_3_with_its_number_keeping_the_lines_before(tmp_path, bad, reason):
+    db = str(tmp_path / "r.db")
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(b"\n".join([FIRST, bad, AFTER]) + b"\n")
+    r = run("replay", "-c", CFG, "--db", db, str(f))
+    clean(r, 3, "line 2", reason)
+    assert ["已登记为 #1" in s["text"] for s in r.json_lines()] == [True]  # the line before: replayed
+    assert [x["text"] for x in listing(db)] == ["报修 路灯坏了"]  # ...and kept; nothing after the bad line
+
+
+def test_invalid_utf8_on_standard_input_is_named_by_its_line(tmp_path):
+    r = run("replay", "-c", CFG, "-", stdin=FIRST + b"\n" + AFTER + b"\n\xff\xfe\n")
+    clean(r, 3, "-: line 3", "不是 UTF-8 文本")
+    assert len(r.json_lines()) == 2
+
+
+def test_a_byte_order_mark_and_a_lone_surrogate_are_no_bad_input(tmp_path):
+    f = tmp_path / "in.jsonl"
+    surrogate = json.dumps({"ts": "2026-10-12T09:30:00+08:00", "room": LT, "sender": "王大妈", "text": "报修 水管\ud800爆了"})
+    f.write_bytes(b"\xef\xbb\xbf" + FIRST + b"\r\n" + surrogate.encode() + b"\r\n")  # no id: one is derived
+    r = run("replay", "-c", CFG, str(f))
+    clean(r, 0)
+    assert sum("已登记为" in s["text"] for s in r.json_lines()) == 2
+
+
+def test_until_outside_the_years_of_a_chat_log_exits_2(tmp_path):
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(FIRST + b"\n")
+    r = run("replay", "-c", CFG, str(f), "--until", "9999-12-31T23:59:59-10:00")
+    clean(r, 2, "--until", "不在 2000 年到 2099 年之间")
+
+
+@pytest.mark.parametrize("command, period", [
+    ("export", ["--from", "0001-01-01", "--to", "2026-10-31", "--out", "out.csv"]),
+    ("report", ["--from", "2026-10-01", "--to", "9999-12-31", "--out", "out.html"]),
+])
+def test_a_review_period_outside_the_years_of_a_chat_log_exits_2(tmp_path, command, period):
+    *period, out = period
+    r = run(command, "-c", CFG, "--db", str(tmp_path / "r.db"), *period, str(tmp_path / out))
+    clean(r, 2, "不在 2000 年到 2099 年之间")
+
+
+@pytest.mark.parametrize("number", ["-1", "0", "9223372036854775808", "2147483648", "abc", "#"])
+def test_show_refuses_what_is_no_request_number_before_opening_the_database(tmp_path, number):
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")  # opening it would fail with status 1: status 2 shows it was never opened
+    r = run("show", number, "-c", CFG, "--db", str(empty))
+    clean(r, 2, "不是诉求编号", "1 到 2147483647")
+
+
+def test_show_takes_the_largest_number_an_integer_column_holds(any_db):
+    url, _ = any_db
+    clean(run("show", "2147483647", "-c", CFG, "--db", url), 1, "没有诉求 #2147483647")
+    clean(run("show", "2147483648", "-c", CFG, "--db", url), 2, "不是诉求编号")
+
+
+def test_backup_into_a_missing_folder_exits_2(tmp_path):
+    db = str(tmp_path / "r.db")
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(FIRST + b"\n")
+    assert run("replay", "-c", CFG, "--db", db, str(f)).code == 0
+    r = run("backup", str(tmp_path / "no" / "copy.db"), "-c", CFG, "--db", db)
+    clean(r, 2, "文件夹", "不存在")
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "是空文件（0 字节）"),
+    (b"name,room\n\xe7\x8e\x8b,\xe6\xa5\xbc\n", "不是 SQLite 数据库文件"),
+    (bytes(range(256)) * 20, "不是 SQLite 数据库文件"),
+], ids=["empty", "csv", "random-bytes"])
+@pytest.mark.parametrize("command", ["list", "replay", "migrate", "backup"])
+def test_a_file_that_is_no_database_is_refused_in_one_line_and_left_alone(tmp_path, content, reason, command):
+    bad = tmp_path / "data.db"
+    bad.write_bytes(content)
+    replay_input = tmp_path / "in.jsonl"
+    replay_input.write_bytes(FIRST + b"\n")
+    extra = {"replay": [str(replay_input)], "backup": [str(tmp_path / "copy.db")]}.get(command, [])
+    r = run(command, *extra, "-c", CFG, "--db", str(bad))
+    clean(r, 1, reason, str(bad))
+    assert len(r.err.strip().splitlines()) == 1, r.err
+    assert bad.read_bytes() == content  # never turned into a new database
+    assert not (tmp_path / "copy.db").exists()
+
+
+def test_a_corrupt_sqlite_database_is_reported_in_one_line(tmp_path):
+    db = tmp_path / "r.db"
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(FIRST + b"\n")
+    assert run("replay", "-c", CFG, "--db", str(db), str(f)).code == 0
+    data = bytearray(db.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # the header is intact, the schema page is not
+    db.write_bytes(bytes(data))
+    r = run("list", "-c", CFG, "--db", str(db))
+    clean(r, 1, "无法打开数据库", "malformed")
+    assert len(r.err.strip().splitlines()) == 1, r.err
+
+
+def test_a_folder_given_as_the_database_is_refused(tmp_path):
+    clean(run("list", "-c", CFG, "--db", str(tmp_path)), 1, "是文件夹")
+
+
+def test_a_duration_beyond_its_cap_fails_check_config_not_the_registrations(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXAMPLE.read_text(encoding="utf-8").replace('resolve = "5 workdays"', 'resolve = "99999999 days"'),
+                   encoding="utf-8")
+    clean(run("check-config", str(bad)), 2, "sla.resolve: 时长 '99999999 days' 太长：days 最多 365")
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(FIRST + b"\n")
+    clean(run("replay", "-c", str(bad), str(f)), 2, "sla.resolve")
+
+
+def test_check_config_reports_problems_of_every_kind_at_once(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXAMPLE.read_text(encoding="utf-8")
+                   .replace('acknowledge = "1 workdays"', 'acknowledge = "1 weeks"', 1)  # a value the model refuses
+                   .replace('room = "民主村干群连心群"', 'room = "楼台村干群连心群"')  # a cross-check
+                   .replace('rating_window = "3 days"', 'rating_window = "400 days"'),  # a cap
+                   encoding="utf-8")
+    r = run("check-config", str(bad))
+    clean(r, 2, "3 problem(s)", "sla.acknowledge: unknown unit", "townships[0].villages[1].room: room",
+          "sla.rating_window: 时长 '400 days' 太长")
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_only_at_debug_level(tmp_path, monkeypatch):
+    import bot.cli.requests
+
+    def broken(*args):
+        raise RuntimeError("a bug\nwith a second line")
+
+    monkeypatch.setattr(bot.cli.requests, "open_all", broken)
+    r = run("show", "1", "-c", CFG)
+    clean(r, 1, "出错了（RuntimeError）：a bug", "--log-level debug")
+    assert len(r.err.strip().splitlines()) == 1 and "second line" not in r.err, r.err
+    r = run("--log-level", "debug", "show", "1", "-c", CFG)
+    assert r.code == 1 and "Traceback" in r.err and "second line" in r.err

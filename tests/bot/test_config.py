@@ -39,9 +39,19 @@ def test_example_builds_the_county_and_policy(example_config):
     ('resolve = "10 workdays"', 'resolve = "ten days"', "sla.category[0].resolve", "not a duration"),
     ('township_daily = "08:30"', 'township_daily = "25:00"', "digest.township_daily", "not a time of day"),
     ('county_weekly = "MON 09:00"', 'county_weekly = "someday 09:00"', "digest.county_weekly", "weekday"),
-    ('work_hours = ["08:30-12:00", "14:30-17:30"]', 'work_hours = ["12:00-08:30"]', "calendar.work_hours",
+    ('work_hours = ["08:30-12:00", "14:30-17:30"]', 'work_hours = ["12:00-08:30"]', "calendar.work_hours[0]",
      "ends before it starts"),
-    ('extra_holidays = []', 'extra_holidays = ["2026-13-01"]', "calendar.extra_holidays", "not a date"),
+    ('work_hours = ["08:30-12:00", "14:30-17:30"]', 'work_hours = ["14:30-17:30", "08:30-12:00"]',
+     "calendar.work_hours", "comes before the previous period"),
+    ('extra_holidays = []', 'extra_holidays = ["2026-13-01"]', "calendar.extra_holidays[0]", "not a date"),
+    ('resolve = "5 workdays"', 'resolve = "99999999 days"', "sla.resolve", "太长：days 最多 365"),
+    ('acknowledge = "4 workhours"', 'acknowledge = "2001 workhours"', "sla.category[1].acknowledge",
+     "workhours 最多 2000"),
+    ('propose_after = "1 workdays"', 'propose_after = "251 workdays"', "escalation.propose_after",
+     "workdays 最多 250"),
+    ('auto_after = "1 workdays"', 'auto_after = "8761 hours"', "escalation.auto_after", "hours 最多 8760"),
+    ('room_interval_seconds = 2.0', 'room_interval_seconds = inf', "sending.room_interval_seconds", "finite"),
+    ('per_minute = 20', 'per_minute = 9223372036854775807', "sending.per_minute", "less than or equal"),
     ('workdays = "chinese"', 'workdays = "lunar"', "calendar.workdays", "chinese"),
     ('on_mention = true', 'on_mention = true\nsilly = 1', "intake.silly", "unknown key"),
     ('name = "盘信镇"\n', 'nom = "盘信镇"\n', "townships[0].name", "required key is missing"),
@@ -79,11 +89,60 @@ def test_bad_toml_and_missing_file(tmp_path):
     assert "file not found" in str(info.value)
 
 
+def test_unreadable_files_say_why(tmp_path):
+    def problem(path):
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        return info.value.problems[0][1]
+
+    bad = tmp_path / "gbk.toml"
+    bad.write_bytes(TEXT.encode("utf-8") + "\n# 注释\n".encode("gbk"))
+    assert problem(bad) == f"第 {TEXT.count(chr(10)) + 2} 行不是 UTF-8 文本：配置文件请用 UTF-8 编码保存"
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 100_000, encoding="utf-8")
+    assert "嵌套层数太多" in problem(deep)
+    assert "Is a directory" in problem(tmp_path)
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + TEXT.encode("utf-8"))
+    assert load_config(bom).county.name == "松桃县"
+
+
 def test_several_problems_are_all_reported():
     text = TEXT.replace('acknowledge = "1 workdays"', 'acknowledge = "x"').replace('rating_window = "3 days"',
                                                                                    'rating_window = 3')
     paths = {p for p, _ in problems(text)}
     assert {"sla.acknowledge", "sla.rating_window"} <= paths
+
+
+def test_every_problem_is_reported_at_once_whatever_kind():
+    # a token in the file, values the model refuses and problems between keys: one report, not one stage
+    # after another
+    text = (TEXT.replace('token_env = "WECHATY_PUPPET_SERVICE_TOKEN"', 'token = "secret"')
+            .replace('acknowledge = "1 workdays"', 'acknowledge = "x"', 1)
+            .replace('rating_window = "3 days"', 'rating_window = "99999999 days"')
+            .replace('extra_holidays = []', 'extra_holidays = ["2026-13-01", "2026-10-01", "昨天"]')
+            .replace('extra_workdays = []', 'extra_workdays = ["2026-10-01"]')
+            .replace('room = "民主村干群连心群"', 'room = "楼台村干群连心群"')
+            .replace('direct_to_township = ["纪检监察"]', 'direct_to_township = ["不存在的类"]')
+            .replace('{ name = "田镇长" }', '{ name = "田镇长", wechat_id = "wxid_zhang" }')
+            .replace('name = "茶园村"', 'name = ""'))
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="c.toml")
+    paths = [p for p, _ in info.value.problems]
+    assert paths == ["wechaty.token", "calendar.extra_holidays[0]", "calendar.extra_holidays[2]", "sla.acknowledge",
+                     "sla.rating_window", "townships[1].villages[0].name", "townships[0].villages[1].room",
+                     "townships[0].leaders[1].wechat_id", "escalation.direct_to_township[0]", "calendar"], paths
+    assert str(info.value).startswith("c.toml: 10 problem(s) in the config\n  wechaty.token: ")
+
+
+def test_durations_up_to_the_documented_caps_are_accepted():
+    config = parse_config(TEXT.replace('resolve = "10 workdays"', 'resolve = "250 workdays"')
+                          .replace('rating_window = "3 days"', 'rating_window = "365 days"')
+                          .replace('urgent_acknowledge = "2 hours"', 'urgent_acknowledge = "8760 hours"')
+                          .replace('acknowledge = "4 workhours"', 'acknowledge = "2000 workhours"'))
+    assert config.policy.sla.resolve_for("城乡建设", False).amount == 250
+    for cap in ("250 workdays", "2000 workhours", "8760 hours", "365 days"):
+        assert cap in TEXT  # documented in the example config
 
 
 def test_a_name_listed_twice_in_one_list():

@@ -250,7 +250,7 @@ def test_cli_missing_database_or_folder(tmp_path):
     r = run("export", "-c", CFG, "--db", str(tmp_path / "none.db"), *ARGS, "--out", str(tmp_path / "x.csv"))
     assert r.code == 1 and "holds no minqing-relay data" in r.err
     r = run("export", "-c", CFG, "--db", str(tmp_path / "none.db"), *ARGS, "--out", str(tmp_path / "no" / "x.csv"))
-    assert r.code == 2 and "does not exist" in r.err
+    assert r.code == 2 and "不存在" in r.err
 
 
 def test_text_people_wrote_never_becomes_a_formula(example_config, tmp_path):

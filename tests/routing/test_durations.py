@@ -21,6 +21,27 @@ def test_rejects(text):
         Duration.parse(text)
 
 
+@pytest.mark.parametrize("text", ["251 workdays", "2000.5 workhours", "8761 hours", "366 days", "99999999 days",
+                                  "9" * 400 + " days"])
+def test_durations_longer_than_the_caps_are_refused(text):
+    with pytest.raises(DurationError, match="太长"):
+        Duration.parse(text)
+
+
+def test_the_caps_themselves_are_allowed_and_add_without_overflow():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from routing.durations import MAX_AMOUNT
+    from routing.workcal import WorkCalendar
+
+    cal = WorkCalendar(ZoneInfo("Asia/Shanghai"))
+    start = datetime(2026, 10, 9, 9, 0, tzinfo=cal.tz)
+    for unit, cap in MAX_AMOUNT.items():
+        d = Duration.parse(f"{cap} {unit.value}")
+        assert start < cal.add(start, d) < start.replace(year=2028)
+
+
 def test_str_round_trips():
     assert str(Duration.parse("2 workdays")) == "2 workdays"
     assert Duration.parse(str(Duration.parse("0.5 hours"))) == Duration.parse("0.5 hours")
