@@ -454,7 +454,7 @@ def _cross_check(data: dict) -> list[tuple[str, str]]:
     for i, name in _names(_table(data, "escalation").get("direct_to_township")):
         if name not in known:
             problems.append((f"escalation.direct_to_township[{i}]", f"unknown category {name!r}; known: {hint}"))
-    for i, name in enumerate(raw.privacy.confidential):
+    for i, name in _names(_table(data, "privacy").get("confidential")):
         if name not in known or name == OTHER:
             problems.append((f"privacy.confidential[{i}]", f"unknown category {name!r}; known: {hint}"))
     seen_cats: set[str] = set()
