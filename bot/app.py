@@ -119,18 +119,8 @@ class Relay:
         answered with an apology; it never stops the bot.
         """
         msg = storable_message(msg)
-        configured = msg.private or self.config.county.place(msg.room) is not None
-        first = False
-        if not msg.private:
-            try:
-                with self.db.transaction() as tx:
-                    first = tx.note_room(msg.room, configured, msg.ts, msg.room_id)
-            except (IntegrityError, OperationalError) as e:
-                log.warning("could not note room %r: %s", msg.room, e.orig)
-        if not configured:
-            if first:
-                log.warning("messages from a room not in the config are ignored: %r (add it to the config to "
-                            "serve it; `minqing rooms` lists the rooms seen)", msg.room)
+        if not msg.private and self.config.county.place(msg.room) is None:
+            self._unconfigured(msg)
             return
         try:
             self._handle(msg)
@@ -152,10 +142,24 @@ class Relay:
             log.exception("could not keep failed message %s from %s in %s", msg.msg_id, msg.sender_id, msg.room,
                           extra={"event": "failed_message_lost", "msg_id": msg.msg_id})
 
+    def _unconfigured(self, msg: Inbound) -> None:
+        """A message from a group the config does not name: remembered (`minqing rooms`), otherwise ignored."""
+        try:
+            with self.db.transaction() as tx:
+                first = tx.note_room(msg.room, False, msg.ts, msg.room_id)
+        except (IntegrityError, OperationalError) as e:
+            log.warning("could not note room %r: %s", msg.room, e.orig)
+            return
+        if first:
+            log.warning("messages from a room not in the config are ignored: %r (add it to the config to "
+                        "serve it; `minqing rooms` lists the rooms seen)", msg.room)
+
     def _handle(self, msg: Inbound) -> None:
         for attempt in (1, 2):
             try:
                 with self.db.transaction() as tx:
+                    if not msg.private:
+                        tx.note_room(msg.room, True, msg.ts, msg.room_id)
                     self._record(tx, self.service.handle(tx, msg), msg.ts)
                 log_transitions(tx.written)
                 return

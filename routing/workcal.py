@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ _FALLBACK_HOLIDAYS = {(1, 1), (5, 1), (10, 1), (10, 2), (10, 3)}
 _MAX_SCAN_DAYS = 3700  # ten years: a calendar with no working day must not loop forever
 
 
+@functools.cache
 def chinese_calendar_years() -> tuple[int, int]:
     """The first and last year the installed chinese_calendar knows."""
     years = [d.year for d in chinese_calendar.constants.holidays]

@@ -14,7 +14,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
-from sqlmodel import Session, create_engine
+from sqlmodel import create_engine
 
 from storage import migrate
 from storage.locks import AdvisorySendLock, FileSendLock, LocalSendLock, SendLock
@@ -194,22 +194,24 @@ class Database:
             options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         with self.engine.connect() as conn:
             conn.execution_options(**options)
-            with Session(bind=conn) as session:
+            with conn.begin() as read:
+                repo = SqlRepository(conn, self.county)
                 try:
-                    yield SqlRepository(session, self.county)
+                    yield repo
                 finally:
-                    session.rollback()
+                    repo.close()
+                    read.rollback()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[SqlRepository]:
         """A repository inside one transaction: committed on success, rolled back on error."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self.engine.connect() as conn, conn.begin():
+            repo = SqlRepository(conn, self.county)
             try:
-                yield SqlRepository(session, self.county)
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+                yield repo
+                repo.flush()
+            finally:
+                repo.close()
 
     def backup_to(self, target: Path) -> int:
         """Copy a SQLite database to a new file `target` with SQLite's online backup; returns the pages copied."""

@@ -8,9 +8,10 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, update
+from sqlalchemy import Boolean, delete, insert, or_, update
 from sqlalchemy import select as core_select
 from sqlalchemy import text as text_sql
+from sqlalchemy import Connection
 from sqlmodel import Session, col, func, select
 
 from routing.lifecycle import Step
@@ -18,6 +19,7 @@ from routing.model import Event, EventKind, PersonRef, Rating, Request, Status, 
 from routing.ports import RequestFilter
 from routing.rates import Record
 from storage.locks import advisory_key
+from storage.fastsql import Raw, placeholders
 from storage.tables import (
     AuditRow,
     Counter,
@@ -32,6 +34,7 @@ from storage.tables import (
     RequestRow,
     RoomSeen,
     StintRow,
+    UTCDateTime,
 )
 
 # the Request fields stored as columns of RequestRow (the loaded current stint is not one)
@@ -80,6 +83,43 @@ def to_request(row: RequestRow) -> Request:
     return request_from([getattr(row, name) for name in REQUEST_FIELDS])
 
 
+def _times(table) -> frozenset[str]:
+    return frozenset(c.name for c in table.columns if isinstance(c.type, UTCDateTime))
+
+
+def _flags(table) -> frozenset[str]:
+    return frozenset(c.name for c in table.columns if isinstance(c.type, Boolean))
+
+
+REQUEST_TIMES, REQUEST_FLAGS = _times(RequestRow.__table__), _flags(RequestRow.__table__)
+STINT_TIMES, STINT_FLAGS = _times(StintRow.__table__), _flags(StintRow.__table__)
+_REQUEST_COLS = ", ".join(f"r.{n}" for n in REQUEST_FIELDS)
+_STINT_COLS = ", ".join(f's."{n}"' for n in STINT_FIELDS)  # "end" is a keyword of SQL
+_REQUEST_SET = ", ".join(f"{n} = :{n}" for n in REQUEST_FIELDS if n != "number")
+_STINT_SET = ", ".join(f'"{n}" = :{n}' for n in STINT_FIELDS if n not in ("number", "seq"))
+
+
+def _read(raw: Raw, values: Sequence[Any], names: Sequence[str], times: frozenset[str],
+          flags: frozenset[str]) -> list[Any]:
+    """Row values as the domain wants them: times aware UTC, flags bool."""
+    out = list(values)
+    for i, name in enumerate(names):
+        if name in times:
+            out[i] = raw.read_time(out[i])
+        elif name in flags and out[i] is not None:
+            out[i] = bool(out[i])
+    return out
+
+
+def _write(raw: Raw, values: dict[str, Any], times: frozenset[str], flags: frozenset[str]) -> dict[str, Any]:
+    """Domain values as the driver takes them."""
+    for name in values.keys() & times:
+        values[name] = raw.time(values[name])
+    for name in values.keys() & flags:
+        values[name] = raw.flag(values[name])
+    return values
+
+
 def stint_values(st: Stint) -> dict[str, Any]:
     """A stint's columns."""
     return {name: _column_value(getattr(st, name)) for name in STINT_FIELDS}
@@ -114,52 +154,87 @@ def to_event(row: EventRow) -> Event:
 
 
 class SqlRepository:
-    """The domain's repository port over one SQLModel session and one county."""
+    """The domain's repository port over one transaction (a connection) and one county.
 
-    def __init__(self, session: Session, county: str) -> None:
-        self.session = session
+    The statements every message runs go straight to the driver (`raw`); the others use an ORM
+    session, made on first use and bound to the same transaction.
+    """
+
+    def __init__(self, connection: Connection, county: str) -> None:
+        self.connection = connection
         self.county = county
         self.written: list[Event] = []  # events appended in this transaction, for the log after commit
+        self._raw: Raw | None = None
+        self._session: Session | None = None
+
+    @property
+    def raw(self) -> Raw:
+        """The driver under this transaction, for the statements every message runs (storage.fastsql)."""
+        if self._raw is None:
+            self._raw = Raw(self.connection)
+        return self._raw
+
+    @property
+    def session(self) -> Session:
+        """An ORM session in this transaction (it never commits or rolls back the transaction itself)."""
+        if self._session is None:
+            # bound to a connection already in its transaction, the session never commits it
+            self._session = Session(bind=self.connection, expire_on_commit=False)
+        return self._session
+
+    def flush(self) -> None:
+        """Write what the ORM session holds, before the transaction commits."""
+        if self._session is not None:
+            self._session.flush()
+
+    def close(self) -> None:
+        """Let go of the ORM session, if one was made."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
     # --- messages and people ----------------------------------------------------
     def first_delivery(self, msg_id: str, at: datetime) -> bool:
         """Record a processed message id; False when it had been processed before."""
-        s = self.session
-        if s.exec(select(MessageSeen.id).where(MessageSeen.county == self.county, MessageSeen.msg_id == msg_id)).first():
-            return False
-        s.add(MessageSeen(county=self.county, msg_id=msg_id, at=at))
-        s.flush()
-        return True
+        raw = self.raw
+        done = raw.run("INSERT INTO messages_seen (county, msg_id, at) VALUES (:c, :m, :at) "
+                       "ON CONFLICT (county, msg_id) DO NOTHING", {"c": self.county, "m": msg_id, "at": raw.time(at)})
+        return done.rowcount == 1
 
     def note_person(self, who: PersonRef, room: str, at: datetime) -> None:
         """Remember that this person spoke in this room."""
-        s = self.session
-        row = s.exec(select(PersonSeen).where(
-            PersonSeen.county == self.county, PersonSeen.contact_key == who.key, PersonSeen.name == who.name,
-        )).first()
+        raw = self.raw
+        key = {"c": self.county, "k": who.key, "n": who.name}
+        row = raw.one("SELECT id, rooms, last_seen FROM people WHERE county = :c AND contact_key = :k AND name = :n",
+                      key)
         if row is None:
-            row = PersonSeen(county=self.county, contact_key=who.key, contact_id=who.contact_id, name=who.name,
-                             rooms=[], first_seen=at, last_seen=at)
-        if room not in row.rooms:
-            row.rooms = [*row.rooms, room]
-        row.messages += 1
-        row.last_seen = max(row.last_seen, at)
-        s.add(row)
+            raw.run("INSERT INTO people (county, contact_key, contact_id, name, rooms, messages, first_seen, last_seen) "
+                    "VALUES (:c, :k, :i, :n, :rooms, 1, :at, :at)",
+                    {**key, "i": who.contact_id, "rooms": raw.json([room]), "at": raw.time(at)})
+            return
+        rooms = raw.read_json(row[1])
+        last = max(raw.read_time(row[2]), at)
+        if room in rooms:
+            raw.run("UPDATE people SET messages = messages + 1, last_seen = :at WHERE id = :id",
+                    {"at": raw.time(last), "id": row[0]})
+        else:
+            raw.run("UPDATE people SET messages = messages + 1, last_seen = :at, rooms = :rooms WHERE id = :id",
+                    {"at": raw.time(last), "rooms": raw.json([*rooms, room]), "id": row[0]})
 
     def note_room(self, topic: str, configured: bool, at: datetime, room_id: str | None = None) -> bool:
         """Remember a room a message came from; True the first time it is seen."""
-        s = self.session
-        row = s.exec(select(RoomSeen).where(RoomSeen.county == self.county, RoomSeen.topic == topic)).first()
-        first = row is None
+        raw = self.raw
+        row = raw.one("SELECT id, last_seen FROM rooms WHERE county = :c AND topic = :t", {"c": self.county, "t": topic})
         if row is None:
-            row = RoomSeen(county=self.county, topic=topic, first_seen=at, last_seen=at)
-        row.configured = configured
-        row.room_id = room_id or row.room_id
-        row.messages += 1
-        row.last_seen = max(row.last_seen, at)
-        s.add(row)
-        s.flush()
-        return first
+            raw.run("INSERT INTO rooms (county, topic, room_id, configured, messages, first_seen, last_seen) "
+                    "VALUES (:c, :t, :r, :conf, 1, :at, :at)",
+                    {"c": self.county, "t": topic, "r": room_id, "conf": raw.flag(configured), "at": raw.time(at)})
+            return True
+        raw.run("UPDATE rooms SET configured = :conf, room_id = COALESCE(:r, room_id), messages = messages + 1, "
+                "last_seen = :at WHERE id = :id",
+                {"conf": raw.flag(configured), "r": room_id, "at": raw.time(max(raw.read_time(row[1]), at)),
+                 "id": row[0]})
+        return False
 
     def rooms(self) -> list[RoomSeen]:
         """Every room seen, configured ones first."""
@@ -197,8 +272,9 @@ class SqlRepository:
 
     def pinned_id(self, unit: str, name: str) -> str | None:
         """The contact id a handler's name is pinned to in a unit (or by a pin of 0.1.0, in any unit)."""
-        rows = dict(self.session.exec(select(NamePin.unit, NamePin.contact_id).where(
-            NamePin.county == self.county, NamePin.name == name, col(NamePin.unit).in_([unit, LEGACY_UNIT]))).all())
+        rows = dict(self.raw.run(
+            "SELECT unit, contact_id FROM name_pins WHERE county = :c AND name = :n AND unit IN (:u, :legacy)",
+            {"c": self.county, "n": name, "u": unit, "legacy": LEGACY_UNIT}).fetchall())
         return rows.get(unit) or rows.get(LEGACY_UNIT)
 
     def pins(self) -> list[NamePin]:
@@ -234,24 +310,25 @@ class SqlRepository:
     # --- requests ----------------------------------------------------------------
     def next_number(self) -> int:
         """The next request number of the county (never reused)."""
-        s = self.session
-        counter = s.exec(select(Counter).where(Counter.county == self.county).with_for_update()).first()
-        if counter is None:
-            counter = Counter(county=self.county, last_number=0)
-        counter.last_number += 1
-        s.add(counter)
-        s.flush()
-        return counter.last_number
+        raw = self.raw
+        number = raw.scalar("UPDATE counters SET last_number = last_number + 1 WHERE county = :c RETURNING last_number",
+                            {"c": self.county})
+        if number is None:  # the county's first request (two at once: one fails and is tried again)
+            raw.run("INSERT INTO counters (county, last_number) VALUES (:c, 1)", {"c": self.county})
+            number = 1
+        return number
 
     def _locking(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
 
     def add(self, request: Request, step: Step) -> None:
         """Store a new request with its first event and its first stint."""
-        s = self.session
-        s.execute(insert(RequestRow.__table__).values(county=self.county, **request_values(request)))
+        raw = self.raw
+        values = _write(raw, request_values(request), REQUEST_TIMES, REQUEST_FLAGS)
+        raw.run(f"INSERT INTO requests (county, {', '.join(REQUEST_FIELDS)}) VALUES (:county, "
+                f"{placeholders(REQUEST_FIELDS)})", {"county": self.county, **values})
         self._append(step.event)
-        s.execute(insert(StintRow.__table__).values(county=self.county, **stint_values(step.current)))
+        self._insert_stint(step.current)
 
     def get(self, number: int, lock: bool = False) -> Request | None:
         """The request with that number and its current stint, or None.
@@ -260,16 +337,18 @@ class SqlRepository:
         ... FOR UPDATE; SQLite: its write transactions are serialised anyway), so a decision taken
         on it cannot be overtaken by another transaction's change.
         """
-        q = core_select(*(R[n] for n in REQUEST_FIELDS)).where(R.county == self.county, R.number == number)
-        if lock and self._locking():
-            q = q.with_for_update()
-        row = self.session.execute(q).first()
+        raw = self.raw
+        sql = (f"SELECT {_REQUEST_COLS}, {_STINT_COLS} FROM requests r LEFT JOIN stints s ON s.county = r.county "
+               "AND s.number = r.number AND s.seq = r.stint WHERE r.county = :c AND r.number = :n")
+        if lock and raw.pg:
+            sql += " FOR UPDATE OF r"
+        row = raw.one(sql, {"c": self.county, "n": number})
         if row is None:
             return None
-        req = request_from(row)
-        st = self.session.execute(core_select(*(S[n] for n in STINT_FIELDS)).where(
-            S.county == self.county, S.number == number, S.seq == req.stint)).first()
-        req.current = stint_from(st) if st else None
+        n = len(REQUEST_FIELDS)
+        req = request_from(_read(raw, row[:n], REQUEST_FIELDS, REQUEST_TIMES, REQUEST_FLAGS))
+        if row[n] is not None:
+            req.current = stint_from(_read(raw, row[n:], STINT_FIELDS, STINT_TIMES, STINT_FLAGS))
         return req
 
     def update(self, request: Request, step: Step) -> None:
@@ -278,12 +357,11 @@ class SqlRepository:
         The write matches only the version that was read: a copy that another transaction changed
         meanwhile is refused with StaleWrite (and the whole transaction is tried again).
         """
-        s = self.session
-        values = request_values(request)
-        values["version"] = request.version + 1
-        done = s.execute(update(RequestRow.__table__).where(
-            R.county == self.county, R.number == request.number, R.version == request.version,
-        ).values(**values))
+        raw = self.raw
+        values = _write(raw, request_values(request), REQUEST_TIMES, REQUEST_FLAGS)
+        values.update(county=self.county, version=request.version + 1, read_version=request.version)
+        done = raw.run(f"UPDATE requests SET {_REQUEST_SET} WHERE county = :county AND number = :number "
+                       "AND version = :read_version", values)
         if done.rowcount != 1:
             raise StaleWrite(f"request #{request.number} changed since it was read (version {request.version})")
         request.version += 1
@@ -291,31 +369,42 @@ class SqlRepository:
         if step.ended is not None:
             self._write_stint(step.ended)
         if step.started:
-            s.execute(insert(StintRow.__table__).values(county=self.county, **stint_values(step.current)))
+            self._insert_stint(step.current)
         else:
             self._write_stint(step.current)
 
     def _write_stint(self, st: Stint) -> None:
-        done = self.session.execute(update(StintRow.__table__).where(
-            S.county == self.county, S.number == st.number, S.seq == st.seq).values(**stint_values(st)))
+        raw = self.raw
+        values = _write(raw, stint_values(st), STINT_TIMES, STINT_FLAGS)
+        done = raw.run(f"UPDATE stints SET {_STINT_SET} WHERE county = :county AND number = :number AND seq = :seq",
+                       {"county": self.county, **values})
         if done.rowcount == 0:  # a request stored before stints were kept (tests build them by hand)
-            self.session.execute(insert(StintRow.__table__).values(county=self.county, **stint_values(st)))
+            self._insert_stint(st)
+
+    def _insert_stint(self, st: Stint) -> None:
+        raw = self.raw
+        values = _write(raw, stint_values(st), STINT_TIMES, STINT_FLAGS)
+        names = ", ".join(f'"{n}"' for n in STINT_FIELDS)
+        raw.run(f"INSERT INTO stints (county, {names}) VALUES (:county, {placeholders(STINT_FIELDS)})",
+                {"county": self.county, **values})
 
     def set_timer(self, request: Request) -> None:
         """Store only a request's timer (its next due time)."""
-        self.session.execute(update(RequestRow.__table__).where(
-            R.county == self.county, R.number == request.number).values(next_due_at=request.next_due_at))
+        raw = self.raw
+        raw.run("UPDATE requests SET next_due_at = :t WHERE county = :c AND number = :n",
+                {"t": raw.time(request.next_due_at), "c": self.county, "n": request.number})
 
     def due(self, now: datetime) -> list[int]:
         """Numbers of the requests whose timer has come, soonest first (one indexed query)."""
-        return list(self.session.execute(
-            core_select(R.number).where(R.county == self.county, R.next_due_at <= now)
-            .order_by(R.next_due_at, R.number)).scalars())
+        raw = self.raw
+        return raw.column("SELECT number FROM requests WHERE county = :c AND next_due_at <= :t "
+                          "ORDER BY next_due_at, number", {"c": self.county, "t": raw.time(now)})
 
     def next_timer(self, after: datetime) -> datetime | None:
         """The earliest request timer strictly after `after` (one indexed query)."""
-        return self.session.execute(
-            core_select(func.min(R.next_due_at)).where(R.county == self.county, R.next_due_at > after)).scalar()
+        raw = self.raw
+        return raw.read_time(raw.scalar("SELECT min(next_due_at) FROM requests WHERE county = :c AND next_due_at > :t",
+                                        {"c": self.county, "t": raw.time(after)}))
 
     def stints(self, number: int) -> list[Stint]:
         """A request's stints, first to last."""
@@ -325,13 +414,15 @@ class SqlRepository:
 
     def _append(self, e: Event) -> None:
         self.written.append(e)
-        self.session.execute(insert(EventRow.__table__).values(
-            county=self.county, number=e.number, kind=e.kind.value, at=e.at, tier=e.tier.key,
-            from_tier=e.from_tier.key if e.from_tier else None, actor=e.actor, actor_key=e.actor_key,
-            from_status=e.from_status.value if e.from_status else None,
-            to_status=e.to_status.value if e.to_status else None, note=e.note, rule=e.rule, data=e.data,
-            stint=e.stint,
-        ))
+        raw = self.raw
+        raw.run("INSERT INTO events (county, number, kind, at, tier, from_tier, actor, actor_key, from_status, "
+                "to_status, note, rule, data, stint) VALUES (:county, :number, :kind, :at, :tier, :from_tier, :actor, "
+                ":actor_key, :from_status, :to_status, :note, :rule, :data, :stint)", {
+                    "county": self.county, "number": e.number, "kind": e.kind.value, "at": raw.time(e.at),
+                    "tier": e.tier.key, "from_tier": e.from_tier.key if e.from_tier else None, "actor": e.actor,
+                    "actor_key": e.actor_key, "from_status": e.from_status.value if e.from_status else None,
+                    "to_status": e.to_status.value if e.to_status else None, "note": e.note, "rule": e.rule,
+                    "data": raw.json(e.data), "stint": e.stint})
 
     def events(self, number: int) -> list[Event]:
         """A request's event log, oldest first."""
@@ -384,10 +475,21 @@ class SqlRepository:
         """Requests by number."""
         if not numbers:
             return {}
-        rows = self.session.exec(select(RequestRow).where(
-            RequestRow.county == self.county, col(RequestRow.number).in_(sorted(set(numbers))),
-        ))
-        return {r.number: to_request(r) for r in rows}
+        out: dict[int, Request] = {}
+        wanted = sorted(set(numbers))
+        for i in range(0, len(wanted), 500):
+            part = wanted[i:i + 500]
+            marks = ", ".join(f":n{k}" for k in range(len(part)))
+            for req in self._requests(f"r.number IN ({marks})", {f"n{k}": n for k, n in enumerate(part)}):
+                out[req.number] = req
+        return out
+
+    def _requests(self, where: str, params: dict[str, Any], order: str = "r.number") -> list[Request]:
+        """Requests of this county matching a WHERE clause (on `r`), in order."""
+        raw = self.raw
+        rows = raw.run(f"SELECT {_REQUEST_COLS} FROM requests r WHERE r.county = :c AND {where} ORDER BY {order}",
+                       {"c": self.county, **params}).fetchall()
+        return [request_from(_read(raw, row, REQUEST_FIELDS, REQUEST_TIMES, REQUEST_FLAGS)) for row in rows]
 
     def try_lock_jobs(self) -> bool:
         """Take the county's time-driven-jobs lock for this transaction; False when another process has it."""
@@ -416,7 +518,26 @@ class SqlRepository:
 
     def find(self, flt: RequestFilter) -> list[Request]:
         """Requests matching the filter, by number."""
-        return [to_request(r) for r in self.session.exec(self._filtered(flt))]
+        raw = self.raw
+        where, params = ["1 = 1"], {}
+        if flt.statuses is not None:
+            marks = []
+            for k, status in enumerate(sorted(x.value for x in flt.statuses)):
+                params[f"s{k}"] = status
+                marks.append(f":s{k}")
+            where.append(f"r.status IN ({', '.join(marks)})")
+        for name, value in (("tier", flt.tier.key if flt.tier else None), ("township", flt.township),
+                            ("village", flt.village), ("requester_key", flt.requester_key)):
+            if value is not None:
+                where.append(f"r.{name} = :{name}")
+                params[name] = value
+        if flt.created_from is not None:
+            where.append("r.created_at >= :cf")
+            params["cf"] = raw.time(flt.created_from)
+        if flt.created_to is not None:
+            where.append("r.created_at < :ct")
+            params["ct"] = raw.time(flt.created_to)
+        return self._requests(" AND ".join(where), params)
 
     def stream(self, flt: RequestFilter, batch: int = 2000) -> Iterator[Request]:
         """Requests matching the filter, by number, fetched in batches (for large exports)."""
@@ -441,12 +562,14 @@ class SqlRepository:
                 to: PersonRef | None = None) -> bool:
         """Record a message to a room, or privately `to` someone (room None); False (and nothing recorded) when
         its key was recorded before."""
-        if key is not None and self.has_key(key):
-            return False
-        self.session.add(OutboxRow(county=self.county, room=room, text=text, mentions=mentions, key=key,
-                                   created_at=at, to_id=to.contact_id if to else None, to_name=to.name if to else None))
-        self.session.flush()
-        return True
+        raw = self.raw
+        done = raw.run(
+            "INSERT INTO outbox (county, room, to_id, to_name, text, mentions, key, status, attempts, created_at) "
+            "VALUES (:c, :room, :to_id, :to_name, :text, :mentions, :key, 'queued', 0, :at) "
+            "ON CONFLICT (county, key) DO NOTHING",
+            {"c": self.county, "room": room, "to_id": to.contact_id if to else None, "to_name": to.name if to else None,
+             "text": text, "mentions": raw.json(mentions), "key": key, "at": raw.time(at)})
+        return done.rowcount == 1
 
     def outbox(self, statuses: tuple[str, ...] = ("queued",), limit: int | None = None) -> list[OutboxRow]:
         """Outbox rows in the order they were recorded."""
@@ -509,8 +632,7 @@ class SqlRepository:
     # --- meta and audit ----------------------------------------------------------
     def get_meta(self, name: str) -> str | None:
         """A stored setting of the deployment (e.g. the clock's high-water mark)."""
-        row = self.session.get(Meta, (self.county, name))
-        return row.value if row else None
+        return self.raw.scalar("SELECT value FROM meta WHERE county = :c AND name = :n", {"c": self.county, "n": name})
 
     def delete_meta(self, name: str) -> None:
         """Forget a stored setting."""
@@ -518,10 +640,9 @@ class SqlRepository:
 
     def set_meta(self, name: str, value: str) -> None:
         """Store a setting of the deployment."""
-        row = self.session.get(Meta, (self.county, name)) or Meta(county=self.county, name=name, value=value)
-        row.value = value
-        self.session.add(row)
-        self.session.flush()
+        self.raw.run("INSERT INTO meta (county, name, value) VALUES (:c, :n, :v) "
+                     "ON CONFLICT (county, name) DO UPDATE SET value = excluded.value",
+                     {"c": self.county, "n": name, "v": value})
 
     def audit(self, at: datetime, who: str, action: str, detail: dict) -> None:
         """Write an audit record."""

@@ -87,6 +87,7 @@ def environment(tz: ZoneInfo, folder: Path | None = None) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # the shipped templates do not change while the bot runs: no stat() per message
     )
     env.filters.update({
         # 10月9日(周五) 17:30 in chat; 10月9日; 2026年10月9日; 2026-10-09 10:00 and 10-09 10:00 in reports
