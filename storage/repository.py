@@ -95,8 +95,15 @@ REQUEST_TIMES, REQUEST_FLAGS = _times(RequestRow.__table__), _flags(RequestRow._
 STINT_TIMES, STINT_FLAGS = _times(StintRow.__table__), _flags(StintRow.__table__)
 _REQUEST_COLS = ", ".join(f"r.{n}" for n in REQUEST_FIELDS)
 _STINT_COLS = ", ".join(f's."{n}"' for n in STINT_FIELDS)  # "end" is a keyword of SQL
-_REQUEST_SET = ", ".join(f"{n} = :{n}" for n in REQUEST_FIELDS if n != "number")
-_STINT_SET = ", ".join(f'"{n}" = :{n}' for n in STINT_FIELDS if n not in ("number", "seq"))
+_NOTHING = '"number" = "number"'  # an UPDATE that changes no value
+# the rooms each person was last read to have spoken in (people table): lets the common message skip a read
+_SEEN_IN: dict[tuple[str, str, str], frozenset[str]] = {}
+
+
+def _changed(values: dict[str, Any], loaded: dict[str, Any] | None, keys: tuple[str, ...]) -> str:
+    """The SET clause of the columns whose values differ from those read (all of them when nothing was read)."""
+    names = [n for n in values if n not in keys and (loaded is None or n not in loaded or loaded[n] != values[n])]
+    return ", ".join(f'"{n}" = :{n}' for n in names) or _NOTHING
 
 
 def _read(raw: Raw, values: Sequence[Any], names: Sequence[str], times: frozenset[str],
@@ -166,6 +173,9 @@ class SqlRepository:
         self.written: list[Event] = []  # events appended in this transaction, for the log after commit
         self._raw: Raw | None = None
         self._session: Session | None = None
+        # column values as read, by request number (and stint): an update writes only what changed
+        self._loaded: dict[int, dict[str, Any]] = {}
+        self._loaded_stints: dict[tuple[int, int], dict[str, Any]] = {}
 
     @property
     def raw(self) -> Raw:
@@ -204,37 +214,38 @@ class SqlRepository:
     def note_person(self, who: PersonRef, room: str, at: datetime) -> None:
         """Remember that this person spoke in this room."""
         raw = self.raw
-        key = {"c": self.county, "k": who.key, "n": who.name}
-        row = raw.one("SELECT id, rooms, last_seen FROM people WHERE county = :c AND contact_key = :k AND name = :n",
-                      key)
+        key = {"c": self.county, "k": who.key, "n": who.name, "at": raw.time(at)}
+        seen = _SEEN_IN.get((self.county, who.key, who.name))
+        if seen is not None and room in seen:  # the common case: one statement
+            done = raw.run("UPDATE people SET messages = messages + 1, last_seen = CASE WHEN last_seen < :at "
+                           "THEN :at ELSE last_seen END WHERE county = :c AND contact_key = :k AND name = :n", key)
+            if done.rowcount:
+                return
+        row = raw.one("SELECT id, rooms FROM people WHERE county = :c AND contact_key = :k AND name = :n", key)
         if row is None:
             raw.run("INSERT INTO people (county, contact_key, contact_id, name, rooms, messages, first_seen, last_seen) "
-                    "VALUES (:c, :k, :i, :n, :rooms, 1, :at, :at)",
-                    {**key, "i": who.contact_id, "rooms": raw.json([room]), "at": raw.time(at)})
+                    "VALUES (:c, :k, :i, :n, :rooms, 1, :at, :at)", {**key, "i": who.contact_id, "rooms": raw.json([room])})
             return
         rooms = raw.read_json(row[1])
-        last = max(raw.read_time(row[2]), at)
-        if room in rooms:
-            raw.run("UPDATE people SET messages = messages + 1, last_seen = :at WHERE id = :id",
-                    {"at": raw.time(last), "id": row[0]})
-        else:
-            raw.run("UPDATE people SET messages = messages + 1, last_seen = :at, rooms = :rooms WHERE id = :id",
-                    {"at": raw.time(last), "rooms": raw.json([*rooms, room]), "id": row[0]})
+        _SEEN_IN[(self.county, who.key, who.name)] = frozenset(rooms)  # as stored: rooms are only ever added
+        added = {} if room in rooms else {"rooms": raw.json([*rooms, room])}
+        raw.run("UPDATE people SET messages = messages + 1, last_seen = CASE WHEN last_seen < :at THEN :at "
+                f"ELSE last_seen END{', rooms = :rooms' if added else ''} WHERE id = :id", {**key, **added, "id": row[0]})
 
     def note_room(self, topic: str, configured: bool, at: datetime, room_id: str | None = None) -> bool:
         """Remember a room a message came from; True the first time it is seen."""
         raw = self.raw
-        row = raw.one("SELECT id, last_seen FROM rooms WHERE county = :c AND topic = :t", {"c": self.county, "t": topic})
-        if row is None:
-            raw.run("INSERT INTO rooms (county, topic, room_id, configured, messages, first_seen, last_seen) "
-                    "VALUES (:c, :t, :r, :conf, 1, :at, :at)",
-                    {"c": self.county, "t": topic, "r": room_id, "conf": raw.flag(configured), "at": raw.time(at)})
-            return True
-        raw.run("UPDATE rooms SET configured = :conf, room_id = COALESCE(:r, room_id), messages = messages + 1, "
-                "last_seen = :at WHERE id = :id",
-                {"conf": raw.flag(configured), "r": room_id, "at": raw.time(max(raw.read_time(row[1]), at)),
-                 "id": row[0]})
-        return False
+        t = raw.time(at)
+        done = raw.run("UPDATE rooms SET configured = :conf, room_id = COALESCE(:r, room_id), messages = messages + 1, "
+                       "last_seen = CASE WHEN last_seen < :at THEN :at ELSE last_seen END "
+                       "WHERE county = :c AND topic = :t",
+                       {"conf": raw.flag(configured), "r": room_id, "at": t, "c": self.county, "t": topic})
+        if done.rowcount:
+            return False
+        raw.run("INSERT INTO rooms (county, topic, room_id, configured, messages, first_seen, last_seen) "
+                "VALUES (:c, :t, :r, :conf, 1, :at, :at)",
+                {"c": self.county, "t": topic, "r": room_id, "conf": raw.flag(configured), "at": t})
+        return True
 
     def rooms(self) -> list[RoomSeen]:
         """Every room seen, configured ones first."""
@@ -347,8 +358,10 @@ class SqlRepository:
             return None
         n = len(REQUEST_FIELDS)
         req = request_from(_read(raw, row[:n], REQUEST_FIELDS, REQUEST_TIMES, REQUEST_FLAGS))
+        self._loaded[number] = dict(zip(REQUEST_FIELDS, row[:n], strict=True))
         if row[n] is not None:
             req.current = stint_from(_read(raw, row[n:], STINT_FIELDS, STINT_TIMES, STINT_FLAGS))
+            self._loaded_stints[(number, req.current.seq)] = dict(zip(STINT_FIELDS, row[n:], strict=True))
         return req
 
     def update(self, request: Request, step: Step) -> None:
@@ -359,8 +372,11 @@ class SqlRepository:
         """
         raw = self.raw
         values = _write(raw, request_values(request), REQUEST_TIMES, REQUEST_FLAGS)
-        values.update(county=self.county, version=request.version + 1, read_version=request.version)
-        done = raw.run(f"UPDATE requests SET {_REQUEST_SET} WHERE county = :county AND number = :number "
+        values["version"] = request.version + 1
+        # only the columns that changed: an unchanged indexed column costs no index write
+        changed = _changed(values, self._loaded.pop(request.number, None), ("number",))
+        values.update(county=self.county, read_version=request.version)
+        done = raw.run(f"UPDATE requests SET {changed} WHERE county = :county AND number = :number "
                        "AND version = :read_version", values)
         if done.rowcount != 1:
             raise StaleWrite(f"request #{request.number} changed since it was read (version {request.version})")
@@ -376,7 +392,11 @@ class SqlRepository:
     def _write_stint(self, st: Stint) -> None:
         raw = self.raw
         values = _write(raw, stint_values(st), STINT_TIMES, STINT_FLAGS)
-        done = raw.run(f"UPDATE stints SET {_STINT_SET} WHERE county = :county AND number = :number AND seq = :seq",
+        loaded = self._loaded_stints.pop((st.number, st.seq), None)
+        changed = _changed(values, loaded, ("number", "seq"))
+        if loaded is not None and changed == _NOTHING:
+            return
+        done = raw.run(f"UPDATE stints SET {changed} WHERE county = :county AND number = :number AND seq = :seq",
                        {"county": self.county, **values})
         if done.rowcount == 0:  # a request stored before stints were kept (tests build them by hand)
             self._insert_stint(st)
