@@ -112,8 +112,8 @@ class Relay:
         self.failed = 0  # messages this process failed to handle (kept in the database)
 
     # --- inbound -----------------------------------------------------------------
-    def receive(self, msg: Inbound) -> None:
-        """Handle one chat message and queue the replies (sending is separate: see `flush`).
+    def receive(self, msg: Inbound) -> int:
+        """Handle one chat message and queue the replies (sending is separate: see `flush`); how many were queued.
 
         A message the bot fails on because of its own error is kept (see `minqing failed`) and
         answered with an apology; it never stops the bot.
@@ -121,14 +121,15 @@ class Relay:
         msg = storable_message(msg)
         if not msg.private and self.config.county.place(msg.room) is None:
             self._unconfigured(msg)
-            return
+            return 0
         try:
-            self._handle(msg)
+            return self._handle(msg)
         except Exception as e:  # a bug of ours: keep the message, apologise, carry on
             log.exception("failed to handle message %s in %s", msg.msg_id, msg.room,
                           extra={"event": "message_failed", "msg_id": msg.msg_id})
             self.failed += 1
             self._keep_failed(msg, e)
+            return 1
 
     def _keep_failed(self, msg: Inbound, error: Exception) -> None:
         """Keep a message the bot failed on, and apologise; if even that cannot be stored, say so in the log."""
@@ -154,15 +155,15 @@ class Relay:
             log.warning("messages from a room not in the config are ignored: %r (add it to the config to "
                         "serve it; `minqing rooms` lists the rooms seen)", msg.room)
 
-    def _handle(self, msg: Inbound) -> None:
+    def _handle(self, msg: Inbound) -> int:
         for attempt in (1, 2):
             try:
                 with self.db.transaction() as tx:
                     if not msg.private:
                         tx.note_room(msg.room, True, msg.ts, msg.room_id)
-                    self._record(tx, self.service.handle(tx, msg), msg.ts)
+                    queued = self._record(tx, self.service.handle(tx, msg), msg.ts)
                 log_transitions(tx.written)
-                return
+                return queued
             except (IntegrityError, OperationalError, StaleWrite) as e:
                 # another process took the same number or message id first, or changed the request
                 # this message acts on: try once more on fresh data, then report
@@ -183,8 +184,8 @@ class Relay:
         return queued
 
     def next_due(self, after: datetime) -> datetime | None:
-        """When the next time-driven job falls due after `after`, if any."""
-        with self.db.transaction() as tx:
+        """When the next time-driven job falls due after `after`, if any (a read: it takes no write lock)."""
+        with self.db.snapshot() as tx:
             return self.service.next_due(tx, after)
 
     # --- outbound -----------------------------------------------------------------

@@ -635,6 +635,29 @@ class SqlRepository:
                 .execution_options(synchronize_session=False))
         return self.session.execute(stmt).scalars().first()
 
+    def claim_due(self, now: datetime, holder: str) -> list[OutboxRow]:
+        """Take every queued message whose time has come for sending, in one statement; oldest first."""
+        raw = self.raw
+        rows = raw.run("UPDATE outbox SET status = 'sending', holder = :h, attempts = attempts + 1 "
+                       "WHERE county = :c AND status = 'queued' AND (not_before IS NULL OR not_before <= :now) "
+                       "RETURNING id, room, to_id, to_name, text, mentions, key, attempts, created_at",
+                       {"h": holder, "c": self.county, "now": raw.time(now)}).fetchall()
+        out = [OutboxRow(id=r[0], county=self.county, room=r[1], to_id=r[2], to_name=r[3], text=r[4],
+                         mentions=raw.read_json(r[5]), key=r[6], status="sending", holder=holder, attempts=r[7],
+                         created_at=raw.read_time(r[8])) for r in rows]
+        return sorted(out, key=lambda r: r.id)
+
+    def sent_all(self, ids: Sequence[int], holder: str, at: datetime) -> int:
+        """Mark messages this holder took as sent; how many were still its own."""
+        if not ids:
+            return 0
+        raw = self.raw
+        marks = ", ".join(f":i{k}" for k in range(len(ids)))
+        return raw.run(f"UPDATE outbox SET status = 'sent', sent_at = :at, error = NULL WHERE county = :c "
+                       f"AND status = 'sending' AND holder = :h AND id IN ({marks})",
+                       {"at": raw.time(at), "c": self.county, "h": holder,
+                        **{f"i{k}": i for k, i in enumerate(ids)}}).rowcount
+
     def finish_outbox(self, row_id: int, holder: str, **values: Any) -> bool:
         """Record how a send ended, only if `holder` is still sending it; False when it was not."""
         stmt = (update(OutboxRow)

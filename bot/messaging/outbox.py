@@ -148,14 +148,22 @@ class Outbox:
         return True
 
     def drain(self, transport: Transport, now: datetime) -> int:
-        """Send every queued message that is due now, without pacing (simulated groups)."""
-        count = 0
-        while rows := self.due(now):
-            progressed = False
-            for row in rows:
-                if self.send_one(transport, row.id, now):
-                    count += 1
-                    progressed = True
-            if not progressed:
-                break
-        return count
+        """Send every queued message that is due now, without pacing (simulated groups).
+
+        They are taken for sending in one transaction (at most once, as ever), sent, and recorded as
+        sent in one more; a failed one is recorded on its own, to be retried.
+        """
+        with self.db.transaction() as tx:
+            rows = tx.claim_due(now, self.holder)
+        sent: list[int] = []
+        for row in rows:
+            try:
+                transport.send(row.room, row.text, mentions_of(row), to=recipient(row))
+            except SendError as e:
+                self.failed(row.id, now, str(e))
+                continue
+            sent.append(row.id)
+        if sent:
+            with self.db.transaction() as tx:
+                tx.sent_all(sent, self.holder, now)
+        return len(sent)

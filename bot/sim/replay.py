@@ -19,6 +19,7 @@ from routing.model import Inbound
 log = logging.getLogger(__name__)
 
 MARK = "clock_mark"
+SAVE_MARK_EVERY = 500  # lines and ticks between two stores of the clock's high-water mark
 MAX_TEXT = 100_000  # longer lines are cut (and logged): a chat message is never this long
 
 
@@ -139,11 +140,22 @@ class Replayer:
         with relay.db.transaction() as tx:
             mark = tx.get_meta(MARK)
         self.mark: datetime | None = datetime.fromisoformat(mark) if mark else None
+        self._unsaved = 0
 
     def _save_mark(self, when: datetime) -> None:
         self.mark = when
         with self.relay.db.transaction() as tx:
             tx.set_meta(MARK, when.isoformat())
+
+    def _advance(self, when: datetime) -> None:
+        """Move the clock's high-water mark; it is stored now and then, and when a replay ends (a mark left
+        behind by a crash only makes the next replay look again at lines it has already handled: each is
+        handled once, by its id, and every time-driven job once, by its key)."""
+        self.mark = when
+        self._unsaved += 1
+        if self._unsaved >= SAVE_MARK_EVERY:
+            self._save_mark(when)
+            self._unsaved = 0
 
     def run_until(self, when: datetime) -> None:
         """Run every job due up to and including `when`, each at its due time."""
@@ -151,9 +163,9 @@ class Replayer:
             self._save_mark(when)  # a fresh database's clock starts here
         while (due := self.relay.next_due(self.mark)) is not None and due <= when:
             self.clock.set(due)
-            self.relay.tick(due)
-            self.relay.flush(due)
-            self._save_mark(due)
+            if self.relay.tick(due):
+                self.relay.flush(due)
+            self._advance(due)
         self.clock.set(max(when, self.clock.now()))
 
     def feed(self, lines: Iterable[str | bytes], on_line: Callable[[int], None] | None = None) -> int:
@@ -161,22 +173,26 @@ class Replayer:
         tz = self.relay.config.tz
         bot = self.relay.config.policy.bot_name
         count = 0
-        for lineno, raw in enumerate(lines, 1):
-            line = parse_line(decode_line(raw, lineno), lineno, tz, bot)
-            if line is None:
-                continue
-            if self.mark is not None and line.ts < self.mark:
-                raise ReplayInputError(
-                    lineno, f"time goes backwards: {line.ts.isoformat()} is before {self.mark.isoformat()}, "
-                    "where the clock already is")
-            self.run_until(line.ts)
-            if line.message is not None:
-                self.relay.receive(line.message)
-                self.relay.flush(line.ts)
-            self._save_mark(line.ts)
-            count += 1
-            if on_line:
-                on_line(lineno)
+        try:
+            for lineno, raw in enumerate(lines, 1):
+                line = parse_line(decode_line(raw, lineno), lineno, tz, bot)
+                if line is None:
+                    continue
+                if self.mark is not None and line.ts < self.mark:
+                    raise ReplayInputError(
+                        lineno, f"time goes backwards: {line.ts.isoformat()} is before {self.mark.isoformat()}, "
+                        "where the clock already is")
+                self.run_until(line.ts)
+                if line.message is not None and self.relay.receive(line.message):
+                    self.relay.flush(line.ts)
+                self._advance(line.ts)
+                count += 1
+                if on_line:
+                    on_line(lineno)
+        finally:
+            if self.mark is not None and self._unsaved:
+                self._save_mark(self.mark)
+                self._unsaved = 0
         return count
 
     def finish(self, until: datetime | None) -> None:
