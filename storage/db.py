@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import event, inspect
+from sqlalchemy import Connection, event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
@@ -118,6 +118,7 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._file: Path | None = None  # the SQLite database's file (None: in memory, or not SQLite)
         self._local_send_lock = threading.Lock()
+        self._batch: tuple[int, Connection] | None = None  # (thread, connection) of a group commit
         kwargs: dict = {}
         if self.is_sqlite:
             db = parsed.database
@@ -188,6 +189,14 @@ class Database:
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[SqlRepository]:
         """A read-only repository on one consistent snapshot that does not block the bot's writes (reports)."""
+        batch = self._batch_connection()
+        if batch is not None:  # inside a group commit: read what it has written
+            repo = SqlRepository(batch, self.county)
+            try:
+                yield repo
+            finally:
+                repo.close()
+            return
         if self.is_sqlite:
             options: dict = {_SNAPSHOT: True}  # WAL: readers see one snapshot and never block writers
         else:
@@ -204,7 +213,21 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[SqlRepository]:
-        """A repository inside one transaction: committed on success, rolled back on error."""
+        """A repository inside one transaction: committed on success, rolled back on error.
+
+        Inside `batch()` it is a savepoint of the batch's transaction: rolled back alone on error,
+        committed with the batch.
+        """
+        batch = self._batch_connection()
+        if batch is not None:
+            with batch.begin_nested():
+                repo = SqlRepository(batch, self.county)
+                try:
+                    yield repo
+                    repo.flush()
+                finally:
+                    repo.close()
+            return
         with self.engine.connect() as conn, conn.begin():
             repo = SqlRepository(conn, self.county)
             try:
@@ -212,6 +235,25 @@ class Database:
                 repo.flush()
             finally:
                 repo.close()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group commit for one thread: every transaction it opens meanwhile is a savepoint of one transaction,
+        committed (one disk flush) when the batch ends. Whoever uses it must announce nothing of the batch
+        before then (replay prints what the bot said only after the commit)."""
+        if self._batch_connection() is not None:
+            yield
+            return
+        with self.engine.connect() as conn, conn.begin():
+            self._batch = (threading.get_ident(), conn)
+            try:
+                yield
+            finally:
+                self._batch = None
+
+    def _batch_connection(self) -> Connection | None:
+        batch = self._batch
+        return batch[1] if batch is not None and batch[0] == threading.get_ident() else None
 
     def backup_to(self, target: Path) -> int:
         """Copy a SQLite database to a new file `target` with SQLite's online backup; returns the pages copied."""

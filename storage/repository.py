@@ -188,8 +188,9 @@ class SqlRepository:
     def session(self) -> Session:
         """An ORM session in this transaction (it never commits or rolls back the transaction itself)."""
         if self._session is None:
-            # bound to a connection already in its transaction, the session never commits it
-            self._session = Session(bind=self.connection, expire_on_commit=False)
+            # bound to a connection already in its transaction (or savepoint): the session never commits it, and
+            # closing it leaves it alone ("rollback_only": no savepoint of its own that closing would undo)
+            self._session = Session(bind=self.connection, expire_on_commit=False, join_transaction_mode="rollback_only")
         return self._session
 
     def flush(self) -> None:

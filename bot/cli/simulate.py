@@ -64,16 +64,21 @@ def _temporary_db(cfg: Config, db: str | None):
 def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | None, runs: list[Relay]) -> int:
     clock = ManualClock(datetime.fromtimestamp(0).astimezone(cfg.tz))
     emitted = 0
+    held: list[str] = []  # what the bot said in the group of lines not yet committed
 
     def emit(said) -> None:
+        held.append(said_json(said, cfg.tz) + "\n")
+
+    def release() -> None:
         nonlocal emitted
-        emitted += 1
-        sys.stdout.write(said_json(said, cfg.tz) + "\n")
+        emitted += len(held)
+        sys.stdout.write("".join(held))
         sys.stdout.flush()
+        held.clear()
 
     relay = Relay(cfg, database, SimulatedTransport(clock, on_send=emit))
     runs.append(relay)
-    replayer = Replayer(relay, clock)
+    replayer = Replayer(relay, clock, on_commit=release)
     if replayer.mark is not None:
         clock.set(replayer.mark)
     # read bytes and decode line by line: a bad byte is reported with its line number, and the lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 MARK = "clock_mark"
 SAVE_MARK_EVERY = 500  # lines and ticks between two stores of the clock's high-water mark
+BATCH_LINES = 200  # lines replayed in one transaction (group commit)
 MAX_TEXT = 100_000  # longer lines are cut (and logged): a chat message is never this long
 
 
@@ -134,9 +135,10 @@ def said_json(said: Said, tz: ZoneInfo) -> str:
 class Replayer:
     """Feeds lines to the relay, running the time-driven jobs that fall due in between."""
 
-    def __init__(self, relay: Relay, clock: ManualClock) -> None:
+    def __init__(self, relay: Relay, clock: ManualClock, on_commit: Callable[[], None] = lambda: None) -> None:
         self.relay = relay
         self.clock = clock
+        self.on_commit = on_commit  # what the bot said so far is committed: it may be let out
         with relay.db.transaction() as tx:
             mark = tx.get_meta(MARK)
         self.mark: datetime | None = datetime.fromisoformat(mark) if mark else None
@@ -169,31 +171,57 @@ class Replayer:
         self.clock.set(max(when, self.clock.now()))
 
     def feed(self, lines: Iterable[str | bytes], on_line: Callable[[int], None] | None = None) -> int:
-        """Replay JSON Lines (text, or bytes decoded one line at a time); returns how many lines were processed."""
-        tz = self.relay.config.tz
-        bot = self.relay.config.policy.bot_name
+        """Replay JSON Lines (text, or bytes decoded one line at a time); returns how many lines were processed.
+
+        Lines go through in groups of BATCH_LINES, each group one transaction (one disk flush); what
+        the bot said during a group is let out (`on_commit`) only once the group is committed. A bad
+        line stops the replay after the lines before it are committed.
+        """
+        numbered = enumerate(lines, 1)
         count = 0
         try:
-            for lineno, raw in enumerate(lines, 1):
-                line = parse_line(decode_line(raw, lineno), lineno, tz, bot)
-                if line is None:
-                    continue
-                if self.mark is not None and line.ts < self.mark:
-                    raise ReplayInputError(
-                        lineno, f"time goes backwards: {line.ts.isoformat()} is before {self.mark.isoformat()}, "
-                        "where the clock already is")
-                self.run_until(line.ts)
-                if line.message is not None and self.relay.receive(line.message):
-                    self.relay.flush(line.ts)
-                self._advance(line.ts)
-                count += 1
-                if on_line:
-                    on_line(lineno)
+            while True:
+                with self.relay.db.batch():
+                    done, error, more = self._feed_some(numbered, on_line)
+                count += done
+                self.on_commit()
+                if error is not None:
+                    raise error
+                if not more:
+                    return count
         finally:
             if self.mark is not None and self._unsaved:
                 self._save_mark(self.mark)
                 self._unsaved = 0
-        return count
+                self.on_commit()
+
+    def _feed_some(self, numbered: Iterator[tuple[int, str | bytes]],
+                   on_line: Callable[[int], None] | None) -> tuple[int, ReplayInputError | None, bool]:
+        """Up to BATCH_LINES lines: (how many, the bad line's error if one stopped them, whether lines remain)."""
+        tz = self.relay.config.tz
+        bot = self.relay.config.policy.bot_name
+        count = 0
+        for lineno, raw in numbered:
+            try:
+                line = parse_line(decode_line(raw, lineno), lineno, tz, bot)
+                if line is not None and self.mark is not None and line.ts < self.mark:
+                    raise ReplayInputError(
+                        lineno, f"time goes backwards: {line.ts.isoformat()} is before {self.mark.isoformat()}, "
+                        "where the clock already is")
+            except ReplayInputError as e:
+                return count, e, False
+            if line is None:
+                continue
+            self.run_until(line.ts)
+            if line.message is not None and self.relay.receive(line.message):
+                self.relay.flush(line.ts)
+            self._advance(line.ts)
+            count += 1
+            if on_line:
+                on_line(lineno)
+            if count >= BATCH_LINES:
+                return count, None, True
+        return count, None, False
 
     def finish(self, until: datetime | None) -> None:
         """Run the clock on to `until` after the last line."""
@@ -201,5 +229,8 @@ class Replayer:
             return
         if self.mark is not None and until < self.mark:
             raise ReplayInputError(0, f"--until {until.isoformat()} is before the clock ({self.mark.isoformat()})")
-        self.run_until(until)
-        self._save_mark(until)
+        with self.relay.db.batch():
+            self.run_until(until)
+            self._save_mark(until)
+        self._unsaved = 0
+        self.on_commit()
