@@ -6,6 +6,7 @@ import re
 
 from routing.grammar import normalize, strip_leading_mentions
 from routing.policy import Intake
+from routing.text import analysed
 
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
@@ -49,7 +50,7 @@ def request_text(text: str, intake: Intake, bot_name: str, mentioned: bool) -> s
 
 def is_request_after_trigger(rest: str) -> bool:
     """True when what follows a trigger word asks for something rather than chats about it."""
-    content = _PUNCT.sub("", rest)
+    content = _PUNCT.sub("", analysed(rest))
     if len(content) < 2:
         return False
     if _CHAT.search(content) and not _STILL.search(content):
