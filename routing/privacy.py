@@ -8,37 +8,42 @@ its digits are read in groups:
   四肆 4, 五伍 5, 六陆 6, 七柒 7, 八捌 8, 九玖 9; a keycap (1️⃣) is its digit. Where digits and
   numerals meet (138一二三四5678) a new group starts, and the groups read on as one number;
 - groups separated by a run of separators (spaces, dots, dashes, commas, slashes, brackets: see
-  SEPARATORS) read on as one number when the separators inside it are of one kind (spaces around
-  them aside), the run after the number's first group excepted: 139.1009.7063, 138 - 1234 - 5678,
+  SEPARATORS) read on as one number when the separator runs inside it are of one kind (spaces
+  around a mark aside), the first run excepted: 139.1009.7063, 138 - 1234 - 5678,
   522228-19900101-0019, +86 138-1234-5678, (0856) 234-5678, 1 3 8 1 2 3 4 5 6 7 8. A list of
   dates (1990-1-19, 1990-2-3) changes kind, and is no number;
 - a number begins at a group's first digit and ends at a group's last: digits glued to more digits
-  are never cut out of a longer run.
+  are never cut out of a longer run. Only numerals glued to a Chinese character may be a word's
+  (张三一三八…, …五六七八一下): up to WORD_NUMERALS of them at either end are read with the number
+  and without it.
 
 What is detected, and how it is masked (each hidden digit or numeral becomes one *, everything else
-stays as written, so 138 - 1234 - 5678 becomes 138 - **** - 5678). Where several readings start at
-the same group, the longest wins:
+stays as written, so 138 - 1234 - 5678 becomes 138 - **** - 5678):
 
 - mobile: 1[3-9] and 9 more digits, also after 86, +86, 0086 or a 0; by its shape, allocated or
   not (a mistyped number is still someone's): 138****5678, the first 3 and the last 4 stay;
-- landline: 0, an area code and a local number as `phonenumbers` validates it for China (also
-  after 86 or 0086 instead of the 0): 0856-*****78, the area code and the last 2 stay; a local
-  number of 7-8 digits without an area code only right after 电话, 座机, 固话, 手机, 联系, 号码 or 打
-  (*****78);
+- landline: 0, an area code and a local number as `phonenumbers` validates it for China, or a
+  local number it does not list in a real area and of that area's length (also after 86 or 0086
+  instead of the 0): 0856-*****78, the area code and the last 2 stay; a local number of 7-8 digits
+  without an area code only right after 电话, 座机, 固话, 手机, 联系, 号码 or 打 (*****78);
 - resident ID: 18 characters (the last may be X) with the check digit and birth date of
   `stdnum.cn.ric`; 15 digits (the first-generation card) with an area `stdnum.cn.ric` knows and a
   valid birth date; any 18 or 15 right after 身份证 or 证件号, even with a wrong check digit:
   522228********0019, the first 6 and the last 4 stay;
 - bank card: 16-19 digits starting with 3, 4, 5, 6 or 9 that pass the Luhn check (`stdnum.luhn`),
   or any 16-19 right after 卡号, 银行卡, 账号, 帐号, 账户, 帐户 or 存折: 6222***********0128, the
-  first 4 and the last 4 stay;
+  first 4 and the last 4 stay (an 18-digit ID that is also a card number: 4 and 4 stay);
 - street address with a house number (和平路15号, 楼台村3组12号, 幸福小区5栋2单元301): every number
   of it hidden, 和平路**号.
+
+Every way of reading the digits counts: from each place a number can start, each reading hides
+its digits, and a digit shows only when no reading hides it (in 第一6222…, both 16222… and 6222…
+are read). `find` reports, of overlapping readings, the longer.
 
 Not personal data: request numbers (#12), dates (2026年10月9日, 2026-10-09), times (09:30), amounts
 (3000元, 3,000元), counts, and room numbers without a street or estate (302室).
 
-Cost: linear in the length of the text, however long: groups are read in one pass, a number spans
+Cost: linear in the length of the text, however long: groups are read in one pass, a reading spans
 at most MAX_DIGITS digits, and the address pattern has only bounded repetitions.
 """
 
@@ -89,7 +94,8 @@ _VALUE = {**{d: d for d in "0123456789"}, **NUMERALS}
 SEPARATORS = frozenset(" .·•・-‐‑‒–—―−,、/\\()")
 _KEYCAP = frozenset("\ufe0e\ufe0f\u20e3")  # variation selectors and the enclosing keycap: 1️⃣ is 1
 MAX_DIGITS = 19  # the longest number detected (a bank card; 0086 and a landline is 15)
-_SIZES = frozenset((7, 8, *range(10, MAX_DIGITS + 1)))  # how many digits a number detected has
+WORD_NUMERALS = 2  # at most this many numerals of a word glued to a number in numerals (张三, 一下, 两次)
+_WHOLE = range(1)
 
 
 @dataclass(slots=True)
@@ -100,6 +106,9 @@ class _Group:
     at: list[int]
     join: str | None  # None: not joined; "": digits meet numerals; else the kind of separator run
     x_at: int | None = None  # where an X right after the digits is (the check digit of an ID ends in X)
+    # how many numerals at its start or end may be a word's glued to it (张三一三八…, …五六七八一下): 0 up to 2
+    skips: range = _WHOLE
+    cuts: range = _WHOLE
 
 
 @functools.lru_cache(maxsize=1024)
@@ -107,6 +116,10 @@ def _separator_kind(run: str) -> str:
     # " - ", "- " and "--" are one kind: what matters is the mark, not the spaces around it
     marks = set(run) - {" "}
     return "".join(sorted(marks)) if marks else " "
+
+
+def _han(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" and ch not in _VALUE
 
 
 def _groups(ft: str) -> Iterator[_Group]:
@@ -134,9 +147,13 @@ def _groups(ft: str) -> Iterator[_Group]:
             at.append(i)
             i += 1
         x_at = None
-        if ascii_digits and i < n and ft[i] in "Xx" and not (i + 1 < n and ft[i + 1].isascii() and ft[i + 1].isalnum()):
+        if i < n and ft[i] in "Xx" and not (i + 1 < n and ft[i + 1].isascii() and ft[i + 1].isalnum()):
             x_at = i
-        yield _Group("".join(digits), at, join, x_at)
+        numerals = not ascii_digits
+        word = range(min(WORD_NUMERALS, len(digits) - 1) + 1)
+        yield _Group("".join(digits), at, join, x_at,
+                     word if numerals and at[0] > 0 and _han(ft[at[0] - 1]) else _WHOLE,
+                     word if numerals and i < n and _han(ft[i]) else _WHOLE)
         # how the next group, if any comes at once, is joined to this one
         if i < n and ft[i] in _VALUE:
             join = ""
@@ -191,20 +208,44 @@ def _id15(d: str) -> bool:
     return True
 
 
+_FIXED = (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+_PROBES = ("23456789", "56789012", "87654321", "62345678")  # local numbers of the kinds most areas assign
+
+
+def _fixed_line(national: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(national, "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in _FIXED else None
+
+
 @functools.lru_cache(maxsize=4096)
 def _landline_head(national: str) -> int | None:
     """How many digits of a national number (0 + area code + local) are its 0 and area code; None when no landline."""
     if not 10 <= len(national) <= 12 or national[1] == "0":
         return None
-    try:
-        number = phonenumbers.parse(national, "CN")
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in (
-        phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE
-    ):
-        return None
-    return 1 + (phonenumbers.length_of_geographical_area_code(number) or 3)
+    number = _fixed_line(national)
+    if number is not None:
+        return 1 + (phonenumbers.length_of_geographical_area_code(number) or 3)
+    # a local number phonenumbers does not list (010-8000 0000), in a real area and of that area's length:
+    # still someone's line
+    for area in (2, 3):
+        if _real_area(national[1:1 + area], len(national) - 1 - area):
+            return 1 + area
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _real_area(area: str, local_length: int) -> bool:
+    """True when `area` is an area code whose local numbers have `local_length` digits."""
+    if local_length not in (7, 8):
+        return False
+    for probe in _PROBES:
+        number = _fixed_line("0" + area + probe[:local_length])
+        if number is not None and phonenumbers.length_of_geographical_area_code(number) == len(area):
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +263,24 @@ class _Context:
         return cls(bool(_ID_WORDS.search(text)), bool(_CARD_WORDS.search(text)), bool(_PHONE_WORDS.search(text)))
 
 
+@functools.lru_cache(maxsize=256)
+def _sizes(first: str, words: _Context) -> frozenset[int]:
+    """How many digits a number starting with `first` can have for `_read` to take it (keep the two in step)."""
+    sizes = {15, 18}  # ID numbers
+    if first in "34569" or words.card_word:
+        sizes.update(range(16, MAX_DIGITS + 1))
+    if first in "018":
+        sizes.update((11, 12, 13, 15))  # mobiles: 1…, 01…, 861…, 00861…
+    if first in "08":
+        sizes.update(range(10, 16))  # landlines: 0…, 86…, 0086…
+    if words.phone_word and first not in "01":
+        sizes.update((7, 8))
+    return frozenset(sizes)
+
+
 _ID = _Reading(Kind.ID_NUMBER, 6, 4)
 _CARD = _Reading(Kind.BANK_CARD, 4, 4)
+_ID_OR_CARD = _Reading(Kind.ID_NUMBER, 4, 4)
 _LOCAL = _Reading(Kind.LANDLINE, 0, 2)
 
 
@@ -232,13 +289,14 @@ def _read(d: str, words: _Context) -> _Reading | None:
     size = len(d)
     first = d[0]
     if size == 18 and (_id18(d) or (words.id_word and d[:17].isdigit())):
-        return _ID
+        # 18 digits may read as a card too: then the stricter masking of the two (4 and 4 stay)
+        return _ID_OR_CARD if d[0] in "34569" and luhn(d) else _ID
     if not d.isdigit():
         return None
     if size == 15 and (words.id_word or _id15(d)):
         return _ID
     if size >= 16:
-        return _CARD if (first in "34569" and _luhn.is_valid(d)) or words.card_word else None
+        return _CARD if (first in "34569" and luhn(d)) or words.card_word else None
     if first in "018" and size >= 11 and _MOBILE.fullmatch(d):
         return _Reading(Kind.MOBILE, size - 8, 4)  # of the last 11 digits, the first 3 stay
     if first == "8" and d.startswith("86") and size >= 11:
@@ -263,49 +321,71 @@ class _Found:
     start: int
     end: int
     hide: tuple[int, ...]
+    size: int = 0  # how many digits a number has
 
 
-def _numbers(ft: str) -> Iterator[_Found]:
-    """Phone, ID and card numbers: from each group, the longest reading; then on after it."""
+def _numbers(ft: str) -> list[_Found]:
+    """Every reading of a phone, ID or card number, in order: each that starts where a number can start.
+
+    Readings may overlap (第一6222…: 16222… and 6222…); `mask` hides what any of them hides.
+    """
     groups = list(_groups(ft))
-    count = len(groups)
-    i = 0
-    while i < count:
-        best: tuple[int, _Reading, bool] | None = None
-        words = _Context.before(ft, groups[i].at[0])
-        digits = ""
-        kind_inside: str | None = None
-        for j in range(i, count):
-            g = groups[j]
-            if j > i:
-                join = g.join
-                if join is None:
-                    break
-                if join and j > i + 1:
-                    # the separators inside one number are of one kind (the first run aside: +86 138-...)
-                    if kind_inside is None:
-                        kind_inside = join
-                    elif join != kind_inside:
-                        break
-            digits += g.digits
-            size = len(digits)
-            if size > MAX_DIGITS:
-                break
-            if g.x_at is not None:
-                if size == 17 and (reading := _read(digits + "X", words)) is not None:
-                    best = (j, reading, True)
-                break  # the X ends the number
-            if size in _SIZES and (reading := _read(digits, words)) is not None:
-                best = (j, reading, False)
-        if best is None:
-            i += 1
-            continue
-        j, reading, x = best
-        at = [p for g in groups[i:j + 1] for p in g.at]
-        if x:
-            at.append(groups[j].x_at)
-        yield _Found(reading.kind, at[0], at[-1] + 1, tuple(at[reading.head:len(at) - reading.tail]))
-        i = j + 1
+    out: list[_Found] = []
+    for i, first in enumerate(groups):
+        # a numeral or two of a word may be glued to a number in numerals (张三一三八…, …五六七八一下): read it
+        # with and without them (without them, no keyword stands right before it)
+        for r in (r for skip in first.skips for r in _from(groups, i, skip, _Context.before(ft, first.at[skip]))):
+            at = [p for g in groups[i:r.last + 1] for p in g.at]
+            at = at[r.skip:len(at) - r.cut]
+            if r.x:
+                at.append(groups[r.last].x_at)
+            reading = r.reading
+            out.append(_Found(reading.kind, at[0], at[-1] + 1, tuple(at[reading.head:len(at) - reading.tail]), len(at)))
+    out.sort(key=lambda f: f.start)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _At:
+    """A reading from a place: its last group, numerals of words left out at its start and end, its X."""
+
+    last: int
+    skip: int
+    cut: int
+    reading: _Reading
+    x: bool = False
+
+
+def _from(groups: list[_Group], i: int, skip: int, words: _Context) -> Iterator[_At]:
+    """The readings that start `skip` digits into group i and end at a group's end, or a word's numerals before it."""
+    digits = ""
+    runs = 0
+    kind_inside: str | None = None
+    sizes = _sizes(groups[i].digits[skip], words)
+    longest = max(sizes)
+    for j in range(i, len(groups)):
+        g = groups[j]
+        if j > i:
+            if g.join is None:
+                return
+            if g.join:
+                # the separator runs inside one number are of one kind, the first aside (+86 138-...)
+                runs += 1
+                if runs == 2:
+                    kind_inside = g.join
+                elif runs > 2 and g.join != kind_inside:
+                    return
+        digits += g.digits[skip:] if j == i else g.digits
+        size = len(digits)
+        if g.x_at is not None:
+            if size == 17 and (reading := _read(digits + "X", words)) is not None:
+                yield _At(j, skip, 0, reading, x=True)
+            return  # the X ends the number
+        for cut in g.cuts:
+            if size - cut in sizes and (reading := _read(digits[:size - cut], words)) is not None:
+                yield _At(j, skip, cut, reading)
+        if size - g.cuts[-1] >= longest:
+            return
 
 
 # --- addresses ----------------------------------------------------------------------------------
@@ -335,15 +415,25 @@ def _addresses(ft: str) -> Iterator[_Found]:
 
 
 # --- the interface ------------------------------------------------------------------------------
-def _found(ft: str) -> tuple[list[_Found], list[_Found]]:
-    """The numbers and the addresses in folded text, each list in order and not overlapping itself."""
-    return list(_numbers(ft)), list(_addresses(ft))
+def _chosen(numbers: list[_Found]) -> list[_Found]:
+    """Of overlapping readings, the numbers as people meant them: from the left, none with a longer one inside it."""
+    out: list[_Found] = []
+    for n, f in enumerate(numbers):
+        if out and f.start < out[-1].end:
+            continue
+        # a longer reading that starts here or inside this one is the number (第一6222…: 6222…, not 16222…)
+        k = n + 1
+        while k < len(numbers) and numbers[k].start < f.end and numbers[k].size <= f.size:
+            k += 1
+        if k == len(numbers) or numbers[k].start >= f.end:
+            out.append(f)
+    return out
 
 
 def find(text: str) -> list[Finding]:
     """Every piece of personal data in text, in order, not overlapping (spans of text as written)."""
     folded = fold(text)
-    numbers, addresses = _found(folded.text)
+    numbers, addresses = _chosen(_numbers(folded.text)), list(_addresses(folded.text))
     # a number inside an address is reported as the number
     kept, k = list(numbers), 0
     for a in addresses:
@@ -363,13 +453,14 @@ def contains_personal_data(text: str) -> bool:
 def mask(text: str) -> str:
     """Text with personal data masked: 138****5678, 522228********0019, 6222***********1234, 和平路**号."""
     folded = fold(text)
-    numbers, addresses = _found(folded.text)
-    hidden = {folded.origin[i] for f in (*numbers, *addresses) for i in f.hide}
+    # every reading hides its digits: a digit shows only when no way of reading the text hides it
+    hidden = {folded.origin[i] for f in (*_numbers(folded.text), *_addresses(folded.text)) for i in f.hide}
     if not hidden:
         return text
     return "".join("*" if i in hidden else ch for i, ch in enumerate(text))
 
 
+@functools.lru_cache(maxsize=4096)
 def luhn(digits: str) -> bool:
     """True when a card number passes the Luhn check."""
     return _luhn.is_valid(digits)
