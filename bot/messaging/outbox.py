@@ -89,8 +89,9 @@ class Outbox:
             log.warning("send of message %d to %s failed (attempt %d), retrying after %s: %s", row_id, row.room,
                         row.attempts, RETRY.delay(row.attempts), error, extra={"event": "send_failed", "room": row.room})
         else:
-            log.error("send of message %d to %s failed %d times; given up: %s | %s", row_id, row.room, row.attempts,
-                      error, row.text[:60], extra={"event": "send_abandoned", "room": row.room})
+            # the message's text stays in its outbox row, never in the log
+            log.error("send of message %d to %s failed %d times; given up: %s", row_id, row.room, row.attempts,
+                      error, extra={"event": "send_abandoned", "room": row.room})
         return retry
 
     def send_one(self, transport: Transport, row_id: int, now: datetime, clock: Clock | None = None) -> bool:
