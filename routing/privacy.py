@@ -10,8 +10,9 @@ its digits are read in groups:
 - groups separated by a run of separators (spaces, dots, dashes, commas, slashes, brackets: see
   SEPARATORS) read on as one number when the separator runs inside it are of one kind (spaces
   around a mark aside), the first run excepted: 139.1009.7063, 138 - 1234 - 5678,
-  522228-19900101-0019, +86 138-1234-5678, (0856) 234-5678, 1 3 8 1 2 3 4 5 6 7 8. A list of
-  dates (1990-1-19, 1990-2-3) changes kind, and is no number;
+  522228-19900101-0019, +86 138-1234-5678, (0856) 234-5678, 1 3 8 1 2 3 4 5 6 7 8; spaces
+  between digits spelled one at a time do not count (1 3 8 - 1 2 3 4 - 5 6 7 8). A list of dates
+  (1990-1-19, 1990-2-3) changes kind, and is no number;
 - a number begins at a group's first digit and ends at a group's last: digits glued to more digits
   are never cut out of a longer run. Only numerals glued to a Chinese character may be a word's
   (张三一三八…, …五六七八一下): up to WORD_NUMERALS of them at either end are read with the number
@@ -356,6 +357,11 @@ class _At:
     x: bool = False
 
 
+def _one_digit(g: _Group) -> bool:
+    """True when g is one digit, or one numeral with a word's glued to it (零一个人)."""
+    return len(g.digits) - max(g.skips[-1], g.cuts[-1]) == 1
+
+
 def _from(groups: list[_Group], i: int, skip: int, words: _Context) -> Iterator[_At]:
     """The readings that start `skip` digits into group i and end at a group's end, or a word's numerals before it."""
     digits = ""
@@ -368,8 +374,9 @@ def _from(groups: list[_Group], i: int, skip: int, words: _Context) -> Iterator[
         if j > i:
             if g.join is None:
                 return
-            if g.join:
-                # the separator runs inside one number are of one kind, the first aside (+86 138-...)
+            if g.join and not (g.join == " " and _one_digit(g) and _one_digit(groups[j - 1])):
+                # the separator runs inside one number are of one kind, the first aside (+86 138-...), and
+                # spaces between digits spelled one at a time aside (1 3 8 - 1 2 3 4 - 5 6 7 8)
                 runs += 1
                 if runs == 2:
                     kind_inside = g.join

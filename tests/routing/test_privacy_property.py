@@ -3,7 +3,7 @@
 Hypothesis builds mobiles, landlines (real area codes), resident ID numbers (real areas, valid birth
 dates and check digits) and bank card numbers (Luhn), cuts them into groups anywhere, joins the
 groups with a run of separators (one run for the whole number, the first may differ: +86 138-...),
-writes each digit as an ASCII or full-width digit or a Chinese numeral, may scatter zero-width
+may put a space between every two digits (1 3 8 - 1 2 3 4 - 5 6 7 8), writes each digit as an ASCII or full-width digit or a Chinese numeral, may scatter zero-width
 characters, and puts the number in a sentence. Every digit the masking rules hide must be *, and
 nothing but the number's digits may change (a number that can be read in two ways, say as an ID and
 as a landline inside it, shows only what both readings show).
@@ -77,12 +77,15 @@ def written(draw):
     first = draw(st.one_of(st.just(separator), st.text(alphabet=SEPARATORS, min_size=1, max_size=3)))
     style = draw(st.sampled_from(["ascii", "full-width", "numerals", "mixed"]))
     invisible = draw(st.booleans())
+    spelled = draw(st.booleans())  # a space between every two digits: 1 3 8 - 1 2 3 4 - 5 6 7 8
 
     text = draw(st.sampled_from(BEFORE))
     at: list[int] = []
     for i, d in enumerate(number):
         if i in cuts:
             text += first if i == min(cuts) else separator
+        elif i and spelled and d != "X":
+            text += " "
         elif i and invisible and draw(st.booleans()):
             text += draw(st.sampled_from(INVISIBLE))
         how = style if style != "mixed" else draw(st.sampled_from(["ascii", "full-width", "numerals"]))
