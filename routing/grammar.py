@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from routing.text import fold, normalize
+from routing.text import analysed, fold, normalize
 
 
 class Need(enum.Enum):
@@ -85,11 +85,11 @@ class Malformed(Generic[S]):
 
 
 _SPACE = re.compile(r"\s+")
+_SPACES = re.compile(r"\s*")
 _LEADING_MENTION = re.compile(r"@[^\s@]+(?:\s+|$)")
 _SEPARATORS = " \t:：,，、.。;；-—"
 _BOUNDARY = _SEPARATORS + "！？!?~～…\n"  # what may end a command word, before its number or argument
 _NUMBER = re.compile(r"^#?\s*(\d{1,9})(?!\d)号?")
-MAX_COMMAND_TEXT = 2000  # a command is short: only this much of a message is read for one
 _MAX_NUMBER_DIGITS = 9
 
 
@@ -100,7 +100,8 @@ def strip_leading_mentions(text: str, bot_name: str | None = None) -> str:
 
 def _mentions_end(text: str, bot_name: str | None) -> int:
     """Where the leading @-mentions (and the spaces around them) end."""
-    pos = len(text) - len(text.lstrip())
+    # spaces are skipped by matching at a position, never by slicing the rest (linear in many mentions)
+    pos = _SPACES.match(text).end()
     while text.startswith("@", pos):
         if bot_name and text.startswith("@" + bot_name, pos):
             pos += len(bot_name) + 1
@@ -109,7 +110,7 @@ def _mentions_end(text: str, bot_name: str | None) -> int:
             if not m:
                 break
             pos = m.end()
-        pos += len(text[pos:]) - len(text[pos:].lstrip())
+        pos = _SPACES.match(text, pos).end()
     return pos
 
 
@@ -125,7 +126,7 @@ def parse(text: str, table: Sequence[S], bot_name: str | None = None) -> Parsed[
     by a separator (space, punctuation) and then its argument (shared/design.md, section 8):
     满意 and 不满意，还是没修好 are commands; 满意度调查 and 不满意的话找谁 are chat.
     """
-    folded, origin = fold(text[:MAX_COMMAND_TEXT])
+    folded, origin = fold(analysed(text))
     start = _mentions_end(folded, bot_name)
     body = folded[start:]
     for spec, pattern in _patterns(table):

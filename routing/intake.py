@@ -6,6 +6,7 @@ import re
 
 from routing.grammar import normalize, strip_leading_mentions
 from routing.policy import Intake
+from routing.text import analysed
 
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
@@ -39,7 +40,7 @@ def request_text(text: str, intake: Intake, bot_name: str, mentioned: bool) -> s
     if mentioned and intake.on_mention:
         asked = _without_bot_mentions(body, bot_name)
         return asked if asks_for_something(asked) else ""
-    folded = strip_leading_mentions(normalize(text[:MAX_ANALYSED]), bot_name)
+    folded = strip_leading_mentions(normalize(analysed(text)), bot_name)
     for trigger in intake.triggers:
         if folded.startswith(trigger):
             rest = folded[len(trigger):]
@@ -60,18 +61,17 @@ _FILLER = sorted((
     "了", "的", "吗", "么", "哟", "噢", "哇",
 ), key=len, reverse=True)
 _FILLER_RE = re.compile("|".join(re.escape(w) for w in _FILLER))
-MAX_ANALYSED = 2000  # the intake rules read this much of a message (a request says what it is about early)
 
 
 def asks_for_something(text: str) -> bool:
     """False when text is nothing but greetings, thanks, tests, acknowledgements, emoji and punctuation."""
-    words = _PUNCT.sub("", text[:MAX_ANALYSED].lower())
+    words = _PUNCT.sub("", analysed(text).lower())
     return bool(_FILLER_RE.sub("", words))
 
 
 def is_request_after_trigger(rest: str) -> bool:
     """True when what follows a trigger word asks for something rather than chats about it."""
-    content = _PUNCT.sub("", rest)
+    content = _PUNCT.sub("", analysed(rest))
     if len(content) < 2:
         return False
     if _CHAT.search(content) and not _STILL.search(content):

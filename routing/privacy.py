@@ -1,18 +1,67 @@
 """Personal data in request text: found and masked before it leaves the village room.
 
-Detected: mobile and landline phone numbers, 18-digit resident ID numbers (with a valid check
-digit and birth date), bank card numbers (16-19 digits passing the Luhn check) and street
-addresses with a house number (和平路15号, 楼台村3组12号, 幸福小区5栋2单元301).
+Numbers are read as people write them. The text is read through `routing.text.fold` (NFKC, so
+full-width digits are digits; invisible format characters such as zero-width spaces removed), then
+its digits are read in groups:
+
+- a digit is 0-9 or a Chinese numeral said one digit at a time: 零〇 0, 一幺壹 1, 二两贰 2, 三叁 3,
+  四肆 4, 五伍 5, 六陆 6, 七柒 7, 八捌 8, 九玖 9; a keycap (1️⃣) is its digit. Where digits and
+  numerals meet (138一二三四5678) a new group starts, and the groups read on as one number;
+- groups separated by a run of separators (spaces, dots, dashes, commas, slashes, brackets: see
+  SEPARATORS) read on as one number when the separator runs inside it are of one kind (spaces
+  around a mark aside), the first run excepted: 139.1009.7063, 138 - 1234 - 5678,
+  522228-19900101-0019, +86 138-1234-5678, (0856) 234-5678, 1 3 8 1 2 3 4 5 6 7 8; spaces
+  between digits spelled one at a time do not count (1 3 8 - 1 2 3 4 - 5 6 7 8). A list of dates
+  (1990-1-19, 1990-2-3) changes kind, and is no number;
+- a number begins at a group's first digit and ends at a group's last: digits glued to more digits
+  are never cut out of a longer run. Only numerals glued to a Chinese character may be a word's
+  (张三一三八…, …五六七八一下): up to WORD_NUMERALS of them at either end are read with the number
+  and without it.
+
+What is detected, and how it is masked (each hidden digit or numeral becomes one *, everything else
+stays as written, so 138 - 1234 - 5678 becomes 138 - **** - 5678):
+
+- mobile: 1[3-9] and 9 more digits, also after 86, +86, 0086 or a 0; by its shape, allocated or
+  not (a mistyped number is still someone's): 138****5678, the first 3 and the last 4 stay;
+- landline: 0, an area code and a local number as `phonenumbers` validates it for China, or a
+  local number it does not list in a real area and of that area's length (also after 86 or 0086
+  instead of the 0): 0856-*****78, the area code and the last 2 stay; a local number of 7-8 digits
+  without an area code only right after 电话, 座机, 固话, 手机, 联系, 号码 or 打 (*****78);
+- resident ID: 18 characters (the last may be X) with the check digit and birth date of
+  `stdnum.cn.ric`; 15 digits (the first-generation card) with an area `stdnum.cn.ric` knows and a
+  valid birth date; any 18 or 15 right after 身份证 or 证件号, even with a wrong check digit:
+  522228********0019, the first 6 and the last 4 stay;
+- bank card: 16-19 digits starting with 3, 4, 5, 6 or 9 that pass the Luhn check (`stdnum.luhn`),
+  or any 16-19 right after 卡号, 银行卡, 账号, 帐号, 账户, 帐户 or 存折: 6222***********0128, the
+  first 4 and the last 4 stay (an 18-digit ID that is also a card number: 4 and 4 stay);
+- street address with a house number (和平路15号, 楼台村3组12号, 幸福小区5栋2单元301): every number
+  of it hidden, 和平路**号.
+
+Every way of reading the digits counts: from each place a number can start, each reading hides
+its digits, and a digit shows only when no reading hides it (in 第一6222…, both 16222… and 6222…
+are read). `find` reports, of overlapping readings, the longer.
+
+Not personal data: request numbers (#12), dates (2026年10月9日, 2026-10-09), times (09:30), amounts
+(3000元, 3,000元), counts, and room numbers without a street or estate (302室).
+
+Cost: linear in the length of the text, however long: groups are read in one pass, a reading spans
+at most MAX_DIGITS digits, and the address pattern has only bounded repetitions.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 
-from routing.text import fold, normalize
+import phonenumbers
+from stdnum import luhn as _luhn
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
+
+from routing.text import fold
 
 
 class Kind(str, enum.Enum):
@@ -34,87 +83,373 @@ class Finding:
     end: int
 
 
+# --- reading digits as people write them -----------------------------------------------------
+NUMERALS = {
+    **dict.fromkeys("零〇", "0"), **dict.fromkeys("一幺壹", "1"), **dict.fromkeys("二两贰", "2"),
+    **dict.fromkeys("三叁", "3"), **dict.fromkeys("四肆", "4"), **dict.fromkeys("五伍", "5"),
+    **dict.fromkeys("六陆", "6"), **dict.fromkeys("七柒", "7"), **dict.fromkeys("八捌", "8"),
+    **dict.fromkeys("九玖", "9"),
+}
+_VALUE = {**{d: d for d in "0123456789"}, **NUMERALS}
+# after fold: full-width forms are already ASCII (，→, ．→. －→- ／→/ （→( )
+SEPARATORS = frozenset(" .·•・-‐‑‒–—―−,、/\\()")
+_KEYCAP = frozenset("\ufe0e\ufe0f\u20e3")  # variation selectors and the enclosing keycap: 1️⃣ is 1
+MAX_DIGITS = 19  # the longest number detected (a bank card; 0086 and a landline is 15)
+WORD_NUMERALS = 2  # at most this many numerals of a word glued to a number in numerals (张三, 一下, 两次)
+_WHOLE = range(1)
 
-# Not preceded or followed by another digit, so that longer numbers are not cut in pieces.
-_MOBILE = re.compile(r"(?<!\d)(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
-# An area code (0 and 2-3 digits), then a 7-8 digit number, optionally an extension.
-_LANDLINE = re.compile(
-    r"(?<![\d#])(?:\(0\d{2,3}\)|（0\d{2,3}）|0\d{2,3}[\s-]?)[2-9]\d{2,3}[\s-]?\d{4}(?:\s*(?:转|-|ext\.?)\s*\d{1,5})?(?!\d)"
-)
-# A local number without an area code only after a word that says it is a phone number.
-_LOCAL_PHONE = re.compile(r"(?:电话|座机|固话|手机|联系|号码|打)[是为:：\s]{0,3}([2-9]\d{6,7})(?!\d)")
-_ID18 = re.compile(r"(?<![\dA-Za-z])\d{17}[\dXx](?![\dA-Za-z])")
-_CARD = re.compile(r"(?<!\d)\d{4}(?:[\s-]?\d{4}){3}(?:[\s-]?\d{1,3})?(?!\d)")
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
+@dataclass(slots=True)
+class _Group:
+    """Digits written together: their values, where each is, how the group is joined to the one before."""
 
+    digits: str
+    at: list[int]
+    join: str | None  # None: not joined; "": digits meet numerals; else the kind of separator run
+    x_at: int | None = None  # where an X right after the digits is (the check digit of an ID ends in X)
+    # how many numerals at its start or end may be a word's glued to it (张三一三八…, …五六七八一下): 0 up to 2
+    skips: range = _WHOLE
+    cuts: range = _WHOLE
+
+
+@functools.lru_cache(maxsize=1024)
+def _separator_kind(run: str) -> str:
+    # " - ", "- " and "--" are one kind: what matters is the mark, not the spaces around it
+    marks = set(run) - {" "}
+    return "".join(sorted(marks)) if marks else " "
+
+
+def _han(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" and ch not in _VALUE
+
+
+def _groups(ft: str) -> Iterator[_Group]:
+    """The digit groups of folded text, in one pass."""
+    n = len(ft)
+    i = 0
+    join: str | None = None
+    while i < n:
+        ch = ft[i]
+        if ch not in _VALUE:
+            i += 1
+            continue
+        ascii_digits = ch.isascii()
+        digits: list[str] = []
+        at: list[int] = []
+        while i < n:
+            ch = ft[i]
+            if ch in _KEYCAP:
+                i += 1
+                continue
+            value = _VALUE.get(ch)
+            if value is None or ch.isascii() != ascii_digits:
+                break
+            digits.append(value)
+            at.append(i)
+            i += 1
+        x_at = None
+        if i < n and ft[i] in "Xx" and not (i + 1 < n and ft[i + 1].isascii() and ft[i + 1].isalnum()):
+            x_at = i
+        numerals = not ascii_digits
+        word = range(min(WORD_NUMERALS, len(digits) - 1) + 1)
+        yield _Group("".join(digits), at, join, x_at,
+                     word if numerals and at[0] > 0 and _han(ft[at[0] - 1]) else _WHOLE,
+                     word if numerals and i < n and _han(ft[i]) else _WHOLE)
+        # how the next group, if any comes at once, is joined to this one
+        if i < n and ft[i] in _VALUE:
+            join = ""
+        elif i < n and ft[i] in SEPARATORS:
+            j = i
+            while j < n and ft[j] in SEPARATORS:
+                j += 1
+            join = _separator_kind(ft[i:j]) if j < n and ft[j] in _VALUE else None
+            i = j
+        else:
+            join = None
+
+
+# --- what a number is ---------------------------------------------------------------------------
+_MOBILE = re.compile(r"(?:0086|86|0)?(1[3-9]\d{9})")
+_ID_WORDS = re.compile(r"(?:身份证|证件号)[^\d]{0,6}$")
+_CARD_WORDS = re.compile(r"(?:卡号|银行卡|账号|帐号|账户|帐户|存折)[^\d]{0,6}$")
+_PHONE_WORDS = re.compile(r"(?:电话|座机|固话|手机|联系|号码|打)[是为:： ]{0,3}$")
+_CONTEXT = 12  # how far before a number its keyword is looked for
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """A number's kind, and how many of its digits stay visible at its start and at its end."""
+
+    kind: Kind
+    head: int
+    tail: int
+
+
+@functools.lru_cache(maxsize=4096)
+def _id18(d: str) -> bool:
+    if not d[:17].isdigit() or d[-1] != ric.calc_check_digit(d):
+        return False
+    try:
+        return 1900 <= ric.get_birth_date(d).year <= 2100
+    except ValidationError:
+        return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _id15(d: str) -> bool:
+    # the first-generation card: 6 digits of area, YYMMDD, 3 digits; no check digit, so the area must be known
+    if len(d) != 15 or not d.isdigit():
+        return False
+    long = d[:6] + "19" + d[6:] + "0"
+    try:
+        ric.get_birth_date(long)
+        ric.get_birth_place(long)
+    except (ValidationError, KeyError):  # KeyError: python-stdnum 2.2 on a province's own code (110000)
+        return False
+    return True
+
+
+_FIXED = (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+_PROBES = ("23456789", "56789012", "87654321", "62345678")  # local numbers of the kinds most areas assign
+
+
+def _fixed_line(national: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(national, "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in _FIXED else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _landline_head(national: str) -> int | None:
+    """How many digits of a national number (0 + area code + local) are its 0 and area code; None when no landline."""
+    if not 10 <= len(national) <= 12 or national[1] == "0":
+        return None
+    number = _fixed_line(national)
+    if number is not None:
+        return 1 + (phonenumbers.length_of_geographical_area_code(number) or 3)
+    # a local number phonenumbers does not list (010-8000 0000), in a real area and of that area's length:
+    # still someone's line
+    for area in (2, 3):
+        if _real_area(national[1:1 + area], len(national) - 1 - area):
+            return 1 + area
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _real_area(area: str, local_length: int) -> bool:
+    """True when `area` is an area code whose local numbers have `local_length` digits."""
+    if local_length not in (7, 8):
+        return False
+    for probe in _PROBES:
+        number = _fixed_line("0" + area + probe[:local_length])
+        if number is not None and phonenumbers.length_of_geographical_area_code(number) == len(area):
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """Which keywords stand right before a number."""
+
+    id_word: bool
+    card_word: bool
+    phone_word: bool
+
+    @classmethod
+    def before(cls, ft: str, start: int) -> _Context:
+        """The keywords just before position `start` of folded text."""
+        text = ft[max(0, start - _CONTEXT):start]
+        return cls(bool(_ID_WORDS.search(text)), bool(_CARD_WORDS.search(text)), bool(_PHONE_WORDS.search(text)))
+
+
+@functools.lru_cache(maxsize=256)
+def _sizes(first: str, words: _Context) -> frozenset[int]:
+    """How many digits a number starting with `first` can have for `_read` to take it (keep the two in step)."""
+    sizes = {15, 18}  # ID numbers
+    if first in "34569" or words.card_word:
+        sizes.update(range(16, MAX_DIGITS + 1))
+    if first in "018":
+        sizes.update((11, 12, 13, 15))  # mobiles: 1…, 01…, 861…, 00861…
+    if first in "08":
+        sizes.update(range(10, 16))  # landlines: 0…, 86…, 0086…
+    if words.phone_word and first not in "01":
+        sizes.update((7, 8))
+    return frozenset(sizes)
+
+
+_ID = _Reading(Kind.ID_NUMBER, 6, 4)
+_CARD = _Reading(Kind.BANK_CARD, 4, 4)
+_ID_OR_CARD = _Reading(Kind.ID_NUMBER, 4, 4)
+_LOCAL = _Reading(Kind.LANDLINE, 0, 2)
+
+
+def _read(d: str, words: _Context) -> _Reading | None:
+    """What the number d (7 digits or more) is, given the keywords before it; None when no personal data."""
+    size = len(d)
+    first = d[0]
+    if size == 18 and (_id18(d) or (words.id_word and d[:17].isdigit())):
+        # 18 digits may read as a card too: then the stricter masking of the two (4 and 4 stay)
+        return _ID_OR_CARD if d[0] in "34569" and luhn(d) else _ID
+    if not d.isdigit():
+        return None
+    if size == 15 and (words.id_word or _id15(d)):
+        return _ID
+    if size >= 16:
+        return _CARD if (first in "34569" and luhn(d)) or words.card_word else None
+    if first in "018" and size >= 11 and _MOBILE.fullmatch(d):
+        return _Reading(Kind.MOBILE, size - 8, 4)  # of the last 11 digits, the first 3 stay
+    if first == "8" and d.startswith("86") and size >= 11:
+        head = _landline_head("0" + d[2:])
+        return _Reading(Kind.LANDLINE, head + 1, 2) if head else None
+    if first == "0" and size >= 10:
+        if d.startswith("0086"):
+            head = _landline_head(d[3:])
+            return _Reading(Kind.LANDLINE, head + 3, 2) if head else None
+        head = _landline_head(d)
+        return _Reading(Kind.LANDLINE, head, 2) if head else None
+    if size <= 8 and words.phone_word and first not in "01":
+        return _LOCAL
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """Personal data in folded text: its kind, span, and the positions of the characters to hide."""
+
+    kind: Kind
+    start: int
+    end: int
+    hide: tuple[int, ...]
+    size: int = 0  # how many digits a number has
+
+
+def _numbers(ft: str) -> list[_Found]:
+    """Every reading of a phone, ID or card number, in order: each that starts where a number can start.
+
+    Readings may overlap (第一6222…: 16222… and 6222…); `mask` hides what any of them hides.
+    """
+    groups = list(_groups(ft))
+    out: list[_Found] = []
+    for i, first in enumerate(groups):
+        # a numeral or two of a word may be glued to a number in numerals (张三一三八…, …五六七八一下): read it
+        # with and without them (without them, no keyword stands right before it)
+        for r in (r for skip in first.skips for r in _from(groups, i, skip, _Context.before(ft, first.at[skip]))):
+            at = [p for g in groups[i:r.last + 1] for p in g.at]
+            at = at[r.skip:len(at) - r.cut]
+            if r.x:
+                at.append(groups[r.last].x_at)
+            reading = r.reading
+            out.append(_Found(reading.kind, at[0], at[-1] + 1, tuple(at[reading.head:len(at) - reading.tail]), len(at)))
+    out.sort(key=lambda f: f.start)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _At:
+    """A reading from a place: its last group, numerals of words left out at its start and end, its X."""
+
+    last: int
+    skip: int
+    cut: int
+    reading: _Reading
+    x: bool = False
+
+
+def _one_digit(g: _Group) -> bool:
+    """True when g is one digit, or one numeral with a word's glued to it (零一个人)."""
+    return len(g.digits) - max(g.skips[-1], g.cuts[-1]) == 1
+
+
+def _from(groups: list[_Group], i: int, skip: int, words: _Context) -> Iterator[_At]:
+    """The readings that start `skip` digits into group i and end at a group's end, or a word's numerals before it."""
+    digits = ""
+    runs = 0
+    kind_inside: str | None = None
+    sizes = _sizes(groups[i].digits[skip], words)
+    longest = max(sizes)
+    for j in range(i, len(groups)):
+        g = groups[j]
+        if j > i:
+            if g.join is None:
+                return
+            if g.join and not (g.join == " " and _one_digit(g) and _one_digit(groups[j - 1])):
+                # the separator runs inside one number are of one kind, the first aside (+86 138-...), and
+                # spaces between digits spelled one at a time aside (1 3 8 - 1 2 3 4 - 5 6 7 8)
+                runs += 1
+                if runs == 2:
+                    kind_inside = g.join
+                elif runs > 2 and g.join != kind_inside:
+                    return
+        digits += g.digits[skip:] if j == i else g.digits
+        size = len(digits)
+        if g.x_at is not None:
+            if size == 17 and (reading := _read(digits + "X", words)) is not None:
+                yield _At(j, skip, 0, reading, x=True)
+            return  # the X ends the number
+        for cut in g.cuts:
+            if size - cut in sizes and (reading := _read(digits[:size - cut], words)) is not None:
+                yield _At(j, skip, cut, reading)
+        if size - g.cuts[-1] >= longest:
+            return
+
+
+# --- addresses ----------------------------------------------------------------------------------
 _PLACE = r"[\u4e00-\u9fff][\u4e00-\u9fff0-9]{0,11}?"
 _STREET = r"(?:大道|大街|街道|路|街|巷|弄|胡同)"
 _ESTATE = r"(?:村|组|社区|小区|花园|家园|新村|苑|园|公寓|大厦|广场|府|庄|寨|屯)"
-_NUMBER = r"[0-9一二三四五六七八九十百零〇两]+"
+_NUMERAL = "0-9一二三四五六七八九十百零〇两"
+_NUMBER = rf"[{_NUMERAL}]{{1,8}}"  # bounded: a house number is short, and a long digit run costs nothing
 # After a village or estate, "N号" may be a day of the month: 我们村3号开会.
 _DAY_AFTER = r"(?!线|文|令|前|后|之前|以前|开始|开会|上午|下午|晚上|早上|中午|那天|当天|左右|到|至|起|赶集|发)"
-# The house number, then any building, unit, floor and room numbers after it.
-_UNITS = rf"(?:\s*(?:-|{_NUMBER}\s*(?:栋|幢|座|单元|楼|层|室|号|户)|(?<=[号栋幢座元楼层])\s*\d+))*"
+# The house number, then any building, unit, floor and room numbers after it (folded text: one space at most).
+_UNITS = rf"(?: ?(?:-|{_NUMBER} ?(?:栋|幢|座|单元|楼|层|室|号|户)|(?<=[号栋幢座元楼层]) ?\d{{1,8}}))*"
 _ADDRESS = re.compile(
-    rf"(?:{_PLACE}{_STREET}\s*(?P<house>{_NUMBER}\s*号(?![线文令])){_UNITS}"
-    rf"|{_PLACE}{_ESTATE}\s*(?P<unit>{_NUMBER}\s*(?:栋|幢|座|号楼|号{_DAY_AFTER}){_UNITS}))"
+    rf"(?:{_PLACE}{_STREET} ?(?P<house>{_NUMBER} ?号(?![线文令])){_UNITS}"
+    rf"|{_PLACE}{_ESTATE} ?(?P<unit>{_NUMBER} ?(?:栋|幢|座|号楼|号{_DAY_AFTER}){_UNITS}))"
 )
+_ADDRESS_NUMERALS = frozenset(_NUMERAL.replace("0-9", "0123456789"))
 
 
-def _valid_id(number: str) -> bool:
-    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS))
-    if _ID_CHECK[total % 11] != number[17].upper():
-        return False
-    try:
-        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        return False
-    return 1900 <= born.year <= 2100
+def _addresses(ft: str) -> Iterator[_Found]:
+    for m in _ADDRESS.finditer(ft):
+        start = m.start("house" if m.group("house") else "unit")
+        end = m.end()
+        while end > start and ft[end - 1] == " ":
+            end -= 1
+        yield _Found(Kind.ADDRESS, start, end, tuple(i for i in range(start, end) if ft[i] in _ADDRESS_NUMERALS))
 
 
-def luhn(digits: str) -> bool:
-    """True when a card number passes the Luhn check."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+# --- the interface ------------------------------------------------------------------------------
+def _chosen(numbers: list[_Found]) -> list[_Found]:
+    """Of overlapping readings, the numbers as people meant them: from the left, none with a longer one inside it."""
+    out: list[_Found] = []
+    for n, f in enumerate(numbers):
+        if out and f.start < out[-1].end:
+            continue
+        # a longer reading that starts here or inside this one is the number (第一6222…: 6222…, not 16222…)
+        k = n + 1
+        while k < len(numbers) and numbers[k].start < f.end and numbers[k].size <= f.size:
+            k += 1
+        if k == len(numbers) or numbers[k].start >= f.end:
+            out.append(f)
+    return out
 
 
 def find(text: str) -> list[Finding]:
     """Every piece of personal data in text, in order, not overlapping (spans of text as written)."""
     folded = fold(text)
-    ft = folded.text
-    found: list[tuple[Kind, int, int]] = []
-
-    def add(kind: Kind, start: int, end: int) -> None:
-        if not any(s < end and start < e for _, s, e in found):
-            found.append((kind, start, end))
-
-    for m in _ID18.finditer(ft):
-        if _valid_id(m.group()):
-            add(Kind.ID_NUMBER, m.start(), m.end())
-    for m in _CARD.finditer(ft):
-        digits = re.sub(r"\D", "", m.group())
-        if 16 <= len(digits) <= 19 and luhn(digits):
-            add(Kind.BANK_CARD, m.start(), m.end())
-    for m in _MOBILE.finditer(ft):
-        add(Kind.MOBILE, m.start(), m.end())
-    for m in _LANDLINE.finditer(ft):
-        add(Kind.LANDLINE, m.start(), m.end())
-    for m in _LOCAL_PHONE.finditer(ft):
-        add(Kind.LANDLINE, m.start(1), m.end(1))
-    for m in _ADDRESS.finditer(ft):
-        start = m.start("house" if m.group("house") else "unit")
-        end = m.end()
-        while end > start and ft[end - 1].isspace():
-            end -= 1
-        add(Kind.ADDRESS, start, end)
-    return sorted((Finding(kind, *folded.span(s, e)) for kind, s, e in found), key=lambda f: f.start)
+    numbers, addresses = _chosen(_numbers(folded.text)), list(_addresses(folded.text))
+    # a number inside an address is reported as the number
+    kept, k = list(numbers), 0
+    for a in addresses:
+        while k < len(numbers) and numbers[k].end <= a.start:
+            k += 1
+        if k == len(numbers) or numbers[k].start >= a.end:
+            kept.append(a)
+    kept.sort(key=lambda f: f.start)
+    return [Finding(f.kind, *folded.span(f.start, f.end)) for f in kept]
 
 
 def contains_personal_data(text: str) -> bool:
@@ -124,48 +459,18 @@ def contains_personal_data(text: str) -> bool:
 
 def mask(text: str) -> str:
     """Text with personal data masked: 138****5678, 522228********0019, 6222***********1234, 和平路**号."""
-    out = []
-    pos = 0
-    for f in find(text):
-        out.append(text[pos:f.start])
-        out.append(_MASKERS[f.kind](text[f.start:f.end]))
-        pos = f.end
-    out.append(text[pos:])
-    return "".join(out)
+    folded = fold(text)
+    # every reading hides its digits: a digit shows only when no way of reading the text hides it
+    hidden = {folded.origin[i] for f in (*_numbers(folded.text), *_addresses(folded.text)) for i in f.hide}
+    if not hidden:
+        return text
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(text))
 
 
-def _digits_masked(span: str, keep_head: int, keep_tail: int) -> str:
-    # keep the layout (spaces, dashes, brackets), hide the digits in between
-    positions = [i for i, ch in enumerate(span) if ch.isdigit() or ch in "XxＸｘ"]
-    hidden = set(positions[keep_head:len(positions) - keep_tail])
-    return "".join("*" if i in hidden else ch for i, ch in enumerate(span))
-
-
-def _mask_mobile(span: str) -> str:
-    digits = [i for i, ch in enumerate(span) if ch.isdigit()]
-    # the last 11 digits are the number itself (a +86 prefix stays readable)
-    number = digits[-11:]
-    hidden = set(number[3:7])
-    return "".join("*" if i in hidden else ch for i, ch in enumerate(span))
-
-
-def _mask_landline(span: str) -> str:
-    m = re.match(r"\s*[\(（]?0\d{2,3}", normalize(span))
-    head = len(re.sub(r"\D", "", m.group())) if m else 0
-    return _digits_masked(span, head, 2)
-
-
-def _mask_address(span: str) -> str:
-    return re.sub(_NUMBER, lambda m: "*" * len(m.group()), span)
-
-
-_MASKERS = {
-    Kind.MOBILE: _mask_mobile,
-    Kind.LANDLINE: _mask_landline,
-    Kind.ID_NUMBER: lambda s: _digits_masked(s, 6, 4),
-    Kind.BANK_CARD: lambda s: _digits_masked(s, 4, 4),
-    Kind.ADDRESS: _mask_address,
-}
+@functools.lru_cache(maxsize=4096)
+def luhn(digits: str) -> bool:
+    """True when a card number passes the Luhn check."""
+    return _luhn.is_valid(digits)
 
 
 def mask_name(name: str | None) -> str | None:

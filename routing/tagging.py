@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from routing.taxonomy import BUILTIN_CATEGORIES, OTHER
+from routing.text import analysed
 from routing.urgency import UrgencyRules, negated
 
 __all__ = ["Classifier", "Tagger", "Tags", "best_category", "negated"]
@@ -72,7 +73,8 @@ class Tagger:
         return [*self.table, OTHER]
 
     def category(self, text: str) -> str:
-        """The request's category, or `其他` when nothing matches."""
+        """The request's category, or `其他` when nothing matches (read from its first ANALYSED_CHARS characters)."""
+        text = analysed(text)
         secret = best_category(text, self.confidential)
         if secret:
             return secret

@@ -1,14 +1,34 @@
-"""The one text normaliser: full-width forms folded (NFKC) and runs of white space made one space.
+"""The one text normaliser: full-width forms folded (NFKC), invisible format characters removed and
+runs of white space made one space.
 
 Every reader of chat text (the command grammar, intake, personal-data detection, the classifier)
 sees text through `fold`, which also maps each folded character back to the character of the
 original it came from, so that what is found can be cut out of the text as it was written.
+
+Invisible format characters are Unicode's category Cf: zero-width space and joiners (U+200B-U+200D),
+word joiner (U+2060), byte-order mark (U+FEFF), soft hyphen (U+00AD), direction marks. Pasted text
+carries them, and `138\u200b1234\u200b5678` must read as the phone number it shows.
+
+How much of a message the rules read: everything that only has to understand a message (urgency,
+category, the intake filters) reads its first ANALYSED_CHARS characters, so that a message of any
+length costs at most that much; what protects people (personal-data masking) reads all of it.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import NamedTuple
+
+ANALYSED_CHARS = 2000  # what the understanding rules read of a message (a request says what it is about early)
+
+# Category Cf (Unicode 15), for the quick test of `_plain`; `fold` itself asks unicodedata, and a test
+# checks that this class holds every Cf character of the running Python.
+_FORMAT = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
 
 
 class Folded(NamedTuple):
@@ -27,19 +47,21 @@ class Folded(NamedTuple):
 
 def _plain(text: str) -> bool:
     """True when folding would change nothing (the common case, checked in C)."""
-    if not unicodedata.is_normalized("NFKC", text):
+    if not unicodedata.is_normalized("NFKC", text) or _FORMAT.search(text):
         return False
     return not any(ch.isspace() and ch != " " for ch in text) and "  " not in text
 
 
 def fold(text: str) -> Folded:
-    """Text with full-width characters folded (NFKC) and each run of white space made one space."""
+    """Text with full-width characters folded (NFKC), format characters removed, white space runs made one space."""
     if _plain(text):
         return Folded(text, list(range(len(text))))
     out: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):
         for f in unicodedata.normalize("NFKC", ch):
+            if unicodedata.category(f) == "Cf":
+                continue
             if f.isspace():
                 if out and out[-1] == " ":
                     continue
@@ -47,6 +69,11 @@ def fold(text: str) -> Folded:
             out.append(f)
             origin.append(i)
     return Folded("".join(out), origin)
+
+
+def analysed(text: str) -> str:
+    """The part of a message the understanding rules read: its first ANALYSED_CHARS characters."""
+    return text[:ANALYSED_CHARS]
 
 
 def normalize(text: str) -> str:

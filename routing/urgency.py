@@ -13,8 +13,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_NUM = r"(?:\d+|[两二三四五六七八九十几]|好几|十几|半)"
-_DAYS = rf"(?:{_NUM}\s*(?:天|日|周|个?星期|个?礼拜|个?月)|一周|一个?星期|一个?月|半个月|好多天|多天|几天几夜)"
+from routing.text import analysed
+
+# a count of days is short: a bounded \d{1,3} keeps the scan linear on a long run of digits (\d+ tried
+# every start in the run, to its end: quadratic)
+_NUM = r"(?:\d{1,3}|[两二三四五六七八九十几]|好几|十几|半)"
+_DAYS = rf"(?:{_NUM}\s{{0,3}}(?:天|日|周|个?星期|个?礼拜|个?月)|一周|一个?星期|一个?月|半个月|好多天|多天|几天几夜)"
 _NO_WATER = r"(?:停水|断水|没水|没有水|没得水|无水|吃不上水|喝不上水|没水喝|没有水喝|不来水|没来水)"
 
 # kind -> pattern; the first kind that matches (and is not negated) names the reason
@@ -97,7 +101,8 @@ class UrgencyRules:
         self._now = re.compile(_NOW)
 
     def assess(self, text: str) -> Urgency:
-        """Urgency of a chat message."""
+        """Urgency of a chat message (its first ANALYSED_CHARS characters: routing.text)."""
+        text = analysed(text)
         if not self._any.search(text):
             return NOT_URGENT  # the common case, kept cheap
         if self._over.search(text):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import enum
+import getpass
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from bot.clock import SystemClock
 from bot.config import Config, ConfigError, load_config
 from storage.db import Database, DatabaseError, database_url
 
@@ -49,6 +52,10 @@ ConfigOpt = Annotated[
 DbOpt = Annotated[
     str | None,
     typer.Option("--db", help="Database path or URL (default: the database named in the config)."),
+]
+UnmaskOpt = Annotated[
+    bool,
+    typer.Option("--unmask", help="Show requesters' names and the phone, ID and card numbers in texts (audited)."),
 ]
 
 
@@ -90,3 +97,9 @@ def open_all(config: Path, db: str | None) -> tuple[Console, Config, Database]:
     """Standard output, the config and its database: what most commands start with."""
     cfg = load(config)
     return stdout(), cfg, open_database(cfg, db)
+
+
+def audit(database: Database, action: str, detail: dict, at: datetime | None = None) -> None:
+    """Record that the operating-system user running this command did `action` (e.g. saw unmasked data)."""
+    with database.transaction() as tx:
+        tx.audit(at or SystemClock().now(), getpass.getuser(), action, detail)

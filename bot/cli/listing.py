@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from routing.model import Request
+from routing.privacy import mask, mask_name
 
 
 def iso(when: datetime | None, tz: ZoneInfo) -> str | None:
@@ -13,8 +14,8 @@ def iso(when: datetime | None, tz: ZoneInfo) -> str | None:
     return when.astimezone(tz).isoformat() if when else None
 
 
-def request_json(r: Request, tz: ZoneInfo) -> dict:
-    """One request as the listing shows it."""
+def request_json(r: Request, tz: ZoneInfo, *, unmask: bool = False) -> dict:
+    """One request as the listing shows it; the requester's name and the numbers in the text masked unless `unmask`."""
     return {
         "id": r.number,
         "status": r.status.value,
@@ -24,8 +25,8 @@ def request_json(r: Request, tz: ZoneInfo) -> dict:
         "handler": r.handler,
         "category": r.category,
         "urgent": r.urgent,
-        "requester": r.requester,
-        "text": r.text,
+        "requester": r.requester if unmask else mask_name(r.requester),
+        "text": r.text if unmask else mask(r.text),
         "created_at": iso(r.created_at, tz),
         "acknowledged_at": iso(r.acknowledged_at, tz),
         "escalated_at": iso(r.escalated_at, tz),

@@ -12,11 +12,14 @@ from rich.table import Table
 
 from pathlib import Path
 
-from bot.cli.common import BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, load, open_all, open_database, stdout
+from bot.cli.common import (
+    BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, UnmaskOpt, audit, load, open_all, open_database, stdout,
+)
 from bot.cli.listing import iso, request_json
 from bot.messaging.render import STATUS_NAMES, TIER_NAMES
 from routing.model import Status, Tier
 from routing.ports import RequestFilter
+from routing.privacy import mask, mask_name
 
 MAX_NUMBER = 2**31 - 1  # request numbers are stored in an INTEGER column (32 bits on PostgreSQL)
 
@@ -29,8 +32,9 @@ def list_requests(
     township: Annotated[str | None, typer.Option("--township")] = None,
     village: Annotated[str | None, typer.Option("--village")] = None,
     tier: Annotated[str | None, typer.Option("--tier", help="village, township or county.")] = None,
+    unmask: UnmaskOpt = False,
 ) -> None:
-    """List requests."""
+    """List requests (requesters' names and the numbers in texts masked unless --unmask)."""
     out = stdout()
     cfg = load(config)
     try:
@@ -43,17 +47,20 @@ def list_requests(
     except (ValueError, KeyError) as e:
         raise Exit(BAD_CONFIG, f"bad filter: {e}") from None
     database = open_database(cfg, db)
+    if unmask:
+        audit(database, "list_unmasked", {"status": status, "township": township, "village": village, "tier": tier})
     with database.transaction() as tx:
         requests = tx.find(flt)
+    rows = [request_json(r, cfg.tz, unmask=unmask) for r in requests]
     if as_json:
-        sys.stdout.write(json.dumps([request_json(r, cfg.tz) for r in requests], ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
     table = Table("#", "状态", "层级", "村", "分类", "经办人", "提出人", "登记时间", "内容", box=None)
-    for r in requests:
+    for r, row in zip(requests, rows):
         table.add_row(
             str(r.number), STATUS_NAMES[r.status.value], TIER_NAMES[r.tier], f"{r.township}{r.village}",
-            r.category + ("·紧急" if r.urgent else ""), r.handler or "—", r.requester,
-            r.created_at.astimezone(cfg.tz).strftime("%m-%d %H:%M"), r.text[:30],
+            r.category + ("·紧急" if r.urgent else ""), r.handler or "—", escape(row["requester"]),
+            r.created_at.astimezone(cfg.tz).strftime("%m-%d %H:%M"), escape(row["text"][:30]),
         )
     out.print(table)
     out.print(f"{len(requests)} requests")
@@ -75,8 +82,9 @@ def show(
     number_text: Annotated[str, typer.Argument(metavar="N", help="The request number.")],
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
+    unmask: UnmaskOpt = False,
 ) -> None:
-    """Show one request with its whole event log."""
+    """Show one request with its whole event log (the requester's name and numbers in texts masked unless --unmask)."""
     number = request_number(number_text)
     out, cfg, database = open_all(config, db)
     with database.transaction() as tx:
@@ -84,12 +92,17 @@ def show(
         events = tx.events(number) if r else []
     if r is None:
         raise Exit(FAILURE, f"没有诉求 #{number}")
-    out.print_json(json.dumps(request_json(r, cfg.tz), ensure_ascii=False))
+    if unmask:
+        audit(database, "show_unmasked", {"request": number})
+    out.print_json(json.dumps(request_json(r, cfg.tz, unmask=unmask), ensure_ascii=False))
     table = Table("时间", "事件", "层级", "人", "状态", "说明", box=None)
     for e in events:
-        table.add_row(iso(e.at, cfg.tz), e.kind.value, e.tier.key, e.actor or "(bot)",
+        # the requester acts too (a rating): a villager's name, masked like the requester's
+        actor = e.actor if unmask or e.actor != r.requester else mask_name(e.actor)
+        note = " ".join(x for x in (e.rule and f"[{e.rule}]", e.note) if x)
+        table.add_row(iso(e.at, cfg.tz), e.kind.value, e.tier.key, actor or "(bot)",
                       f"{e.from_status.value if e.from_status else ''}→{e.to_status.value if e.to_status else ''}",
-                      escape(" ".join(x for x in (e.rule and f"[{e.rule}]", e.note) if x)[:60]))
+                      escape((note if unmask else mask(note))[:60]))
     out.print(table)
 
 
@@ -108,13 +121,17 @@ def rooms(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
         out.print("配置中但还没收到过消息的群: " + "、".join(missing))
 
 
-def failed(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
+def failed(config: ConfigOpt = Path("config.toml"), db: DbOpt = None, unmask: UnmaskOpt = False) -> None:
     """List the messages the bot failed to handle because of an error of its own (kept, never lost)."""
     out, cfg, database = open_all(config, db)
+    if unmask:
+        audit(database, "failed_unmasked", {})
     with database.transaction() as tx:
         rows = tx.failures()
     table = Table("时间", "群", "发送人", "内容", "错误", box=None)
+    shown = (lambda v: v) if unmask else mask
     for r in rows:
-        table.add_row(iso(r.ts, cfg.tz)[:16], r.room, r.sender, r.text[:40], r.error[:60])
+        table.add_row(iso(r.ts, cfg.tz)[:16], r.room, r.sender if unmask else mask_name(r.sender),
+                      escape(shown(r.text)[:40]), escape(shown(r.error)[:60]))
     out.print(table)
     out.print(f"{len(rows)} failed messages")

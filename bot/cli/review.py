@@ -9,7 +9,6 @@ consistent snapshot of the database and never block the running bot.
 
 from __future__ import annotations
 
-import getpass
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +16,17 @@ from typing import Annotated
 import typer
 
 from bot.cli.common import (
-    BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, folder_must_exist, load, open_database, stdout,
+    BAD_CONFIG,
+    FAILURE,
+    ConfigOpt,
+    DbOpt,
+    Exit,
+    UnmaskOpt,
+    audit,
+    folder_must_exist,
+    load,
+    open_database,
+    stdout,
 )
 from bot.clock import SystemClock
 from bot.config import Config
@@ -53,7 +62,7 @@ def export_cmd(
     township: TownshipOpt = None,
     village: VillageOpt = None,
     category: CategoryOpt = None,
-    unmask: Annotated[bool, typer.Option("--unmask", help="Show requesters' names and numbers (audited).")] = False,
+    unmask: UnmaskOpt = False,
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
 ) -> None:
@@ -75,11 +84,10 @@ def export_cmd(
             if n >= exporting.XLSX_MAX_ROWS:
                 raise exporting.RowLimitError(n, exporting.XLSX_MAX_ROWS)
         if unmask:
-            with database.transaction() as tx:
-                tx.audit(now, getpass.getuser(), "export_unmasked", {
-                    "from": date_from, "to": date_to, "township": township, "village": village,
-                    "category": category, "format": fmt, "out": str(out.resolve()),
-                })
+            audit(database, "export_unmasked", {
+                "from": date_from, "to": date_to, "township": township, "village": village,
+                "category": category, "format": fmt, "out": str(out.resolve()),
+            }, now)
         review = Review(scope, cfg.policy.calendar, now)
         notes = notes_lines(cfg, scope, now, unmask=unmask)
         with database.snapshot() as tx:

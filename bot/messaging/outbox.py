@@ -114,8 +114,9 @@ class Outbox:
             log.warning("send of message %d to %s failed (attempt %d), retrying after %s: %s", row_id, channel(row),
                         row.attempts, RETRY.delay(row.attempts), error, extra={"event": "send_failed", "room": channel(row)})
         else:
-            log.error("send of message %d to %s failed %d times; given up: %s | %s", row_id, channel(row), row.attempts,
-                      error, row.text[:60], extra={"event": "send_abandoned", "room": channel(row)})
+            # the message's text stays in its outbox row, never in the log
+            log.error("send of message %d to %s failed %d times; given up: %s", row_id, channel(row), row.attempts,
+                      error, extra={"event": "send_abandoned", "room": channel(row)})
         return retry
 
     def _not_ours(self, row_id: int, outcome: str) -> None:

@@ -72,8 +72,9 @@ MEMBERS_TTL_SECONDS = 600.0
 def adopt_sdk_loggers(level: int) -> list[str]:
     """Route the SDK's loggers (each with its own stderr handler, not propagating) through ours.
 
-    Their lines then get the bot's format and the token redaction. They are chatty, and their
-    INFO lines quote message texts, so they stay at WARNING unless the bot logs at DEBUG.
+    Their lines then get the bot's format and the token redaction. Their INFO and DEBUG lines quote
+    message texts, and no log line may carry what people wrote (bot.logs), so they stay at WARNING
+    whatever the bot's own level.
     """
     adopted = []
     for name, logger in list(logging.root.manager.loggerDict.items()):
@@ -84,7 +85,7 @@ def adopt_sdk_loggers(level: int) -> list[str]:
         ):
             logger.handlers = []
             logger.propagate = True
-            logger.setLevel(logging.DEBUG if level <= logging.DEBUG else max(level, logging.WARNING))
+            logger.setLevel(max(level, logging.WARNING))
             adopted.append(name)
     return adopted
 

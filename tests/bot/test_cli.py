@@ -1,7 +1,9 @@
 """The other commands: list --json (a contract), check-config, people, show, demo."""
 
+import getpass
 import json
 
+from bot.config import load_config
 from tests.bot.cli_helpers import run
 from tests.conftest import EXAMPLE, LT, PX
 
@@ -42,9 +44,48 @@ def test_list_json_follows_the_contract(tmp_path):
     assert a["resolved_at"] is None  # reopened
     assert a["created_at"] == "2026-10-12T09:00:00+08:00"
     assert a["acknowledged_at"] == a["escalated_at"] == "2026-10-12T09:30:00+08:00"
-    assert a["closed_at"] is None and a["urgent"] is False and a["requester"] == "唐命学"
+    assert a["closed_at"] is None and a["urgent"] is False and a["requester"] == "唐**"  # masked: see below
     assert b["status"] == "rejected" and b["closed_at"] == "2026-10-12T13:30:00+08:00"
     assert b["category"] == "城乡建设" and b["handler"] is None and b["rating"] is None
+
+
+def audits(db):
+    from sqlmodel import select
+
+    from storage.db import Database
+    from storage.tables import AuditRow
+
+    database = Database(f"sqlite:///{db}", load_config(EXAMPLE).county.name)
+    try:
+        with database.transaction() as tx:
+            return [(a.who, a.action, a.detail) for a in tx.session.exec(select(AuditRow))]
+    finally:
+        database.dispose()
+
+
+def test_list_and_show_mask_people_and_numbers_unless_unmasked_which_is_audited(tmp_path):
+    db = replay(
+        tmp_path,
+        ("2026-10-12T09:00:00+08:00", LT, "唐命学", "@民情直通车 路灯坏了，电话138 1234 5678，身份证522228199001010019"),
+        ("2026-10-12T09:30:00+08:00", LT, "唐驻村", "办结 #1 已修好，有事打13987654321"),
+        ("2026-10-12T10:00:00+08:00", LT, "唐命学", "不满意 #1 还是不亮，打139.8765.4321"),
+    )
+    secrets = ("1234", "19900101", "8765", "唐命学")
+    (item,) = json.loads(run("list", "-c", CFG, "--db", db, "--json").out)
+    assert item["requester"] == "唐**" and "138 **** 5678" in item["text"] and "522228********0019" in item["text"]
+    for args in (("list",), ("list", "--json"), ("show", "1")):
+        out = run(*args, "-c", CFG, "--db", db).out
+        assert not [s for s in secrets if s in out], (args, out)
+    assert audits(db) == []
+
+    for args in (("list", "--json", "--status", "acknowledged"), ("show", "1")):
+        out = run(*args, "-c", CFG, "--db", db, "--unmask").out
+        assert "138 1234 5678" in out and "唐命学" in out
+    assert audits(db) == [
+        (getpass.getuser(), "list_unmasked", {"status": ["acknowledged"], "township": None, "village": None,
+                                              "tier": None}),
+        (getpass.getuser(), "show_unmasked", {"request": 1}),
+    ]
 
 
 def test_list_table_and_filters(tmp_path):

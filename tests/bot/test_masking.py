@@ -80,3 +80,55 @@ def test_a_number_cut_by_a_length_limit_is_masked_before_it_is_cut(chat):
     said = chat.say(LT, "唐驻村", f"上报 #{n}")
     post = [s.text for s in said if s.room == PX][0]
     assert "13812" not in post and "138**…" in post
+
+
+def test_every_variant_of_the_corpus_is_masked_wherever_it_leaves_the_village_room(chat, tmp_path, example_config):
+    """Township and county rooms, the CSV and XLSX exports and the HTML report: the corpus, end to end."""
+    import html
+    import re
+
+    import openpyxl
+
+    from bot.messaging.render import clip
+    from bot.review.period import collect, make_scope
+    from bot.review.report import render_report
+    from routing.privacy import mask
+    from tests.bot.cli_helpers import run
+    from tests.conftest import CTY, LT, PX
+    from tests.routing.test_privacy_corpus import POSITIVE
+
+    wanted = {}  # request number -> (as written, as masked)
+    for text, expected in POSITIVE:
+        written = f"{text}，3组着火了"
+        masked = mask(written)
+        # in a sentence the variant hides at least what it hides alone (a digit of the sentence may read on)
+        assert not [i for i, ch in enumerate(expected) if ch == "*" and masked[i] != "*"], (written, masked)
+        said = chat.say(LT, "王大妈", f"@民情直通车 {written}")
+        n = int(next(s.text for s in said if "已登记为 #" in s.text).split("已登记为 #")[1].split("。")[0])
+        wanted[n] = (written, masked)
+        township = [s.text for s in said if s.room == PX]  # urgent: posted to the township at once
+        up = [s.text for s in chat.say(PX, "杨主任", f"上报 #{n}") + chat.say(PX, "杨主任", f"上报 #{n}")
+              if s.room in (PX, CTY)]
+        quoted = " ".join(masked.split())  # chat messages quote text on one line
+        assert len(township) == 1 and quoted in township[0] and any(quoted in p for p in up), (text, township + up)
+        for post in township + up:
+            assert " ".join(written.split()) not in post, (text, post)
+
+    db = str(tmp_path / "test.db")
+    period = ("--from", "2026-10-01", "--to", "2026-10-31")
+    for fmt in ("csv", "xlsx"):
+        out = tmp_path / f"review.{fmt}"
+        assert run("export", "-c", str(EXAMPLE), "--db", db, *period, "--out", str(out)).code == 0
+        if fmt == "csv":
+            shown = {int(row.split(",")[0]): row for row in out.read_text(encoding="utf-8-sig").splitlines()[1:]}
+        else:
+            sheet = openpyxl.load_workbook(out)["诉求明细"]
+            shown = {row[0]: row[6] for row in sheet.iter_rows(min_row=2, values_only=True)}
+        for n, (written, masked) in wanted.items():
+            assert masked in shown[n] and written not in shown[n], (fmt, shown[n])
+
+    review = collect(chat.relay.db, make_scope(example_config, "2026-10-01", "2026-10-31"), example_config,
+                     datetime(2026, 11, 1, tzinfo=TZ), overdue_listed=len(wanted))
+    page = html.unescape(re.sub(r"<svg.*?</svg>", "", render_report(review, example_config), flags=re.S))
+    for written, masked in wanted.values():
+        assert clip(masked, 24) in page and clip(written, 24) not in page, (written, masked)

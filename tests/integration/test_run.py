@@ -121,7 +121,7 @@ def test_a_request_goes_up_to_the_township_and_its_result_comes_back(gateway: Ga
     assert not [m for m in gateway.sent_messages() if m.room == UNCONFIGURED]
 
     # what the operator sees afterwards
-    listing = json.loads(bot.cli("list", "--json").stdout)
+    listing = json.loads(bot.cli("list", "--json", "--unmask").stdout)
     assert [(r["id"], r["status"], r["tier"], r["requester"], r["rating"]) for r in listing] == [
         (1, "closed", "township", VILLAGER, "satisfied")]
     people = bot.cli("people").stdout

@@ -69,6 +69,24 @@ def test_fold_keeps_a_map_to_the_original():
     assert [origin[0], origin[2]] == [0, 3]
 
 
+def test_fold_removes_invisible_format_characters():
+    folded, origin = fold("认\u200b领 #1\u200d2\ufeff")
+    assert folded == "认领 #12"
+    assert origin == [0, 2, 3, 4, 5, 7]
+    assert p("认\u200b领 #1\u200b2").number == 12
+
+
+def test_the_quick_check_of_fold_knows_every_format_character():
+    import sys
+    import unicodedata
+
+    from routing.text import _FORMAT
+
+    missing = [hex(c) for c in range(sys.maxunicode + 1)
+               if unicodedata.category(chr(c)) == "Cf" and not _FORMAT.match(chr(c))]
+    assert missing == []
+
+
 def test_normalize_and_strip_mentions():
     assert normalize("  认领\u3000＃１ ") == "认领 #1"
     assert strip_leading_mentions("@民情直通车 @张三 你好", BOT) == "你好"

@@ -19,6 +19,7 @@ POSITIVE = [
     ("办公室电话：2345678", Kind.LANDLINE),
     ("身份证522228199001010019", Kind.ID_NUMBER),
     ("身份证号11010519491231002X，帮查一下", Kind.ID_NUMBER),
+    ("身份证522228199001010018号码对不上", Kind.ID_NUMBER),  # a wrong check digit right after 身份证 is still one
     ("我儿子522228201203151231还没上户口", Kind.ID_NUMBER),
     ("工资卡6222021234567890128没到账", Kind.BANK_CARD),
     ("卡号 6217 0012 3456 7893", Kind.BANK_CARD),
@@ -41,7 +42,7 @@ NEGATIVE = [
     "我们村3号开会",
     "坐3号线到火车站",
     "按1号文件执行",
-    "身份证522228199001010018号码对不上",  # wrong check digit
+    "编号522228199001010018对不上",  # wrong check digit, and no 身份证 before it
     "522228199013010019",  # no 13th month
     "订单号1234567890123456",  # fails the Luhn check
     "电话打了好几次",
