@@ -7,7 +7,8 @@ The county of benchmarks/review.py (20 townships, 300 villages); through 2026, e
 registered in its village group, and most are claimed, resolved and rated in chat. Some are
 claimed late or never (escalation proposals and automatic escalations fall due), some are
 resolved after their deadline (overdue reminders fall due), and the daily and weekly digests
-fall due along the way: the replay runs every one of them at its time. The input is written to
+fall due along the way. One request in twelve is not answered in its village: the bot proposes
+and then makes its escalation, and the township takes it up days later: the replay runs every one of them at its time. The input is written to
 a file, then `minqing replay` runs as a separate process; the figures are its wall time, lines
 per second overall and per tenth of the input (flat when the cost per line does not grow with
 history), and its peak memory.
@@ -63,12 +64,14 @@ def lines(requests: int, seed: int = 11) -> list[tuple[datetime, str]]:
                            "text": f"@民情直通车 {rng.choice(TEXTS)}"}))
         fate = rng.random()
         if fate < 0.08:
-            continue  # nobody answers: a proposal, then the bot escalates it, then reminders at the township
+            # nobody in the village answers: a proposal, the bot escalates it, the township takes it up later
+            room, cadre = f"{t}镇二级工作群", f"{t}杨主任"
+            born += timedelta(days=rng.choice((4, 6, 9)))
         claim = born + timedelta(hours=rng.choice((0.5, 2, 5, 30)))  # some claimed after their deadline
         out.append((claim, {"room": room, "sender": cadre, "sender_id": f"wxid_{cadre}", "text": f"认领 #{n}"}))
         done = claim + timedelta(days=rng.choice((1, 2, 4, 9, 20)))  # some resolved after their deadline
         out.append((done, {"room": room, "sender": cadre, "sender_id": f"wxid_{cadre}", "text": f"办结 #{n} 已处理"}))
-        if fate < 0.9:
+        if 0.08 <= fate < 0.9:
             verdict = "满意" if fate < 0.85 else "不满意 还是没修好"
             out.append((done + timedelta(hours=rng.uniform(0.5, 30)),
                         {"room": room, "sender": villager, "sender_id": f"wxid_v{n}", "text": f"{verdict} #{n}"}))

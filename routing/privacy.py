@@ -325,6 +325,20 @@ class _Found:
     size: int = 0  # how many digits a number has
 
 
+_DIGITLIKE = re.compile("[0-9" + "".join(NUMERALS) + "]")
+MIN_DIGITS = 7  # the shortest number read (a local landline after 电话); fewer digits in a text: no number at all
+
+
+def _numbers_in(ft: str) -> list[_Found]:
+    """`_numbers`, after a quick count: most texts hold too few digits to hold any number (checked in C)."""
+    count = 0
+    for _ in _DIGITLIKE.finditer(ft):
+        count += 1
+        if count >= MIN_DIGITS:
+            return _numbers(ft)
+    return []
+
+
 def _numbers(ft: str) -> list[_Found]:
     """Every reading of a phone, ID or card number, in order: each that starts where a number can start.
 
@@ -440,7 +454,7 @@ def _chosen(numbers: list[_Found]) -> list[_Found]:
 def find(text: str) -> list[Finding]:
     """Every piece of personal data in text, in order, not overlapping (spans of text as written)."""
     folded = fold(text)
-    numbers, addresses = _chosen(_numbers(folded.text)), list(_addresses(folded.text))
+    numbers, addresses = _chosen(_numbers_in(folded.text)), list(_addresses(folded.text))
     # a number inside an address is reported as the number
     kept, k = list(numbers), 0
     for a in addresses:
@@ -461,7 +475,7 @@ def mask(text: str) -> str:
     """Text with personal data masked: 138****5678, 522228********0019, 6222***********1234, 和平路**号."""
     folded = fold(text)
     # every reading hides its digits: a digit shows only when no way of reading the text hides it
-    hidden = {folded.origin[i] for f in (*_numbers(folded.text), *_addresses(folded.text)) for i in f.hide}
+    hidden = {folded.origin[i] for f in (*_numbers_in(folded.text), *_addresses(folded.text)) for i in f.hide}
     if not hidden:
         return text
     return "".join("*" if i in hidden else ch for i, ch in enumerate(text))

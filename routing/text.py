@@ -45,17 +45,34 @@ class Folded(NamedTuple):
         return self.origin[start], self.origin[end - 1] + 1
 
 
-def _plain(text: str) -> bool:
-    """True when folding would change nothing (the common case, checked in C)."""
-    if not unicodedata.is_normalized("NFKC", text) or _FORMAT.search(text):
-        return False
-    return not any(ch.isspace() and ch != " " for ch in text) and "  " not in text
+_SPACES = re.compile(r"\s+")
+
+
+def _spaces_only(text: str) -> Folded:
+    """`fold` of a text that is NFKC already and has no format character: only its white space runs change."""
+    out: list[str] = []
+    origin: list[int] = []
+    pos = 0
+    for m in _SPACES.finditer(text):
+        start = m.start()
+        if m.group() == " ":
+            continue  # a single plain space stays as it is
+        out.append(text[pos:start])
+        origin.extend(range(pos, start))
+        out.append(" ")
+        origin.append(start)
+        pos = m.end()
+    if not out:
+        return Folded(text, list(range(len(text))))
+    out.append(text[pos:])
+    origin.extend(range(pos, len(text)))
+    return Folded("".join(out), origin)
 
 
 def fold(text: str) -> Folded:
     """Text with full-width characters folded (NFKC), format characters removed, white space runs made one space."""
-    if _plain(text):
-        return Folded(text, list(range(len(text))))
+    if unicodedata.is_normalized("NFKC", text) and not _FORMAT.search(text):
+        return _spaces_only(text)  # the common case: checked in C, and only white space to look at
     out: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):

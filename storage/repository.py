@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +50,21 @@ S = StintRow.__table__.c
 
 
 LEGACY_UNIT = "*"  # the unit of a pin made by version 0.1.0, which pinned names county-wide
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """An outbox message taken for sending (what sending needs of its row)."""
+
+    id: int
+    room: str | None
+    to_id: str | None
+    to_name: str | None
+    text: str
+    mentions: list
+    key: str | None
+    attempts: int
+    created_at: datetime
 
 
 class StaleWrite(RuntimeError):
@@ -125,6 +140,20 @@ def _write(raw: Raw, values: dict[str, Any], times: frozenset[str], flags: froze
     for name in values.keys() & flags:
         values[name] = raw.flag(values[name])
     return values
+
+
+_EVENT_COLS = "number, kind, at, tier, actor, actor_key, from_status, to_status, from_tier, note, rule, data, stint"
+
+
+def _event(raw: Raw, row: Sequence[Any]) -> Event:
+    """A domain event from the columns of _EVENT_COLS."""
+    n, kind, at, tier, actor, actor_key, from_status, to_status, from_tier, note, rule, data, stint = row
+    return Event(
+        number=n, kind=_KIND[kind], at=raw.read_time(at), tier=_TIER[tier], actor=actor, actor_key=actor_key,
+        from_status=_STATUS[from_status] if from_status else None, to_status=_STATUS[to_status] if to_status else None,
+        from_tier=_TIER[from_tier] if from_tier else None, note=note, rule=rule, data=dict(raw.read_json(data) or {}),
+        stint=stint,
+    )
 
 
 def stint_values(st: Stint) -> dict[str, Any]:
@@ -447,48 +476,48 @@ class SqlRepository:
 
     def events(self, number: int) -> list[Event]:
         """A request's event log, oldest first."""
-        rows = self.session.exec(
-            select(EventRow).where(EventRow.county == self.county, EventRow.number == number).order_by(EventRow.id)
-        )
-        return [to_event(r) for r in rows]
+        return self._events("number = :n", {"n": number})
 
     def events_between(self, start: datetime, end: datetime) -> list[Event]:
         """Every event in [start, end), oldest first."""
-        rows = self.session.exec(
-            select(EventRow).where(EventRow.county == self.county, EventRow.at >= start, EventRow.at < end)
-            .order_by(EventRow.id)
-        )
-        return [to_event(r) for r in rows]
+        raw = self.raw
+        return self._events("at >= :s AND at < :e", {"s": raw.time(start), "e": raw.time(end)})
+
+    def _events(self, where: str, params: dict[str, Any]) -> list[Event]:
+        raw = self.raw
+        rows = raw.run(f"SELECT {_EVENT_COLS} FROM events WHERE county = :c AND {where} ORDER BY id",
+                       {"c": self.county, **params}).fetchall()
+        return [_event(raw, row) for row in rows]
 
     def records(self, start: datetime, end: datetime) -> list[Record]:
         """The records (request, stints, ratings) of the requests with a deadline or a rating in [start, end)."""
-        E_ = EventRow.__table__.c
-        rated = core_select(E_.number).where(
-            E_.county == self.county, E_.kind.in_(_RATING_KINDS), E_.at >= start, E_.at < end)
-        acked = core_select(R.number).where(R.county == self.county, R.first_ack_due_at >= start,
-                                            R.first_ack_due_at < end)
-        resolving = core_select(S.number).where(S.county == self.county, S.resolve_due_at >= start,
-                                                S.resolve_due_at < end)
-        numbers = set()
-        for q in (rated, acked, resolving):
-            numbers.update(self.session.execute(q).scalars())
+        raw = self.raw
+        p = {"c": self.county, "s": raw.time(start), "e": raw.time(end)}
+        numbers = set(raw.column("SELECT number FROM events WHERE county = :c AND kind IN ('satisfied', 'unsatisfied') "
+                                 "AND at >= :s AND at < :e", p))
+        numbers.update(raw.column("SELECT number FROM requests WHERE county = :c AND first_ack_due_at >= :s "
+                                  "AND first_ack_due_at < :e", p))
+        numbers.update(raw.column("SELECT number FROM stints WHERE county = :c AND resolve_due_at >= :s "
+                                  "AND resolve_due_at < :e", p))
         return self.records_of(sorted(numbers))
 
     def records_of(self, numbers: Sequence[int]) -> list[Record]:
         """The records of these requests, by number."""
+        raw = self.raw
         out: list[Record] = []
-        for i in range(0, len(numbers), 1000):
-            part = list(numbers[i:i + 1000])
+        for i in range(0, len(numbers), 500):
+            part = list(numbers[i:i + 500])
             requests = self.get_many(part)
+            marks = ", ".join(f":n{k}" for k in range(len(part)))
+            p = {"c": self.county, **{f"n{k}": n for k, n in enumerate(part)}}
             stints: dict[int, list[Stint]] = {n: [] for n in part}
-            for row in self.session.execute(core_select(*(S[n] for n in STINT_FIELDS)).where(
-                    S.county == self.county, S.number.in_(part)).order_by(S.number, S.seq)):
-                stints[row.number].append(stint_from(row))
+            for row in raw.run(f"SELECT {_STINT_COLS} FROM stints s WHERE s.county = :c AND s.number IN ({marks}) "
+                               "ORDER BY s.number, s.seq", p).fetchall():
+                stints[row[0]].append(stint_from(_read(raw, row, STINT_FIELDS, STINT_TIMES, STINT_FLAGS)))
             ratings: dict[int, list[Event]] = {n: [] for n in part}
-            for row in self.session.exec(select(EventRow).where(
-                    EventRow.county == self.county, col(EventRow.number).in_(part),
-                    col(EventRow.kind).in_(_RATING_KINDS)).order_by(EventRow.id)):
-                ratings[row.number].append(to_event(row))
+            for row in raw.run(f"SELECT {_EVENT_COLS} FROM events WHERE county = :c AND number IN ({marks}) "
+                               "AND kind IN ('satisfied', 'unsatisfied') ORDER BY id", p).fetchall():
+                ratings[row[0]].append(_event(raw, row))
             out += [Record(requests[n], tuple(stints[n]), tuple(ratings[n])) for n in part if n in requests]
         return out
 
@@ -636,16 +665,14 @@ class SqlRepository:
                 .execution_options(synchronize_session=False))
         return self.session.execute(stmt).scalars().first()
 
-    def claim_due(self, now: datetime, holder: str) -> list[OutboxRow]:
+    def claim_due(self, now: datetime, holder: str) -> list[Taken]:
         """Take every queued message whose time has come for sending, in one statement; oldest first."""
         raw = self.raw
         rows = raw.run("UPDATE outbox SET status = 'sending', holder = :h, attempts = attempts + 1 "
                        "WHERE county = :c AND status = 'queued' AND (not_before IS NULL OR not_before <= :now) "
                        "RETURNING id, room, to_id, to_name, text, mentions, key, attempts, created_at",
                        {"h": holder, "c": self.county, "now": raw.time(now)}).fetchall()
-        out = [OutboxRow(id=r[0], county=self.county, room=r[1], to_id=r[2], to_name=r[3], text=r[4],
-                         mentions=raw.read_json(r[5]), key=r[6], status="sending", holder=holder, attempts=r[7],
-                         created_at=raw.read_time(r[8])) for r in rows]
+        out = [Taken(r[0], r[1], r[2], r[3], r[4], raw.read_json(r[5]), r[6], r[7], raw.read_time(r[8])) for r in rows]
         return sorted(out, key=lambda r: r.id)
 
     def sent_all(self, ids: Sequence[int], holder: str, at: datetime) -> int:
