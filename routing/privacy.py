@@ -325,18 +325,17 @@ class _Found:
     size: int = 0  # how many digits a number has
 
 
-_DIGITLIKE = re.compile("[0-9" + "".join(NUMERALS) + "]")
-MIN_DIGITS = 7  # the shortest number read (a local landline after 电话); fewer digits in a text: no number at all
+MIN_DIGITS = 7  # the shortest number read (a local landline after 电话)
+_DIGITLIKE = "0-9" + "".join(NUMERALS) + "".join(_KEYCAP)
+# a number is digits and separators with nothing else between them: a stretch of those holding MIN_DIGITS digits
+_STRETCH = re.compile(
+    "(?:[" + _DIGITLIKE + "][" + re.escape("".join(SEPARATORS)) + "]*){%d}" % MIN_DIGITS)  # disjoint classes: linear
 
 
 def _numbers_in(ft: str) -> list[_Found]:
-    """`_numbers`, after a quick count: most texts hold too few digits to hold any number (checked in C)."""
-    count = 0
-    for _ in _DIGITLIKE.finditer(ft):
-        count += 1
-        if count >= MIN_DIGITS:
-            return _numbers(ft)
-    return []
+    """`_numbers`, when the text has a stretch of digits and separators long enough to be one (checked in C):
+    most texts, digests full of counts and times among them, have none."""
+    return _numbers(ft) if _STRETCH.search(ft) else []
 
 
 def _numbers(ft: str) -> list[_Found]:
