@@ -81,7 +81,13 @@ class Repository(Protocol):
         """Numbers of the requests whose timer is at or before `now`, soonest first."""
 
     def next_timer(self, after: datetime) -> datetime | None:
-        """The earliest request timer strictly after `after`."""
+        """The earliest timer strictly after `after`, of a request or a named job (a digest)."""
+
+    def timer(self, name: str) -> datetime | None:
+        """When a named job (a digest) next falls due, if set."""
+
+    def set_timer_at(self, name: str, due: datetime | None) -> None:
+        """Set when a named job next falls due."""
 
     def stints(self, number: int) -> list[Stint]:
         """A request's stints, first to last."""

@@ -128,6 +128,7 @@ class RelayService:
         self.county = county
         self.policy = policy
         self.tagger = tagger
+        self._timers_checked: set[Digest] = set()  # digests whose timer this process has checked against the config
         self._by_id: dict[str, list[Member]] = {}
         self._by_name: dict[str, list[Member]] = {}
         for m in county.members():
@@ -551,11 +552,13 @@ class RelayService:
         return out
 
     def next_due(self, tx: Repository, after: datetime) -> datetime | None:
-        """When the next time-driven job falls due strictly after `after`."""
-        times = [tx.next_timer(after)]
-        times += [next_slot(self.policy, d, after) for d in Digest]
-        present = [t for t in times if t is not None]
-        return min(present) if present else None
+        """When the next time-driven job falls due strictly after `after` (one indexed query).
+
+        Before the first tick the digests' timers are not set yet: the tick that sets them is due now.
+        """
+        if len(self._timers_checked) < len(Digest):
+            return after + timedelta(microseconds=1)
+        return tx.next_timer(after)
 
     def _auto_escalate(self, tx: Repository, req: Request, now: datetime, out: list[Outbound]) -> None:
         key = f"auto:{req.number}:{req.stint}"  # one automatic escalation per stint
@@ -596,17 +599,26 @@ class RelayService:
         out.append(Outbound(room, "reminder.j2", {"items": overdue}, _unique(mentions), key=key))
 
     def _digests(self, tx: Repository, now: datetime) -> list[Outbound]:
-        """The digests whose latest slot has come and has not been sent (once, late if it was missed)."""
+        """The digests whose timer has come: their latest slot's (once, late if it was missed)."""
         out: list[Outbound] = []
         started = datetime.fromisoformat(tx.get_meta(STARTED) or now.isoformat())
         for digest in Digest:
-            slot = last_slot(self.policy, digest, now)
-            if slot is None or slot < started:
-                continue
-            meta = f"digest:{digest.value}"
-            last = tx.get_meta(meta)
+            timer = f"digest:{digest.value}"
+            last = tx.get_meta(timer)
             last_at = datetime.fromisoformat(last) if last else None
-            if last_at is not None and slot <= last_at:
+            due = tx.timer(timer)
+            if digest not in self._timers_checked:
+                # once per process: the config may have moved the schedule since the timer was set
+                expected = next_slot(self.policy, digest, last_at or started - timedelta(seconds=1))
+                if due != expected:
+                    tx.set_timer_at(timer, expected)
+                    due = expected
+                self._timers_checked.add(digest)
+            if due is None or due > now:
+                continue
+            slot = last_slot(self.policy, digest, now)
+            tx.set_timer_at(timer, next_slot(self.policy, digest, now))
+            if slot is None or slot < started or (last_at is not None and slot <= last_at):
                 continue
             previous = last_slot(self.policy, digest, slot - timedelta(seconds=1)) or started
             start = min(last_at, previous) if last_at else previous
@@ -619,7 +631,7 @@ class RelayService:
             else:
                 out.append(Outbound(self.county.room, "digest_county.j2", {"d": self._county_digest(tx, start, now, late)},
                                     key=f"digest:county:{slot.isoformat()}"))
-            tx.set_meta(meta, slot.isoformat())
+            tx.set_meta(timer, slot.isoformat())
             log.info("%s digest for %s sent%s", digest.value, slot.isoformat(), " late" if late else "")
         return out
 

@@ -124,13 +124,25 @@ def _changed(values: dict[str, Any], loaded: dict[str, Any] | None, keys: tuple[
 def _read(raw: Raw, values: Sequence[Any], names: Sequence[str], times: frozenset[str],
           flags: frozenset[str]) -> list[Any]:
     """Row values as the domain wants them: times aware UTC, flags bool."""
+    time_at, flag_at = _POSITIONS.get((id(names), times, flags)) or _positions(names, times, flags)
     out = list(values)
-    for i, name in enumerate(names):
-        if name in times:
-            out[i] = raw.read_time(out[i])
-        elif name in flags and out[i] is not None:
+    read_time = raw.read_time
+    for i in time_at:
+        if out[i] is not None:
+            out[i] = read_time(out[i])
+    for i in flag_at:
+        if out[i] is not None:
             out[i] = bool(out[i])
     return out
+
+
+_POSITIONS: dict[tuple, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+
+
+def _positions(names: Sequence[str], times: frozenset[str], flags: frozenset[str]):
+    found = (tuple(i for i, n in enumerate(names) if n in times), tuple(i for i, n in enumerate(names) if n in flags))
+    _POSITIONS[(id(names), times, flags)] = found
+    return found
 
 
 def _write(raw: Raw, values: dict[str, Any], times: frozenset[str], flags: frozenset[str]) -> dict[str, Any]:
@@ -451,10 +463,24 @@ class SqlRepository:
                           "ORDER BY next_due_at, number", {"c": self.county, "t": raw.time(now)})
 
     def next_timer(self, after: datetime) -> datetime | None:
-        """The earliest request timer strictly after `after` (one indexed query)."""
+        """The earliest timer strictly after `after`, of a request or a digest (one query on two indexes)."""
         raw = self.raw
-        return raw.read_time(raw.scalar("SELECT min(next_due_at) FROM requests WHERE county = :c AND next_due_at > :t",
-                                        {"c": self.county, "t": raw.time(after)}))
+        p = {"c": self.county, "t": raw.time(after)}
+        return raw.read_time(raw.scalar(
+            "SELECT min(t) FROM (SELECT min(next_due_at) AS t FROM requests WHERE county = :c AND next_due_at > :t "
+            "UNION ALL SELECT min(due_at) AS t FROM timers WHERE county = :c AND due_at > :t) timers", p))
+
+    def timer(self, name: str) -> datetime | None:
+        """When a named job (a digest) next falls due, if set."""
+        return self.raw.read_time(self.raw.scalar("SELECT due_at FROM timers WHERE county = :c AND name = :n",
+                                                  {"c": self.county, "n": name}))
+
+    def set_timer_at(self, name: str, due: datetime | None) -> None:
+        """Set when a named job next falls due."""
+        raw = self.raw
+        raw.run("INSERT INTO timers (county, name, due_at) VALUES (:c, :n, :t) "
+                "ON CONFLICT (county, name) DO UPDATE SET due_at = excluded.due_at",
+                {"c": self.county, "n": name, "t": raw.time(due)})
 
     def stints(self, number: int) -> list[Stint]:
         """A request's stints, first to last."""

@@ -268,6 +268,17 @@ class OutboxRow(SQLModel, table=True):
     error: str | None = _text()
 
 
+class Timer(SQLModel, table=True):
+    """When a time-driven job that belongs to no request (a digest) next falls due: an indexed time."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_county_due", "county", "due_at"),)
+
+    county: str = Field(primary_key=True)
+    name: str = Field(primary_key=True)
+    due_at: datetime | None = _time()
+
+
 class Meta(SQLModel, table=True):
     """Settings the deployment keeps: schema version, the clock's high-water mark."""
 
