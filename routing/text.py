@@ -69,10 +69,27 @@ def _spaces_only(text: str) -> Folded:
     return Folded("".join(out), origin)
 
 
+class _OneForOne(dict):
+    """str.translate's table of the characters whose NFKC form is one other character (，→, ０→0 Ａ→A),
+    filled as characters are met; any other character is left as it is."""
+
+    def __missing__(self, ch: int) -> int:
+        folded = unicodedata.normalize("NFKC", chr(ch))
+        one = len(folded) == 1 and unicodedata.category(folded) != "Cf"
+        self[ch] = ord(folded) if one else ch
+        return self[ch]
+
+
+_ONE_FOR_ONE = _OneForOne()
+
+
 def fold(text: str) -> Folded:
     """Text with full-width characters folded (NFKC), format characters removed, white space runs made one space."""
-    if unicodedata.is_normalized("NFKC", text) and not _FORMAT.search(text):
-        return _spaces_only(text)  # the common case: checked in C, and only white space to look at
+    if not _FORMAT.search(text):
+        # the common case, in C: characters folded one for one keep their places; then only white space is left
+        one = text.translate(_ONE_FOR_ONE)
+        if unicodedata.is_normalized("NFKC", one):
+            return _spaces_only(one)
     out: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):
