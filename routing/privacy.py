@@ -53,7 +53,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import phonenumbers
@@ -104,7 +104,7 @@ class _Group:
     """Digits written together: their values, where each is, how the group is joined to the one before."""
 
     digits: str
-    at: list[int]
+    at: Sequence[int]
     join: str | None  # None: not joined; "": digits meet numerals; else the kind of separator run
     x_at: int | None = None  # where an X right after the digits is (the check digit of an ID ends in X)
     # how many numerals at its start or end may be a word's glued to it (张三一三八…, …五六七八一下): 0 up to 2
@@ -123,6 +123,29 @@ def _han(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff" and ch not in _VALUE
 
 
+_DIGIT = re.compile("[" + "".join(_VALUE) + "]")
+_ASCII_RUN = re.compile("[0-9]+")
+
+
+def _spelled(ft: str, i: int, ascii_digits: bool) -> tuple[str, list[int], int]:
+    """The digits of a group from i, one character at a time (numerals, keycaps): values, places, where it ends."""
+    digits: list[str] = []
+    at: list[int] = []
+    n = len(ft)
+    while i < n:
+        ch = ft[i]
+        if ch in _KEYCAP:
+            i += 1
+            continue
+        value = _VALUE.get(ch)
+        if value is None or ch.isascii() != ascii_digits:
+            break
+        digits.append(value)
+        at.append(i)
+        i += 1
+    return "".join(digits), at, i
+
+
 def _groups(ft: str) -> Iterator[_Group]:
     """The digit groups of folded text, in one pass."""
     n = len(ft)
@@ -131,28 +154,27 @@ def _groups(ft: str) -> Iterator[_Group]:
     while i < n:
         ch = ft[i]
         if ch not in _VALUE:
-            i += 1
+            found = _DIGIT.search(ft, i)  # the next digit or numeral, found in C
+            if found is None:
+                return
+            i = found.start()
+            join = None
             continue
         ascii_digits = ch.isascii()
-        digits: list[str] = []
-        at: list[int] = []
-        while i < n:
-            ch = ft[i]
-            if ch in _KEYCAP:
-                i += 1
-                continue
-            value = _VALUE.get(ch)
-            if value is None or ch.isascii() != ascii_digits:
-                break
-            digits.append(value)
-            at.append(i)
-            i += 1
+        run = _ASCII_RUN.match(ft, i) if ascii_digits else None
+        if run is not None and (run.end() == n or ft[run.end()] not in _KEYCAP):
+            # the common case, read in C: ASCII digits with no keycap among them
+            digits = run.group()
+            at: Sequence[int] = range(i, run.end())
+            i = run.end()
+        else:
+            digits, at, i = _spelled(ft, i, ascii_digits)
         x_at = None
         if i < n and ft[i] in "Xx" and not (i + 1 < n and ft[i + 1].isascii() and ft[i + 1].isalnum()):
             x_at = i
         numerals = not ascii_digits
         word = range(min(WORD_NUMERALS, len(digits) - 1) + 1)
-        yield _Group("".join(digits), at, join, x_at,
+        yield _Group(digits, at, join, x_at,
                      word if numerals and at[0] > 0 and _han(ft[at[0] - 1]) else _WHOLE,
                      word if numerals and i < n and _han(ft[i]) else _WHOLE)
         # how the next group, if any comes at once, is joined to this one
@@ -425,7 +447,13 @@ _ADDRESS = re.compile(
 _ADDRESS_NUMERALS = frozenset(_NUMERAL.replace("0-9", "0123456789"))
 
 
+# what every address has: a street or estate word, then its number (checked in C before the full pattern)
+_ADDRESS_HINT = re.compile(rf"(?:{_STREET}|{_ESTATE}) ?[{_NUMERAL}]")
+
+
 def _addresses(ft: str) -> Iterator[_Found]:
+    if not _ADDRESS_HINT.search(ft):
+        return
     for m in _ADDRESS.finditer(ft):
         start = m.start("house" if m.group("house") else "unit")
         end = m.end()
@@ -477,7 +505,10 @@ def mask(text: str) -> str:
     hidden = {folded.origin[i] for f in (*_numbers_in(folded.text), *_addresses(folded.text)) for i in f.hide}
     if not hidden:
         return text
-    return "".join("*" if i in hidden else ch for i, ch in enumerate(text))
+    chars = list(text)
+    for i in hidden:
+        chars[i] = "*"
+    return "".join(chars)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from typing import NamedTuple
 
 ANALYSED_CHARS = 2000  # what the understanding rules read of a message (a request says what it is about early)
@@ -35,7 +36,7 @@ class Folded(NamedTuple):
     """Folded text and, for each of its characters, the index of the original character it came from."""
 
     text: str
-    origin: list[int]
+    origin: Sequence[int]  # a range when no character moved
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original text's span of the folded span [start, end)."""
@@ -63,7 +64,7 @@ def _spaces_only(text: str) -> Folded:
         origin.append(start)
         pos = m.end()
     if not out:
-        return Folded(text, list(range(len(text))))
+        return Folded(text, range(len(text)))
     out.append(text[pos:])
     origin.extend(range(pos, len(text)))
     return Folded("".join(out), origin)
