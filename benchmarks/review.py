@@ -18,6 +18,7 @@ comes after a random 1–20 % of that time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import math
 import os
@@ -61,12 +62,12 @@ BATCH = 5000
 
 
 # --- the county -------------------------------------------------------------------------------
-def write_config(folder: Path, database: str) -> Path:
+def write_config(folder: Path, database: str, county: str | None = None) -> Path:
     """A county of 20 townships with 15 villages each, on the example config's rules."""
     example = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     rules = example[:example.index("[county]")]
     rules = rules.replace('database = "sqlite:///minqing.db"', f'database = "{database}"')
-    county = f"基准县{uuid.uuid4().hex[:6]}"  # runs sharing one PostgreSQL stay apart
+    county = county or f"基准县{uuid.uuid4().hex[:6]}"  # runs sharing one PostgreSQL stay apart
     lines = [rules, "[county]", f'name = "{county}"', f'room = "{county}网络问政工作群"',
              'staff = [{ name = "吴科长" }, { name = "麻干事" }]', ""]
     for t in TOWNSHIP_NAMES:
@@ -285,6 +286,16 @@ def build(config_path: Path, database: Database, size: int, delays: list[float],
     return {"requests": size, "events": n_events, "seconds": time.perf_counter() - t0}
 
 
+def built_county(path: Path, size: int) -> str | None:
+    """The county of a database an earlier run built with `size` requests, or None."""
+    if not path.exists():
+        return None
+    import sqlite3
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        row = conn.execute("SELECT county, last_number FROM counters").fetchone()
+    return row[0] if row and row[1] == size else None
+
+
 # --- running the commands ---------------------------------------------------------------------------
 # The command's own peak memory. The child's maximum resident set size that wait4/getrusage report
 # starts from this process's high-water mark (it carries over exec), so the child reports its own
@@ -323,6 +334,8 @@ def main() -> None:
     ap.add_argument("--replies", type=Path, help="petitions_with_replies.csv (default: ../shared/data/)")
     ap.add_argument("--keep", action="store_true", help="keep the files in the work folder")
     ap.add_argument("--work", help="work folder (default: a temporary one)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="use a SQLite database of the work folder that holds the size's requests already")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     delays, source = reply_delays(args.replies or find_replies())
@@ -336,17 +349,21 @@ def main() -> None:
     counties: list[Database] = []
     for size in sizes:
         url = args.db or f"sqlite:///{work / f'county-{size}.db'}"
-        config_path = write_config(work, url)
+        kept = built_county(work / f"county-{size}.db", size) if args.reuse and not args.db else None
+        config_path = write_config(work, url, kept)
         cfg = load_config(config_path)
         database = Database(database_url(url, work), cfg.county.name)
-        built = build(config_path, database, size, delays)
+        built = {"seconds": 0.0, "events": 0} if kept else build(config_path, database, size, delays)
         if args.db and not args.keep:
             counties.append(database)  # its rows are removed from the shared database at the end
         else:
             database.dispose()
         size_mb = (work / f"county-{size}.db").stat().st_size / 2**20 if not args.db else float("nan")
-        print(f"{size:>9,} requests: built in {built['seconds']:.1f} s ({built['events']:,} events"
-              + (f", {size_mb:.0f} MiB SQLite)" if not args.db else ")"))
+        if kept:
+            print(f"{size:>9,} requests: the database of an earlier run ({size_mb:.0f} MiB SQLite)")
+        else:
+            print(f"{size:>9,} requests: built in {built['seconds']:.1f} s ({built['events']:,} events"
+                  + (f", {size_mb:.0f} MiB SQLite)" if not args.db else ")"))
         common = ["-c", str(config_path), "--from", "2025-01-01", "--to", "2025-12-31"]
         jobs = [("export csv", ["export", *common, "--out", str(work / f"export-{size}.csv")])]
         if size <= args.xlsx_max:

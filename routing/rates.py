@@ -145,19 +145,27 @@ class Outcome:
         """This request's counts per handler."""
         out: dict[Credit, Rates] = {}
         if self.response is not None:
-            r = out.setdefault(self.response.credit, Rates())
+            r = _rates(out, self.response.credit)
             r.due_ack += 1
             r.responded_in_time += self.response.met
         for due in self.stints:
-            r = out.setdefault(due.credit, Rates())
+            r = _rates(out, due.credit)
             r.due_resolve += 1
             r.resolved_in_time += due.met
         for e, credit in self.ratings:
             if credit is not None:
-                r = out.setdefault(credit, Rates())
+                r = _rates(out, credit)
                 r.rated += 1
                 r.satisfied += e.kind is EventKind.SATISFIED
         return out
+
+
+def _rates(units: dict, key: object) -> Rates:
+    """A unit's counts, made on first use."""
+    r = units.get(key)
+    if r is None:
+        r = units[key] = Rates()
+    return r
 
 
 def in_period(t: datetime | None, start: datetime, end: datetime) -> bool:
@@ -301,7 +309,7 @@ class Tally:
     def add(self, keys: Iterable[object], o: Outcome) -> None:
         """Count one request's outcome for each of the units it belongs to."""
         for k in keys:
-            o.count(self.units.setdefault(k, Rates()))
+            o.count(_rates(self.units, k))
 
     def get(self, key: object) -> Rates:
         """A unit's rates (empty when it had none)."""

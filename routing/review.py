@@ -110,7 +110,9 @@ def request_figures(rec: Record, calendar: WorkCalendar, as_of: datetime) -> Req
     state = AsOf.of(rec, as_of)
     tiers: dict[Tier, TierTime] = {}
     for s in state.started:
-        t = tiers.setdefault(s.tier, TierTime(s.started_at))
+        t = tiers.get(s.tier)
+        if t is None:
+            t = tiers[s.tier] = TierTime(s.started_at)
         t.handling_seconds += _worked(s, as_of, calendar)
         if t.response_hours is None and s.responded_at is not None and s.responded_at < as_of:
             t.response_hours = calendar.working_seconds(t.reached_at, s.responded_at) / 3600
@@ -196,6 +198,16 @@ class _Unit:
     response_positions: array = field(default_factory=lambda: array("I"))
     resolution_positions: array = field(default_factory=lambda: array("I"))
 
+    def merge(self, other: _Unit, offset: int) -> None:
+        """Add another part's counts of the same unit; its positions are `offset` further on here."""
+        self.requests += other.requests
+        self.resolved += other.resolved
+        self.rejected += other.rejected
+        self.active += other.active
+        self.rates.add(other.rates)
+        self.response_positions.extend(p + offset for p in other.response_positions)
+        self.resolution_positions.extend(p + offset for p in other.resolution_positions)
+
 
 @dataclass(frozen=True, slots=True)
 class UnitSummary:
@@ -244,7 +256,7 @@ class Review:
     """The figures of a review, accumulated one record at a time."""
 
     def __init__(self, scope: Scope, calendar: WorkCalendar, as_of: datetime, *,
-                 overdue_listed: int = OVERDUE_LISTED) -> None:
+                 overdue_listed: int = OVERDUE_LISTED, weeks: bool = True) -> None:
         self.scope = scope
         self.calendar = calendar
         self.as_of = as_of
@@ -260,7 +272,7 @@ class Review:
         self._week_resolution: dict[date, array] = {}
         self._week_bounds: dict[date, tuple[datetime, datetime]] = {}
         w = self._week_of(scope.start)
-        while self._week_start(w) < scope.end:
+        while weeks and self._week_start(w) < scope.end:  # an export has no weekly figures: weeks=False
             self._weeks[w] = WeekSummary(w)
             self._week_resolution[w] = array("d")
             # a week's 三率 count only what falls in the period: the first and last weeks are cut
@@ -277,13 +289,14 @@ class Review:
         r = rec.request
         f = request_figures(rec, self.calendar, self.until)
         o = outcome(rec, self.scope.start, self.scope.end, self.as_of)
-        units = [self.units[d].setdefault(key(r), _Unit()) for d, key in UNIT_DIMENSIONS.items()]
+        units = [_unit(self.units[d], key(r)) for d, key in UNIT_DIMENSIONS.items()]
         counted = Rates()
         o.count(counted)
         for u in (self.total, *units):
             u.rates.add(counted)
         handlers = self._credit(o)
-        self._count_weeks(rec)
+        if self._weeks:
+            self._count_weeks(rec)
         if self.scope.created_in(r):
             self._count_registered(rec, f, units, handlers)
         return f
@@ -294,17 +307,18 @@ class Review:
         o = outcome(rec, self.scope.start, self.scope.end, self.as_of)
         counted = Rates()
         o.count(counted)
-        for u in (self.total, *(self.units[d].setdefault(key(rec.request), _Unit())
+        for u in (self.total, *(_unit(self.units[d], key(rec.request))
                                 for d, key in UNIT_DIMENSIONS.items())):
             u.rates.add(counted)
         self._credit(o)
-        self._count_weeks(rec)
+        if self._weeks:
+            self._count_weeks(rec)
 
     def _credit(self, o: Outcome) -> dict[Credit, _Unit]:
         """Per-handler counts of one outcome; returns the handlers' units."""
         out = {}
         for credit, rates in o.credits().items():
-            u = self.units["handler"].setdefault(credit, _Unit())
+            u = _unit(self.units["handler"], credit)
             u.rates.add(rates)
             u.requests += 1
             out[credit] = u
@@ -326,14 +340,14 @@ class Review:
             u.response_positions.append(pos)
             u.resolution_positions.append(pos)
         if f.first_responder is not None:
-            self.units["handler"].setdefault(f.first_responder, _Unit()).response_positions.append(pos)
+            _unit(self.units["handler"], f.first_responder).response_positions.append(pos)
         if f.resolver is not None:
-            u = self.units["handler"].setdefault(f.resolver, _Unit())
+            u = _unit(self.units["handler"], f.resolver)
             u.resolution_positions.append(pos)
             u.resolved += 1
         if active and (holder := state.started[-1].holder_at(self.until)) is not None:
-            self.units["handler"].setdefault(Person(*holder), _Unit()).active += 1
-        week = self._weeks.get(self._week_of(r.created_at))
+            _unit(self.units["handler"], Person(*holder)).active += 1
+        week = self._weeks.get(self._week_of(r.created_at)) if self._weeks else None
         if week is not None:
             week.requests += 1
             if f.resolution_days is not None:
@@ -349,11 +363,39 @@ class Review:
             self.overdue_count += 1
             by = self.as_of - since
             item = OverdueItem(r, since, by, self.calendar.working_days(since, self.as_of))
-            entry = (by, -r.number, item)
-            if len(self._overdue) < self._overdue_listed:
-                heapq.heappush(self._overdue, entry)
-            elif self._overdue and entry[:2] > self._overdue[0][:2]:
-                heapq.heapreplace(self._overdue, entry)
+            self._list_overdue((by, -r.number, item))
+
+    def merge(self, other: Review) -> None:
+        """Add the figures of another part of the same review (the same scope, calendar and moment, other
+        requests): the review of a scope read in parts is the review of all of it."""
+        if (other.scope, other.as_of, bool(other._weeks)) != (self.scope, self.as_of, bool(self._weeks)):
+            raise ValueError("only parts of the same review can be merged")
+        offset = len(self._response)
+        self._response.extend(other._response)
+        self._resolution.extend(other._resolution)
+        for tier in Tier:
+            self._tier_response[tier].extend(other._tier_response[tier])
+            self._tier_handling[tier].extend(other._tier_handling[tier])
+        self.total.merge(other.total, offset)
+        for d, units in other.units.items():
+            for key, u in units.items():
+                _unit(self.units[d], key).merge(u, offset)
+        for w, week in other._weeks.items():
+            mine = self._weeks[w]
+            mine.requests += week.requests
+            mine.resolved += week.resolved
+            mine.rates.add(week.rates)
+            self._week_resolution[w].extend(other._week_resolution[w])
+        self.overdue_count += other.overdue_count
+        for entry in other._overdue:
+            self._list_overdue(entry)
+
+    def _list_overdue(self, entry: tuple[timedelta, int, OverdueItem]) -> None:
+        """Keep the entry among the `overdue_listed` longest overdue."""
+        if len(self._overdue) < self._overdue_listed:
+            heapq.heappush(self._overdue, entry)
+        elif self._overdue and entry[:2] > self._overdue[0][:2]:
+            heapq.heapreplace(self._overdue, entry)
 
     def _count_weeks(self, rec: Record) -> None:
         """Each week's 三率, as of the week's end (or the review), from the deadlines and ratings in it."""
@@ -408,6 +450,14 @@ class Review:
     def overdue(self) -> list[OverdueItem]:
         """The longest-overdue requests (at most `overdue_listed`), longest first."""
         return [item for _, _, item in sorted(self._overdue, key=lambda e: e[:2], reverse=True)]
+
+
+def _unit(units: dict[Hashable, _Unit], key: Hashable) -> _Unit:
+    """A unit's counts, made on first use (not made and dropped on every call, as setdefault would)."""
+    u = units.get(key)
+    if u is None:
+        u = units[key] = _Unit()
+    return u
 
 
 def _spread(values: array, positions: array) -> Spread:

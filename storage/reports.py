@@ -1,92 +1,132 @@
 """Report queries: the records a review covers (requests with their stints and ratings), streamed in batches.
 
 A review over a period needs the requests registered in it and, for the 三率, also requests
-registered earlier with a deadline in the period. Both come from one query, read in batches
-with the stints and ratings of each batch fetched by request number, so that a million
-requests pass through without being held in memory and without replaying event logs. Ratings
-given in the period to requests the query does not return come from `stray_ratings`.
-Works on SQLite and PostgreSQL.
+registered earlier with a deadline in the period. Both come from one query, streamed (a
+server-side cursor on PostgreSQL), with the stints and ratings of each batch read by range of
+request numbers, so that a million requests pass through without being held in memory and
+without replaying event logs. Ratings given in the period to requests the query does not
+return come from `stray_ratings`. The statements go straight to the driver (storage.fastsql):
+an export reads every row once, and SQLAlchemy's typing of each value would be most of its cost.
+
+A review can be read in parts (`numbers`: a range of request numbers) by processes of their
+own; `record_mark` tells whether two snapshots saw the same record (every change of a request
+appends to its event log).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from sqlalchemy import and_, func, or_, select
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from routing.model import Event, Request, Stint
-from routing.rates import RATING_KINDS, Record
+from routing.rates import Record
 from routing.review import Scope
-from storage.repository import REQUEST_FIELDS, STINT_FIELDS, SqlRepository, request_from, stint_from, to_event
-from storage.tables import EventRow, RequestRow, StintRow
+from storage.repository import (
+    _EVENT_COLS,
+    _REQUEST_COLS,
+    _STINT_COLS,
+    REQUEST_FIELDS,
+    REQUEST_FLAGS,
+    REQUEST_TIMES,
+    STINT_FIELDS,
+    STINT_FLAGS,
+    STINT_TIMES,
+    SqlRepository,
+    _event,
+    _read,
+    request_from,
+    stint_from,
+)
 
-R = RequestRow.__table__.c
-E = EventRow.__table__.c
-S = StintRow.__table__.c
-_RATINGS = sorted(k.value for k in RATING_KINDS)
 BATCH = 2000
+_RATED = "kind IN ('satisfied', 'unsatisfied')"
 
 
-def _unit(tx: SqlRepository, scope: Scope) -> list:
-    where = [R.county == tx.county]
-    if scope.township is not None:
-        where.append(R.township == scope.township)
-    if scope.village is not None:
-        where.append(R.village == scope.village)
-    if scope.category is not None:
-        where.append(R.category == scope.category)
-    return where
+def _where(tx: SqlRepository, scope: Scope) -> tuple[str, dict[str, Any]]:
+    """The unit filter of a scope on `requests r`, and its parameters."""
+    raw = tx.raw
+    where = ["r.county = :c"]
+    p: dict[str, Any] = {"c": tx.county, "s": raw.time(scope.start), "e": raw.time(scope.end)}
+    for name in ("township", "village", "category"):
+        value = getattr(scope, name)
+        if value is not None:
+            where.append(f"r.{name} = :{name}")
+            p[name] = value
+    return " AND ".join(where), p
 
 
-def _deadline_in(tx: SqlRepository, scope: Scope):
-    """The request's registration deadline, or a stint's resolve deadline, falls in the period."""
-    stint_due = select(S.number).where(S.county == tx.county, S.resolve_due_at >= scope.start,
-                                       S.resolve_due_at < scope.end)
-    return or_(and_(R.first_ack_due_at >= scope.start, R.first_ack_due_at < scope.end), R.number.in_(stint_due))
+# the request's registration deadline, or a stint's resolve deadline, falls in the period
+_DEADLINE_IN = ("((r.first_ack_due_at >= :s AND r.first_ack_due_at < :e) OR r.number IN "
+                "(SELECT number FROM stints WHERE county = :c AND resolve_due_at >= :s AND resolve_due_at < :e))")
+# a deadline never comes before registration, so everything wanted was registered before the end
+_REVIEWED = f"r.created_at < :e AND (r.created_at >= :s OR {_DEADLINE_IN})"
 
 
 def count_registered(tx: SqlRepository, scope: Scope) -> int:
     """How many requests of the scope were registered in its period."""
-    q = select(func.count()).select_from(RequestRow.__table__).where(
-        *_unit(tx, scope), R.created_at >= scope.start, R.created_at < scope.end,
-    )
-    return tx.session.execute(q).scalar_one()
+    where, p = _where(tx, scope)
+    return tx.raw.scalar(f"SELECT count(*) FROM requests r WHERE {where} AND r.created_at >= :s "
+                         "AND r.created_at < :e", p)
 
 
-def review_requests(tx: SqlRepository, scope: Scope, batch: int = BATCH) -> Iterator[Record]:
-    """The records of the requests registered in the period or with a deadline in it, by number."""
-    # a deadline never comes before registration, so everything wanted was registered before the end
-    q = (select(*(R[name] for name in REQUEST_FIELDS))
-         .where(*_unit(tx, scope), R.created_at < scope.end,
-                or_(R.created_at >= scope.start, _deadline_in(tx, scope)))
-         .order_by(R.number)
-         .execution_options(yield_per=batch))
-    for part in tx.session.execute(q).partitions(batch):
-        requests = [request_from(row) for row in part]
+def number_range(tx: SqlRepository, scope: Scope) -> tuple[int, int] | None:
+    """The first and last number of the requests `review_requests` returns, or None when there are none."""
+    where, p = _where(tx, scope)
+    row = tx.raw.one(f"SELECT min(r.number), max(r.number) FROM requests r WHERE {where} AND {_REVIEWED}", p)
+    return None if row is None or row[0] is None else (row[0], row[1])
+
+
+def record_mark(tx: SqlRepository) -> int:
+    """What identifies the state of the record a snapshot sees: its last event (0 when there is none).
+
+    Run it first in a snapshot: it is the statement that fixes what the snapshot sees."""
+    return tx.raw.scalar("SELECT max(id) FROM events") or 0
+
+
+def review_requests(tx: SqlRepository, scope: Scope, batch: int = BATCH,
+                    numbers: tuple[int | None, int | None] = (None, None)) -> Iterator[Record]:
+    """The records of the requests registered in the period or with a deadline in it, by number
+    (only those numbered from numbers[0] to numbers[1], when given; None: no bound)."""
+    where, p = _where(tx, scope)
+    lo, hi = numbers
+    if lo is not None:
+        where += " AND r.number >= :lo"
+        p["lo"] = lo
+    if hi is not None:
+        where += " AND r.number <= :hi"
+        p["hi"] = hi
+    raw = tx.raw
+    sql = f"SELECT {_REQUEST_COLS} FROM requests r WHERE {where} AND {_REVIEWED} ORDER BY r.number"
+    for rows in raw.stream(sql, p, batch):
+        requests = [request_from(_read(raw, row, REQUEST_FIELDS, REQUEST_TIMES, REQUEST_FLAGS)) for row in rows]
         yield from _records(tx, requests)
 
 
-def _records(tx: SqlRepository, requests: list[Request]) -> Iterator[Record]:
-    """Records of a batch of requests: their stints and ratings read in two queries."""
-    numbers = [r.number for r in requests]
-    stints: dict[int, list[Stint]] = {n: [] for n in numbers}
-    for row in tx.session.execute(select(*(S[n] for n in STINT_FIELDS))
-                                  .where(S.county == tx.county, S.number.in_(numbers)).order_by(S.number, S.seq)):
-        stints[row.number].append(stint_from(row))
-    ratings: dict[int, list[Event]] = {n: [] for n in numbers}
-    for row in tx.session.execute(select(EventRow.__table__).where(
-            E.county == tx.county, E.number.in_(numbers), E.kind.in_(_RATINGS)).order_by(E.number, E.id)):
-        ratings[row.number].append(to_event(row))
+def _records(tx: SqlRepository, requests: Sequence[Request]) -> Iterator[Record]:
+    """Records of a batch of requests (in number order): their stints and ratings, each read by one range query."""
+    raw = tx.raw
+    p = {"c": tx.county, "lo": requests[0].number, "hi": requests[-1].number}
+    stints: dict[int, list[Stint]] = {r.number: [] for r in requests}
+    for row in raw.run(f"SELECT {_STINT_COLS} FROM stints s WHERE s.county = :c AND s.number >= :lo "
+                       "AND s.number <= :hi ORDER BY s.number, s.seq", p).fetchall():
+        found = stints.get(row[0])
+        if found is not None:  # the range holds requests of other units too
+            found.append(stint_from(_read(raw, row, STINT_FIELDS, STINT_TIMES, STINT_FLAGS)))
+    ratings: dict[int, list[Event]] = {}
+    for row in raw.run(f"SELECT {_EVENT_COLS} FROM events WHERE county = :c AND number >= :lo AND number <= :hi "
+                       f"AND {_RATED} ORDER BY number, id", p).fetchall():
+        if row[0] in stints:
+            ratings.setdefault(row[0], []).append(_event(raw, row))
     for r in requests:
-        yield Record(r, tuple(stints[r.number]), tuple(ratings[r.number]))
+        yield Record(r, tuple(stints[r.number]), tuple(ratings.get(r.number, ())))
 
 
 def stray_ratings(tx: SqlRepository, scope: Scope) -> Iterator[Record]:
     """The records of requests of the scope that `review_requests` does not return but were rated in the period."""
-    returned = or_(R.created_at >= scope.start, _deadline_in(tx, scope))
-    earlier = select(R.number).where(*_unit(tx, scope), R.created_at < scope.start, ~returned)
-    numbers = sorted(set(tx.session.execute(
-        select(E.number).where(E.county == tx.county, E.kind.in_(_RATINGS), E.at >= scope.start,
-                               E.at < scope.end, E.number.in_(earlier))).scalars()))
+    where, p = _where(tx, scope)
+    numbers = tx.raw.column(
+        f"SELECT DISTINCT e.number FROM events e JOIN requests r ON r.county = e.county AND r.number = e.number "
+        f"WHERE {where} AND e.county = :c AND e.{_RATED} AND e.at >= :s AND e.at < :e "
+        f"AND r.created_at < :s AND NOT ({_REVIEWED}) ORDER BY e.number", p)
     for i in range(0, len(numbers), BATCH):
-        yield from _records(tx, list(tx.get_many(numbers[i:i + BATCH]).values()))
+        yield from tx.records_of(numbers[i:i + BATCH])

@@ -77,17 +77,15 @@ def _tier(t: Tier | None) -> str | None:
     return TIER_NAMES[t] if t is not None else None
 
 
-@dataclass(frozen=True, slots=True)
 class Row:
-    """What a request row is made from: its figures and how to show people's names."""
+    """What a request row is made from: its figures, the request, and how to show people's names."""
 
-    f: RequestFigures
-    unmask: bool
+    __slots__ = ("f", "r", "unmask")
 
-    @property
-    def r(self) -> Request:
-        """The request."""
-        return self.f.request
+    def __init__(self, f: RequestFigures, unmask: bool) -> None:
+        self.f = f
+        self.r: Request = f.record.request
+        self.unmask = unmask
 
     def requester(self) -> str:
         """The requester's name, masked unless asked otherwise."""
@@ -203,37 +201,57 @@ def summary_lines(review: Review, county: County) -> Iterator[SummaryLine]:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _csv_formats(tz: ZoneInfo, scrub: Callable[[str], str]) -> dict[str, Callable[[Any], Any]]:
+    """How a CSV cell shows a value of each kind (None: an empty cell)."""
+
+    def text(v: Any) -> Any:
+        if v is None:
+            return ""
+        return "'" + v if v[:1] in _FORMULA_START else v  # Excel would run text that people wrote as a formula
+
+    def free(v: Any) -> Any:
+        return "" if v is None else text(scrub(v))
+
+    def time(v: Any) -> Any:
+        if v is None:
+            return ""
+        t = v.astimezone(tz)
+        return "%04d-%02d-%02d %02d:%02d" % (t.year, t.month, t.day, t.hour, t.minute)
+
+    def number(v: Any) -> Any:
+        return "" if v is None else f"{v:.2f}"
+
+    def pct(v: Any) -> Any:
+        return "" if v is None else f"{v * 100:.1f}%"
+
+    def plain(v: Any) -> Any:
+        return "" if v is None else v
+
+    return {"text": text, "free": free, "time": time, "hours": number, "days": number, "pct": pct, "int": plain}
+
+
 class CsvTable:
     """A CSV file that Excel opens with Chinese intact: UTF-8 with a BOM, CRLF line ends."""
 
-    def __init__(self, path: Path, columns: tuple[Column, ...], tz: ZoneInfo, scrub: Callable[[str], str]) -> None:
+    def __init__(self, path: Path, columns: tuple[Column, ...], tz: ZoneInfo, scrub: Callable[[str], str],
+                 header: bool = True) -> None:
+        """A new file with the BOM and the header row; or, with header=False, rows appended to a file."""
         self.path = path
         self.columns = columns
-        self.tz = tz
-        self.scrub = scrub
-        self._file = path.open("w", encoding="utf-8-sig", newline="")
+        # each column's value and how it is shown, chosen once: a large export writes tens of millions of cells
+        formats = _csv_formats(tz, scrub)
+        self._cells = tuple((c.value, formats[c.kind]) for c in columns)
+        if header:
+            self._file = path.open("w", encoding="utf-8-sig", newline="")
+        else:
+            self._file = path.open("a", encoding="utf-8", newline="")
         self._csv = csv.writer(self._file)
-        self._csv.writerow([c.header for c in columns])
+        if header:
+            self._csv.writerow([c.header for c in columns])
 
     def write(self, item: Any) -> None:
         """Write one row."""
-        self._csv.writerow([self._text(c.kind, c.value(item)) for c in self.columns])
-
-    def _text(self, kind: str, v: Any) -> Any:
-        if v is None:
-            return ""
-        if kind == "time":
-            t = v.astimezone(self.tz)
-            return "%04d-%02d-%02d %02d:%02d" % (t.year, t.month, t.day, t.hour, t.minute)
-        if kind in ("hours", "days"):
-            return f"{v:.2f}"
-        if kind == "pct":
-            return f"{v * 100:.1f}%"
-        if kind == "free":
-            v = self.scrub(v)
-        if kind in ("text", "free") and v[:1] in _FORMULA_START:
-            return "'" + v  # Excel would run text that people wrote as a formula
-        return v
+        self._csv.writerow([show(value(item)) for value, show in self._cells])
 
     def close(self) -> None:
         """Finish the file."""
@@ -329,19 +347,43 @@ def export(
     notes: list[str],
     max_rows: int = XLSX_MAX_ROWS,
 ) -> ExportResult:
-    """Stream the requests through the review into the rows file, then write the summary.
-
-    Files appear only when complete: they are written beside `out` under a temporary name and
-    renamed at the end, so a failed export leaves nothing half-written behind.
-    """
+    """Stream the requests through the review into the rows file, then write the summary (one process)."""
     tz = review.calendar.tz
-    targets = [out] if fmt == "xlsx" else [out, summary_path(out)]
+    if fmt == "xlsx":
+        return _finished([out], lambda paths: _xlsx(review, requests, stray_ratings, paths[0], tz, county, unmask,
+                                                     notes, max_rows))
+
+    def rows_into(path: Path) -> tuple[Review, int]:
+        return review, write_rows(review, requests, stray_ratings, path, unmask)
+
+    return export_csv(rows_into, out, county, tz, unmask)
+
+
+def export_csv(rows_into: Callable[[Path], tuple[Review, int]], out: Path, county: County, tz: ZoneInfo,
+               unmask: bool) -> ExportResult:
+    """A CSV export: the header, the rows `rows_into(path)` appends to the file (returning the review
+    they were counted in and how many there were), then the summary of that review in its own file."""
+
+    def write(paths: list[Path]) -> int:
+        CsvTable(paths[0], REQUEST_COLUMNS, tz, _scrub(unmask)).close()  # the header
+        review, rows = rows_into(paths[0])
+        summary = CsvTable(paths[1], SUMMARY_COLUMNS, tz, _scrub(unmask))
+        try:
+            for line in summary_lines(review, county):
+                summary.write(line)
+        finally:
+            summary.close()
+        return rows
+
+    return _finished([out, summary_path(out)], write)
+
+
+def _finished(targets: list[Path], write: Callable[[list[Path]], int]) -> ExportResult:
+    """Files that appear only when complete: written beside their names under temporary ones and renamed
+    at the end, so a failed export leaves nothing half-written behind."""
     partials = [_partial(p) for p in targets]
     try:
-        if fmt == "xlsx":
-            rows = _xlsx(review, requests, stray_ratings, partials[0], tz, county, unmask, notes, max_rows)
-        else:
-            rows = _csv(review, requests, stray_ratings, partials, tz, county, unmask)
+        rows = write(partials)
         for tmp, final in zip(partials, targets, strict=True):
             os.replace(tmp, final)
     finally:
@@ -364,21 +406,18 @@ def _scrub(unmask: bool) -> Callable[[str], str]:
     return (lambda v: v) if unmask else mask
 
 
-def _csv(review, requests, stray_ratings, paths: list[Path], tz: ZoneInfo, county: County, unmask: bool) -> int:
+def write_rows(review: Review, requests: Iterable[Record], stray_ratings: Iterable[Record], path: Path,
+               unmask: bool) -> int:
+    """Count the records in the review and append the rows of those registered in the period to a CSV
+    file (no header: it is there already, or this is a part of the rows); returns how many."""
     rows = 0
-    table = CsvTable(paths[0], REQUEST_COLUMNS, tz, _scrub(unmask))
+    table = CsvTable(path, REQUEST_COLUMNS, review.calendar.tz, _scrub(unmask), header=False)
     try:
         for row in _feed(review, requests, stray_ratings, unmask):
             table.write(row)
             rows += 1
     finally:
         table.close()
-    summary = CsvTable(paths[1], SUMMARY_COLUMNS, tz, _scrub(unmask))
-    try:
-        for line in summary_lines(review, county):
-            summary.write(line)
-    finally:
-        summary.close()
     return rows
 
 
