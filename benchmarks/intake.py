@@ -1,15 +1,19 @@
 """Messages per second through the whole intake path, beside the disk's floor in the same run.
 
     .venv/bin/python benchmarks/intake.py                    # 2,000 requests (8,000 messages), FULL and NORMAL
-    .venv/bin/python benchmarks/intake.py --requests 500 --stored 100000
+    .venv/bin/python benchmarks/intake.py --stored 100000    # and again with 100,000 requests stored before
     .venv/bin/python benchmarks/intake.py --db postgresql+psycopg://postgres@127.0.0.1/test
 
 The path: `Relay.receive` of each chat message (registration, claim, resolution, rating, in
 the county of benchmarks/review.py: 20 townships, 300 villages), one transaction each, its
 replies rendered and recorded in the outbox; nothing is sent (no network). The floor: raw
 sqlite3 on the same disk, WAL, one INSERT and one COMMIT per row, with the same `synchronous`
-setting. `--stored N` first loads N requests (a tenth of them pending) so the rate with history
-can be compared with the rate on an empty database.
+setting. Each is measured two ways: one message at a time (`Relay.receive`, one commit each, as
+when messages come one by one) and in bursts (`Relay.receive_all` of `--burst` messages that
+arrived together, one commit for the burst, as the live bot stores what waits in its queue).
+`--stored N` measures again after loading N requests (a tenth of them pending) so the rate with
+history can be compared with the rate on an empty database. With `--db`, PostgreSQL beside its
+own floor (psycopg, one INSERT and one COMMIT per row).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from review import TOWNSHIP_NAMES, VILLAGE_WORDS, write_config  # noqa: E402
+from timers import drop_county, fill  # noqa: E402
 
 from bot.app import Relay  # noqa: E402
 from bot.clock import ManualClock  # noqa: E402
@@ -78,47 +84,97 @@ def script(requests: int, seed: int = 7) -> list[Inbound]:
     return [m for _, m in lines]
 
 
-def intake(config_path: Path, url: str, synchronous: str, requests: int) -> tuple[float, int]:
-    """Messages per second through Relay.receive (and how many), on a fresh database."""
+def intake(config_path: Path, url: str, synchronous: str, requests: int, *, burst: int = 1,
+           stored: int = 0) -> tuple[float, int]:
+    """Messages per second through Relay.receive (or receive_all of `burst` at a time), and how many messages;
+    on a fresh database, or one holding `stored` requests (a tenth pending) first."""
     cfg = load_config(config_path)
-    db = Database(url, cfg.county.name, synchronous=synchronous)
-    clock = ManualClock(START)
-    relay = Relay(cfg, db, SimulatedTransport(clock))
-    messages = script(requests)
-    numbers: dict[str, int] = {}
-    started = time.perf_counter()
-    for m in messages:
-        i = m.msg_id[1:].split("-")[0]
-        if "{n}" in m.text:
-            m = Inbound(m.ts, m.room, m.sender, m.text.format(n=numbers[i]), m.msg_id, m.sender_id, m.mentions_bot)
-        relay.receive(m)
-        if m.msg_id.endswith("-0"):
-            numbers[i] = len(numbers) + 1
-    took = time.perf_counter() - started
-    db.dispose()
+    county = cfg.county.name if url.startswith("sqlite") else f"{cfg.county.name}-{uuid.uuid4().hex[:6]}"
+    db = Database(url, county, synchronous=synchronous)
+    try:
+        if stored:
+            fill(db, stored, stored // 10)
+        clock = ManualClock(START)
+        relay = Relay(cfg, db, SimulatedTransport(clock))
+        messages = script(requests)
+        numbers: dict[str, int] = {}
+        started = time.perf_counter()
+        for k in range(0, len(messages), burst):
+            group = []
+            for m in messages[k:k + burst]:
+                i = m.msg_id[1:].split("-")[0]
+                if "{n}" in m.text:
+                    m = Inbound(m.ts, m.room, m.sender, m.text.format(n=numbers[i]), m.msg_id, m.sender_id,
+                                m.mentions_bot)
+                elif m.msg_id.endswith("-0"):
+                    numbers[i] = stored + len(numbers) + 1
+                group.append(m)
+            if burst == 1:
+                relay.receive(group[0])
+            else:
+                relay.receive_all(group)
+        took = time.perf_counter() - started
+        with db.snapshot() as tx:
+            assert tx.get(stored + requests) is not None, "every request registered"
+    finally:
+        if not url.startswith("sqlite"):
+            drop_county(db)
+        db.dispose()
     return len(messages) / took, len(messages)
+
+
+def pg_floor(url: str, rows: int) -> float:
+    """Rows per second on PostgreSQL: psycopg, one INSERT and one COMMIT per row."""
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        conn.execute("CREATE TEMP TABLE floor_t (id BIGSERIAL PRIMARY KEY, room TEXT, text TEXT, at TEXT)")
+        conn.commit()
+        started = time.perf_counter()
+        for i in range(rows):
+            conn.execute("INSERT INTO floor_t (room, text, at) VALUES (%s, %s, %s)",
+                         ("楼台村干群连心群", TEXTS[i % 6], str(i)))
+            conn.commit()
+        return rows / (time.perf_counter() - started)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests (4 messages each)")
+    parser.add_argument("--burst", type=int, default=20, help="messages stored together in the burst figures")
+    parser.add_argument("--stored", type=int, default=0, help="measure again with this many requests stored first")
     parser.add_argument("--db", help="a PostgreSQL URL to measure too")
     args = parser.parse_args()
-    results = {}
+    results: dict[str, dict] = {}
+
+    def show(name: str, rate: float, n: int, floor: float) -> None:
+        results[name] = {"messages": n, "msg_per_s": round(rate, 1), "floor_rows_per_s": round(floor),
+                         "share_of_floor": round(rate / floor, 3)}
+        print(f"{name}: {rate:,.0f} msg/s ({n:,} messages); floor {floor:,.0f} commits/s; "
+              f"{rate / floor:.1%} of the floor", flush=True)
+
     with tempfile.TemporaryDirectory(prefix="minqing-bench-") as d:
         folder = Path(d)
         config = write_config(folder, "sqlite:///unused.db")
         for sync in ("FULL", "NORMAL"):
             floor = raw_floor(folder, sync, 4 * args.requests)
-            rate, n = intake(config, f"sqlite:///{folder / f'intake-{sync}.db'}", sync, args.requests)
-            results[sync] = {"messages": n, "msg_per_s": round(rate, 1), "floor_rows_per_s": round(floor),
-                             "share_of_floor": round(rate / floor, 3)}
-            print(f"SQLite synchronous={sync}: {rate:,.0f} msg/s through Relay.receive ({n:,} messages); "
-                  f"floor {floor:,.0f} commits/s; {rate / floor:.1%} of the floor", flush=True)
+            for burst in (1, args.burst):
+                how = "one at a time" if burst == 1 else f"bursts of {burst}"
+                for stored in sorted({0, args.stored}):
+                    url = f"sqlite:///{folder / f'intake-{sync}-{burst}-{stored}.db'}"
+                    rate, n = intake(config, url, sync, args.requests, burst=burst, stored=stored)
+                    show(f"SQLite synchronous={sync}, {how}" + (f", {stored:,} stored" if stored else ""),
+                         rate, n, floor)
+                if args.stored:
+                    base = results[f"SQLite synchronous={sync}, {how}"]["msg_per_s"]
+                    with_history = results[f"SQLite synchronous={sync}, {how}, {args.stored:,} stored"]["msg_per_s"]
+                    print(f"  with {args.stored:,} stored: {with_history / base:.2f} of the rate on an empty database")
         if args.db:
-            rate, n = intake(config, args.db, "FULL", args.requests)
-            results["PostgreSQL"] = {"messages": n, "msg_per_s": round(rate, 1)}
-            print(f"PostgreSQL: {rate:,.0f} msg/s through Relay.receive ({n:,} messages)", flush=True)
+            floor = pg_floor(args.db, 4 * args.requests)
+            for burst in (1, args.burst):
+                rate, n = intake(config, args.db, "FULL", args.requests, burst=burst)
+                show("PostgreSQL, " + ("one at a time" if burst == 1 else f"bursts of {burst}"), rate, n, floor)
     print(json.dumps(results, ensure_ascii=False))
 
 

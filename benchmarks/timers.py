@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from review import write_config  # noqa: E402
 from sqlalchemy import delete, insert  # noqa: E402
+from sqlmodel import SQLModel  # noqa: E402
 
 from bot.app import Relay  # noqa: E402
 from bot.clock import ManualClock  # noqa: E402
@@ -36,7 +37,7 @@ from bot.sim.groups import SimulatedTransport  # noqa: E402
 from routing.model import Request, Status, Tier  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.repository import request_values  # noqa: E402
-from storage.tables import Counter, Meta, RequestRow, Timer  # noqa: E402
+from storage.tables import Counter, RequestRow  # noqa: E402
 
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # a Tuesday, 10:00 in the county
 BATCH = 20_000
@@ -65,6 +66,14 @@ def fill(db: Database, stored: int, pending: int) -> float:
             conn.execute(insert(RequestRow.__table__), rows)
         conn.execute(insert(Counter.__table__), [{"county": db.county, "last_number": stored}])
     return time.perf_counter() - started
+
+
+def drop_county(db: Database) -> None:
+    """Remove a benchmark's county from a shared database."""
+    with db.engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables[::-1]:
+            if "county" in table.c:
+                conn.execute(delete(table).where(table.c.county == db.county))
 
 
 def timed(fn, rounds: int = 50) -> tuple[float, float]:
@@ -100,9 +109,7 @@ def main() -> None:
         print(f"tick when nothing is due: median {tick_ms[0]:.1f} ms, p90 {tick_ms[1]:.1f} ms")
         print(f"next_due: median {next_ms[0]:.1f} ms, p90 {next_ms[1]:.1f} ms")
         if args.db:
-            with db.engine.begin() as conn:
-                for table in (RequestRow, Counter, Meta, Timer):
-                    conn.execute(delete(table.__table__).where(table.__table__.c.county == county))
+            drop_county(db)
         db.dispose()
 
 

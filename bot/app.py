@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -130,6 +130,18 @@ class Relay:
             self.failed += 1
             self._keep_failed(msg, e)
             return 1
+
+    def receive_all(self, messages: Sequence[Inbound]) -> int:
+        """Handle messages that arrived together, in order, with one disk flush for all (group commit).
+
+        Each message is its own savepoint: one that fails is kept and answered alone, the others
+        stand. Nothing is announced before the commit: replies reach the outbox, which is read
+        only after it. Returns how many replies were queued.
+        """
+        if len(messages) == 1:
+            return self.receive(messages[0])
+        with self.db.batch():
+            return sum(self.receive(m) for m in messages)
 
     def _keep_failed(self, msg: Inbound, error: Exception) -> None:
         """Keep a message the bot failed on, and apologise; if even that cannot be stored, say so in the log."""

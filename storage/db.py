@@ -91,6 +91,9 @@ def _sqlite_setup(engine: Engine, synchronous: str) -> None:
         # measures the difference)
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA busy_timeout=10000")
+        # checkpoint every ~40 MB of log rather than 4 MB: a checkpoint flushes the disk even with NORMAL,
+        # and a message writes several pages (benchmarks/intake.py)
+        cur.execute("PRAGMA wal_autocheckpoint=10000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 

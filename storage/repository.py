@@ -338,26 +338,25 @@ class SqlRepository:
     def pin(self, unit: str, name: str, contact_id: str, at: datetime) -> None:
         """Pin a handler's name in a unit to a contact id (replacing a pin of that unit)."""
         self.unpin(unit, name)
-        self.session.add(NamePin(county=self.county, unit=unit, name=name, contact_id=contact_id, at=at))
-        self.session.flush()
+        self.raw.run("INSERT INTO name_pins (county, unit, name, contact_id, at) VALUES (:c, :u, :n, :i, :at)",
+                     {"c": self.county, "u": unit, "n": name, "i": contact_id, "at": self.raw.time(at)})
 
     def unpin(self, unit: str | None, name: str) -> int:
         """Remove a name's pin in a unit (None: in every unit, 0.1.0's too); returns how many."""
-        q = delete(NamePin).where(NamePin.county == self.county, NamePin.name == name)
-        if unit is not None:
-            q = q.where(NamePin.unit == unit)
-        return self.session.execute(q).rowcount
+        if unit is None:
+            return self.raw.run("DELETE FROM name_pins WHERE county = :c AND name = :n",
+                                {"c": self.county, "n": name}).rowcount
+        return self.raw.run("DELETE FROM name_pins WHERE county = :c AND name = :n AND unit = :u",
+                            {"c": self.county, "n": name, "u": unit}).rowcount
 
     def first_clash(self, unit: str, name: str, contact_id: str, at: datetime) -> bool:
         """Record that another contact used a handler's name in a unit; True the first time only."""
-        s = self.session
-        if s.exec(select(NameClash.id).where(
-            NameClash.county == self.county, NameClash.unit == unit, NameClash.name == name,
-            NameClash.contact_id == contact_id,
-        )).first():
+        params = {"c": self.county, "u": unit, "n": name, "i": contact_id}
+        if self.raw.one("SELECT 1 FROM name_clashes WHERE county = :c AND unit = :u AND name = :n "
+                        "AND contact_id = :i", params):
             return False
-        s.add(NameClash(county=self.county, unit=unit, name=name, contact_id=contact_id, at=at))
-        s.flush()
+        self.raw.run("INSERT INTO name_clashes (county, unit, name, contact_id, at) VALUES (:c, :u, :n, :i, :at)",
+                     {**params, "at": self.raw.time(at)})
         return True
 
     # --- requests ----------------------------------------------------------------

@@ -64,6 +64,7 @@ SDK_ENV = ("WECHATY_PUPPET_SERVICE_TOKEN", "TOKEN", "token", "WECHATY_PUPPET_SER
            "endpoint")
 HEARTBEAT_SECONDS = 30.0  # how often the gateway is pinged: a frozen gateway never ends the stream
 PING_TIMEOUT = 5.0
+BURST = 50  # at most this many waiting messages are stored with one disk flush
 DRAIN_SECONDS = 5.0  # after the stream ends, how long the messages already announced may take
 ROOMS_REFRESH_SECONDS = 60.0  # at most this often the room list, or a group's members, is fetched for a name not found
 MEMBERS_TTL_SECONDS = 600.0
@@ -297,21 +298,31 @@ class WechatyGateway:
                     status, getattr(payload, "qrcode", None) or "no QR code yet", extra={"event": "scan"})
 
     async def _consume(self, queue: asyncio.Queue[str]) -> None:
-        """Handle announced messages one at a time, in the order the stream announced them."""
+        """Handle announced messages in the order the stream announced them: those waiting together (a burst,
+        up to BURST) are handed over at once, to be stored with one disk flush."""
         while True:
-            message_id = await queue.get()
+            ids = [await queue.get()]
+            while len(ids) < BURST and not queue.empty():
+                ids.append(queue.get_nowait())
             try:
-                inbound = await self._inbound(message_id)
-                if inbound is not None:
-                    await self.listener.on_message(inbound)
-            except (GRPCError, StreamTerminatedError, OSError, WechatyPuppetError) as e:
-                # the gateway could not give the payload: the message is lost
-                log.error("could not read message %s from the gateway: %s", message_id, self._redact(_describe(e)),
-                          extra={"event": "message_lost", "msg_id": message_id})
+                inbound = [m for m in [await self._read(i) for i in ids] if m is not None]
+                if inbound:
+                    await self.listener.on_messages(inbound)
             except Exception:
-                log.exception("handling message %s failed", message_id)
+                log.exception("handling messages %s failed", ", ".join(ids))
             finally:
-                queue.task_done()
+                for _ in ids:
+                    queue.task_done()
+
+    async def _read(self, message_id: str) -> Inbound | None:
+        """The message as the bot sees it; None for the bot's own and for one the gateway could not give."""
+        try:
+            return await self._inbound(message_id)
+        except (GRPCError, StreamTerminatedError, OSError, WechatyPuppetError) as e:
+            # the gateway could not give the payload: the message is lost
+            log.error("could not read message %s from the gateway: %s", message_id, self._redact(_describe(e)),
+                      extra={"event": "message_lost", "msg_id": message_id})
+            return None
 
     async def _inbound(self, message_id: str) -> Inbound | None:
         """The message as the bot sees it; None for the bot's own messages."""

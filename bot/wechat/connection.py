@@ -41,8 +41,8 @@ class Listener(Protocol):
     async def on_logout(self, reason: str) -> None:
         """The bot's account logged out of WeChat (the stream may stay open)."""
 
-    async def on_message(self, msg: Inbound) -> None:
-        """A message in a room, in the order the gateway delivered them (awaited one at a time)."""
+    async def on_messages(self, messages: list[Inbound]) -> None:
+        """Messages that arrived together, in the order the gateway delivered them (awaited one burst at a time)."""
 
 
 class Gateway(Protocol):

@@ -298,14 +298,20 @@ class LiveBot:
         await self._offline(f"the account logged out: {reason}")
 
     async def on_message(self, msg: Inbound) -> None:
-        """Handle one message (in a thread: the database must not block the loop), then send and reschedule."""
-        log.info("message %s in %s from %s (%s)%s", msg.msg_id, msg.room, msg.sender, msg.sender_id,
-                 "" if msg.is_text else " [not text]", extra={"event": "received", "room": msg.room,
-                                                              "msg_id": msg.msg_id})
-        await asyncio.to_thread(self._receive, msg)
+        """Handle one message (see `on_messages`)."""
+        await self.on_messages([msg])
 
-    def _receive(self, msg: Inbound) -> None:
-        self.relay.receive(msg)
+    async def on_messages(self, messages: list[Inbound]) -> None:
+        """Handle messages that arrived together (in a thread: the database must not block the loop), with one
+        disk flush for all of them; then send and reschedule."""
+        for msg in messages:
+            log.info("message %s in %s from %s (%s)%s", msg.msg_id, msg.room, msg.sender, msg.sender_id,
+                     "" if msg.is_text else " [not text]", extra={"event": "received", "room": msg.room,
+                                                                  "msg_id": msg.msg_id})
+        await asyncio.to_thread(self._receive, messages)
+
+    def _receive(self, messages: list[Inbound]) -> None:
+        self.relay.receive_all(messages)
         self.sender.wake()
         self.jobs.poke()
 
