@@ -42,6 +42,7 @@ from bot.config import load_config  # noqa: E402
 from routing.jobs import due_at  # noqa: E402
 from routing.lifecycle import register, transition  # noqa: E402
 from routing.model import EventKind, PersonRef, Request, Tier  # noqa: E402
+from routing.privacy import MASK_RULES, mask  # noqa: E402
 from storage.db import Database, database_url  # noqa: E402
 from storage.repository import request_values, stint_values  # noqa: E402
 from storage.tables import Counter, EventRow, Meta, RequestRow, StintRow  # noqa: E402
@@ -149,10 +150,11 @@ def simulate(number: int, cfg, rng: random.Random, delays: list[float], villages
     urgent = rng.random() < 0.03
     requester = rng.choice(names)
     ack_due, resolve_due = policy.deadlines(created, category, urgent)
+    text = f"{category}方面的问题，请帮忙解决，联系电话1{rng.randrange(3, 10)}{rng.randrange(10**9):09d}"
     r = Request(
         number=number, requester=requester, requester_key=f"wxid_{number}", requester_id=f"wxid_{number}",
         village=v.name, township=v.township, tier=Tier.VILLAGE, category=category, urgent=urgent,
-        text=f"{category}方面的问题，请帮忙解决，联系电话1{rng.randrange(3, 10)}{rng.randrange(10**9):09d}",
+        text=text, masked_text=mask(text), masked_by=MASK_RULES,  # as registration stores it
         created_at=created, tier_since=created, ack_due_at=ack_due, resolve_due_at=resolve_due,
         first_ack_due_at=ack_due,
     )

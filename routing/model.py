@@ -213,6 +213,8 @@ class Request:
     private: bool = False  # registered by a private message: every answer to the requester goes privately
     stint: int = 1  # the number of the current tier stint (1 from registration)
     next_due_at: datetime | None = None  # when the next time-driven job about it falls due (an index)
+    masked_text: str | None = None  # the text with personal data masked, by the rules numbered masked_by
+    masked_by: int = 0  # routing.privacy.MASK_RULES when masked_text was made (0: not made)
     version: int = 0  # bumped by every stored change: a write of a stale copy is refused
     current: Stint | None = field(default=None, compare=False, repr=False)  # the current stint, when loaded
 

@@ -23,6 +23,7 @@ from routing.lifecycle import TransitionError, can, register, transition
 from routing.model import EventKind, Inbound, PersonRef, Request, Role, Status, Tier
 from routing.org import County, Member, Place, RoomKind
 from routing.policy import Policy
+from routing.privacy import MASK_RULES, mask
 from routing.rates import Rates, Tally, outcome
 from routing.ports import Outbound, Repository, RequestFilter
 from routing.tagging import Tagger
@@ -706,6 +707,8 @@ class RelayService:
             urgent=tags.urgent,
             urgency_reason=tags.urgency_reason,
             text=text,
+            masked_text=mask(text),
+            masked_by=MASK_RULES,
             created_at=now,
             tier_since=now,
             ack_due_at=ack_due,

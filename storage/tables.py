@@ -84,6 +84,8 @@ class RequestRow(SQLModel, table=True):
     private: bool = False
     stint: int = 1  # the current stint's seq
     next_due_at: datetime | None = _time()  # the request's timer: when its next time-driven job falls due
+    masked_text: str | None = _text()  # text with personal data masked (by the rules numbered masked_by)
+    masked_by: int = 0  # routing.privacy.MASK_RULES when masked_text was made; 0: not made
     version: int = 0  # bumped by every change; a write of a stale copy matches no row
 
 

@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 
 from routing.model import Tier
 from routing.ports import Outbound
-from routing.privacy import mask
+from routing.privacy import mask, masked
 
 TIER_NAMES = {Tier.VILLAGE: "村级", Tier.TOWNSHIP: "镇级", Tier.COUNTY: "县级"}
 STATUS_NAMES = {
@@ -99,6 +99,7 @@ def environment(tz: ZoneInfo, folder: Path | None = None) -> Environment:
         "span": span,
         "clip": _clip,
         "mask": mask,
+        "masked_text": lambda r: masked(r.text, r.masked_text, r.masked_by),  # a request's text, masked
         "tier": lambda tier: TIER_NAMES[tier],
         "status": lambda status: STATUS_NAMES[getattr(status, "value", status)],
         "pct": pct,

@@ -23,7 +23,7 @@ from openpyxl.utils import get_column_letter
 from bot.messaging.render import STATUS_NAMES, TIER_NAMES
 from routing.model import Rating, Request, Status, Tier
 from routing.org import County
-from routing.privacy import mask, mask_name
+from routing.privacy import mask_name, masked
 from routing.rates import Person, Rates, Record, Unclaimed
 from routing.review import RequestFigures, Review, UnitSummary
 
@@ -47,7 +47,7 @@ class RowLimitError(Exception):
 
 
 # --- columns ---------------------------------------------------------------------
-# kinds: text, free (text people wrote: phone and ID numbers masked unless --unmask), int,
+# kinds: text (what people wrote comes masked unless --unmask: see Row), int,
 # time (local date and time), hours and days (2 decimals), pct (a rate)
 @dataclass(frozen=True, slots=True)
 class Column:
@@ -91,6 +91,11 @@ class Row:
         """The requester's name, masked unless asked otherwise."""
         return self.r.requester if self.unmask else (mask_name(self.r.requester) or "")
 
+    def content(self) -> str:
+        """What the requester wrote, phone and ID numbers masked unless asked otherwise (masked at registration)."""
+        r = self.r
+        return r.text if self.unmask else masked(r.text, r.masked_text, r.masked_by)
+
 
 REQUEST_COLUMNS: tuple[Column, ...] = (
     Column("编号", "int", 8, lambda x: x.r.number),
@@ -99,7 +104,7 @@ REQUEST_COLUMNS: tuple[Column, ...] = (
     Column("分类", "text", 14, lambda x: x.r.category),
     Column("紧急", "text", 6, lambda x: "是" if x.r.urgent else "否"),
     Column("提出人", "text", 9, Row.requester),
-    Column("内容", "free", 40, lambda x: x.r.text),
+    Column("内容", "text", 40, Row.content),
     Column("状态", "text", 12, lambda x: STATUS_NAMES[x.r.status.value]),
     Column("当前层级", "text", 9, lambda x: TIER_NAMES[x.r.tier]),
     Column("登记时间", "time", 17, lambda x: x.r.created_at),
@@ -201,16 +206,13 @@ def summary_lines(review: Review, county: County) -> Iterator[SummaryLine]:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_formats(tz: ZoneInfo, scrub: Callable[[str], str]) -> dict[str, Callable[[Any], Any]]:
+def _csv_formats(tz: ZoneInfo) -> dict[str, Callable[[Any], Any]]:
     """How a CSV cell shows a value of each kind (None: an empty cell)."""
 
     def text(v: Any) -> Any:
         if v is None:
             return ""
         return "'" + v if v[:1] in _FORMULA_START else v  # Excel would run text that people wrote as a formula
-
-    def free(v: Any) -> Any:
-        return "" if v is None else text(scrub(v))
 
     def time(v: Any) -> Any:
         if v is None:
@@ -227,19 +229,18 @@ def _csv_formats(tz: ZoneInfo, scrub: Callable[[str], str]) -> dict[str, Callabl
     def plain(v: Any) -> Any:
         return "" if v is None else v
 
-    return {"text": text, "free": free, "time": time, "hours": number, "days": number, "pct": pct, "int": plain}
+    return {"text": text, "time": time, "hours": number, "days": number, "pct": pct, "int": plain}
 
 
 class CsvTable:
     """A CSV file that Excel opens with Chinese intact: UTF-8 with a BOM, CRLF line ends."""
 
-    def __init__(self, path: Path, columns: tuple[Column, ...], tz: ZoneInfo, scrub: Callable[[str], str],
-                 header: bool = True) -> None:
+    def __init__(self, path: Path, columns: tuple[Column, ...], tz: ZoneInfo, header: bool = True) -> None:
         """A new file with the BOM and the header row; or, with header=False, rows appended to a file."""
         self.path = path
         self.columns = columns
         # each column's value and how it is shown, chosen once: a large export writes tens of millions of cells
-        formats = _csv_formats(tz, scrub)
+        formats = _csv_formats(tz)
         self._cells = tuple((c.value, formats[c.kind]) for c in columns)
         if header:
             self._file = path.open("w", encoding="utf-8-sig", newline="")
@@ -265,11 +266,10 @@ class XlsxSheet:
     """A sheet of a write-only workbook: header in bold and frozen, typed cells, set widths."""
 
     def __init__(self, wb: Workbook, title: str, columns: tuple[Column, ...], tz: ZoneInfo,
-                 scrub: Callable[[str], str], max_rows: int = XLSX_MAX_ROWS) -> None:
+                 max_rows: int = XLSX_MAX_ROWS) -> None:
         self.ws = wb.create_sheet(title)
         self.columns = columns
         self.tz = tz
-        self.scrub = scrub
         self.max_rows = max_rows
         self.rows = 0
         for i, c in enumerate(columns, 1):  # a write-only sheet takes widths only before its first row
@@ -301,8 +301,7 @@ class XlsxSheet:
             v = c.value(item)
             if v is None:
                 row.append(None)
-            elif c.kind in ("text", "free"):
-                v = self.scrub(v) if c.kind == "free" else v
+            elif c.kind == "text":
                 if v.startswith("="):  # a string, not a formula, whatever people wrote
                     cell = WriteOnlyCell(self.ws, value=v)
                     cell.data_type = "s"
@@ -365,9 +364,9 @@ def export_csv(rows_into: Callable[[Path], tuple[Review, int]], out: Path, count
     they were counted in and how many there were), then the summary of that review in its own file."""
 
     def write(paths: list[Path]) -> int:
-        CsvTable(paths[0], REQUEST_COLUMNS, tz, _scrub(unmask)).close()  # the header
+        CsvTable(paths[0], REQUEST_COLUMNS, tz).close()  # the header
         review, rows = rows_into(paths[0])
-        summary = CsvTable(paths[1], SUMMARY_COLUMNS, tz, _scrub(unmask))
+        summary = CsvTable(paths[1], SUMMARY_COLUMNS, tz)
         try:
             for line in summary_lines(review, county):
                 summary.write(line)
@@ -401,17 +400,12 @@ def _feed(review: Review, requests: Iterable[Record], stray_ratings: Iterable[Re
         review.add_rating(rec)
 
 
-def _scrub(unmask: bool) -> Callable[[str], str]:
-    """Phone and ID numbers in text masked, unless the export is unmasked."""
-    return (lambda v: v) if unmask else mask
-
-
 def write_rows(review: Review, requests: Iterable[Record], stray_ratings: Iterable[Record], path: Path,
                unmask: bool) -> int:
     """Count the records in the review and append the rows of those registered in the period to a CSV
     file (no header: it is there already, or this is a part of the rows); returns how many."""
     rows = 0
-    table = CsvTable(path, REQUEST_COLUMNS, review.calendar.tz, _scrub(unmask), header=False)
+    table = CsvTable(path, REQUEST_COLUMNS, review.calendar.tz, header=False)
     try:
         for row in _feed(review, requests, stray_ratings, unmask):
             table.write(row)
@@ -425,10 +419,10 @@ def _xlsx(review, requests, stray_ratings, path: Path, tz: ZoneInfo, county: Cou
           notes: list[str], max_rows: int) -> int:
     wb = Workbook(write_only=True)
     try:
-        sheet = XlsxSheet(wb, "诉求明细", REQUEST_COLUMNS, tz, _scrub(unmask), max_rows)
+        sheet = XlsxSheet(wb, "诉求明细", REQUEST_COLUMNS, tz, max_rows)
         for row in _feed(review, requests, stray_ratings, unmask):
             sheet.write(row)
-        summary = XlsxSheet(wb, "汇总", SUMMARY_COLUMNS, tz, _scrub(unmask))
+        summary = XlsxSheet(wb, "汇总", SUMMARY_COLUMNS, tz)
         for line in summary_lines(review, county):
             summary.write(line)
         about = wb.create_sheet("说明")

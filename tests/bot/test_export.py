@@ -277,3 +277,32 @@ def test_an_empty_period_exports_headers_and_an_empty_summary(db_path, tmp_path)
     summary = read_csv(tmp_path / "empty-summary.csv")
     nothing = ["全部", "全部", "0", "0", "0", "0", "0", "0", "", "0", "0", "", "0", "0", "", "", "", "", ""]
     assert summary[1:] == [nothing]
+
+
+@pytest.mark.parametrize("rules_offset, shown", [(0, "（登记时遮蔽的文本）"), (-1, "二组路灯坏了，电话138****5678")])
+def test_export_reads_the_text_masked_at_registration_when_masked_by_todays_rules(
+        database, example_config, tmp_path, rules_offset, shown):
+    from sqlalchemy import text as sql
+
+    from routing.privacy import MASK_RULES
+
+    with database.transaction() as tx:  # what registration stored (or older rules did)
+        tx.session.execute(sql("UPDATE requests SET masked_text = :m, masked_by = :v WHERE county = :c AND number = 1"),
+                           {"m": "（登记时遮蔽的文本）", "v": MASK_RULES + rules_offset, "c": tx.county})
+    out = tmp_path / "review.csv"
+    do_export(database, example_config, out, "csv")
+    assert read_csv(out)[1][6] == shown
+
+
+def test_registration_stores_the_text_masked(tmp_path, example_config):
+    from routing.privacy import MASK_RULES
+    from tests.conftest import LT
+    from tests.fakes import make_chat
+
+    database = Database(f"sqlite:///{tmp_path / 'new.db'}", example_config.county.name)
+    chat = make_chat(example_config, database)
+    chat.say(LT, "唐命学", "@民情直通车 路灯坏了，电话 138 1234 5678")
+    with database.snapshot() as tx:
+        r = tx.get(1)
+    database.dispose()
+    assert (r.masked_text, r.masked_by) == ("路灯坏了，电话 138 **** 5678", MASK_RULES)

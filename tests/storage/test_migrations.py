@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel, select
 
 from routing.model import EventKind, Tier
@@ -197,5 +197,39 @@ def test_counties_sharing_a_database_upgrade_together_and_each_fills_in_its_own(
     try:
         with db.snapshot() as tx:
             assert len(tx.stints(1)) >= 1
+    finally:
+        db.dispose()
+
+
+def test_revision_0006_masks_the_texts_a_database_at_0005_holds(old_db):
+    """A database at revision 0005 (0.1.0's data brought to 0005, as the previous version left it) upgraded
+    to 0006: every stored text gets its masked form by today's rules, and an export reads it."""
+    from alembic import command
+
+    from routing.privacy import MASK_RULES, mask
+    from storage.tables import RequestRow
+
+    policy = config_with().policy
+    engine = create_engine(old_db)
+    try:
+        with engine.begin() as conn:
+            cfg = migrate.alembic_config(conn, {COUNTY: policy})
+            command.stamp(cfg, migrate.BASELINE)
+            command.upgrade(cfg, "0005")
+        with engine.connect() as conn:
+            assert migrate.state(conn).revision == "0005"
+            assert "masked_text" not in {c["name"] for c in inspect(conn).get_columns("requests")}
+            texts = dict(conn.execute(text("SELECT number, text FROM requests WHERE county = :c"), {"c": COUNTY}).all())
+        assert any(mask(t) != t for t in texts.values()), "the fixture holds texts with numbers to mask"
+    finally:
+        engine.dispose()
+    assert run("migrate", "-c", str(EXAMPLE), "--db", old_db).code == 0
+    db = Database(old_db, COUNTY)
+    try:
+        with db.snapshot() as tx:
+            rows = tx.session.exec(select(RequestRow).where(RequestRow.county == COUNTY)).all()
+        assert {r.number: r.text for r in rows} == texts  # the texts themselves are unchanged
+        for r in rows:
+            assert (r.masked_text, r.masked_by) == (mask(r.text), MASK_RULES)
     finally:
         db.dispose()
