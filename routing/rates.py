@@ -232,10 +232,13 @@ def response_due(rec: Record, start: datetime, end: datetime, as_of: datetime) -
     return Due(False, Person(*holder) if holder else unit_of(r, first.tier if first else r.tier))
 
 
-def resolution_dues(rec: Record, start: datetime, end: datetime, as_of: datetime) -> tuple[Due | None, tuple[Due, ...]]:
-    """The request's 解决 in [start, end) as of min(end, as_of), and each at-stake stint's, per handler."""
+def resolution_dues(rec: Record, start: datetime, end: datetime, as_of: datetime,
+                    state: AsOf | None = None) -> tuple[Due | None, tuple[Due, ...]]:
+    """The request's 解决 in [start, end) as of min(end, as_of), and each at-stake stint's, per handler
+    (`state`: the request's state at min(end, as_of), when the caller has it already)."""
     t = min(end, as_of)
-    state = AsOf.of(rec, t)
+    if state is None:
+        state = AsOf.of(rec, t)
     if state.rejected or not state.started:
         return None, ()
     r = rec.request
@@ -267,9 +270,10 @@ def rated_result(rec: Record, e: Event) -> Credit | None:
     return _person(s.ended_by, s.ended_by_key) or unit_of(rec.request, s.tier)
 
 
-def outcome(rec: Record, start: datetime, end: datetime, as_of: datetime) -> Outcome:
-    """What a request counts for in [start, end), as of the period's end (or `as_of`, if earlier)."""
-    resolution, stints = resolution_dues(rec, start, end, as_of)
+def outcome(rec: Record, start: datetime, end: datetime, as_of: datetime, state: AsOf | None = None) -> Outcome:
+    """What a request counts for in [start, end), as of the period's end (or `as_of`, if earlier; `state`:
+    the request's state then, when the caller has it already)."""
+    resolution, stints = resolution_dues(rec, start, end, as_of, state)
     t = min(end, as_of)
     ratings = tuple((e, rated_result(rec, e)) for e in rec.ratings
                     if e.kind in RATING_KINDS and start <= e.at < end and e.at < t)

@@ -288,7 +288,7 @@ class Review:
         """Count one record of the scope; returns the request's figures as of the period's end."""
         r = rec.request
         f = request_figures(rec, self.calendar, self.until)
-        o = outcome(rec, self.scope.start, self.scope.end, self.as_of)
+        o = outcome(rec, self.scope.start, self.scope.end, self.as_of, f.state)  # f.state: as of self.until
         units = [_unit(self.units[d], key(r)) for d, key in UNIT_DIMENSIONS.items()]
         counted = Rates()
         o.count(counted)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +14,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import (BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
 from bot.app import Relay
 from bot.cli.common import BAD_CONFIG, BAD_INPUT, FAILURE, ConfigOpt, DbOpt, Exit, load, open_database, stdout
@@ -42,6 +46,45 @@ def replay(
     logging.getLogger(__name__).info("replay done: the bot said %d messages", emitted)
     if runs and runs[0].failed:
         raise Exit(FAILURE, f"{runs[0].failed} messages could not be handled (kept in the database: `minqing failed`)")
+
+
+PROGRESS_EVERY = 500  # lines between two updates of the progress bar
+
+
+def _size(stream) -> int | None:
+    """The size in bytes of a replay file (None for a pipe or standard input)."""
+    try:
+        return os.fstat(stream.fileno()).st_size if os.path.isfile(stream.name) else None
+    except (AttributeError, OSError, TypeError, ValueError):
+        return None
+
+
+@contextmanager
+def shown_progress(stream: Iterable[bytes], total: int | None, console: Console | None = None):
+    """The lines of `stream`, with a progress bar on standard error when it is a terminal (bytes read of
+    `total`; without a size, the lines read so far); the lines themselves unchanged."""
+    console = console or Console(stderr=True)
+    if not console.is_terminal:
+        yield stream
+        return
+    columns = [TextColumn("重放"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[lines]:,} 行"),
+               TimeElapsedColumn(), TextColumn("剩余"), TimeRemainingColumn()] if total else [
+               TextColumn("重放"), SpinnerColumn(), TextColumn("{task.fields[lines]:,} 行"), TimeElapsedColumn()]
+    # what the bot said goes to standard output untouched, whatever the bar does on standard error
+    with Progress(*columns, console=console, transient=False, redirect_stdout=False) as progress:
+        task = progress.add_task("replay", total=total, lines=0)
+
+        def lines() -> Iterator[bytes]:
+            read = count = 0
+            for line in stream:
+                read += len(line)
+                count += 1
+                if count % PROGRESS_EVERY == 0:
+                    progress.update(task, completed=read, lines=count)
+                yield line
+            progress.update(task, completed=read if total is None else total, lines=count)
+
+        yield lines()
 
 
 @contextmanager
@@ -89,7 +132,8 @@ def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | N
     except OSError as e:
         raise Exit(BAD_CONFIG, f"cannot read {file}: {e.strerror}") from None
     try:
-        replayer.feed(stream)
+        with shown_progress(stream, _size(stream)) as lines:
+            replayer.feed(lines)
         replayer.finish(until)
     except ReplayInputError as e:
         raise Exit(BAD_INPUT, f"{file}: {e}") from None

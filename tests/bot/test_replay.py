@@ -123,3 +123,24 @@ def test_ten_thousand_characters_and_emoji_only(tmp_path):
     assert "请@我并写下" in said[1]["text"] and len(said) == 2
     listing = json.loads(run("list", "-c", CFG, "--db", str(tmp_path / "r.db"), "--json").out)
     assert len(listing[0]["text"]) == 10_000  # kept whole, never lost
+
+
+def test_progress_bar_on_a_terminal_passes_every_line_through(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from bot.cli.simulate import PROGRESS_EVERY, shown_progress
+
+    lines = [f'{{"n": {i}}}\n'.encode() for i in range(PROGRESS_EVERY * 2 + 7)]
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=100)
+    with shown_progress(iter(lines), sum(map(len, lines)), terminal) as shown:
+        assert list(shown) == lines
+    assert "重放" in screen.getvalue() and f"{len(lines):,} 行" in screen.getvalue()
+    with shown_progress(iter(lines), None, terminal) as shown:  # standard input: no size, a count of lines
+        assert list(shown) == lines
+    piped = io.StringIO()
+    with shown_progress(iter(lines), 100, Console(file=piped, force_terminal=False)) as shown:
+        assert list(shown) == lines
+    assert piped.getvalue() == ""  # not a terminal: nothing but what the bot said
