@@ -185,7 +185,11 @@ class AsOf:
     @classmethod
     def of(cls, rec: Record, t: datetime) -> AsOf:
         """The request's state at t (exclusive: what happened at t itself belongs to the next period)."""
-        started = tuple(s for s in rec.stints if s.started_at < t)
+        stints = rec.stints
+        if stints and stints[-1].started_at < t:
+            started = stints  # all begun already (stints are in order of their start): the common case
+        else:
+            started = tuple(s for s in stints if s.started_at < t)
         if not started:
             return cls((), False, None, False)
         last = started[-1]
@@ -276,7 +280,7 @@ def outcome(rec: Record, start: datetime, end: datetime, as_of: datetime, state:
     resolution, stints = resolution_dues(rec, start, end, as_of, state)
     t = min(end, as_of)
     ratings = tuple((e, rated_result(rec, e)) for e in rec.ratings
-                    if e.kind in RATING_KINDS and start <= e.at < end and e.at < t)
+                    if e.kind in RATING_KINDS and start <= e.at < end and e.at < t) if rec.ratings else ()
     return Outcome(response_due(rec, start, end, as_of), resolution, stints, ratings)
 
 

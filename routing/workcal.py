@@ -48,6 +48,7 @@ class WorkCalendar:
     _day_offsets: dict[date, float] = field(default_factory=dict, repr=False)
     _day_periods: dict[date, tuple[tuple[datetime, datetime], ...]] = field(default_factory=dict, repr=False)
     _nth_workdays: dict[tuple[date, int], date] = field(default_factory=dict, repr=False)
+    _hours_per_day: float = field(default=0.0, repr=False, compare=False)  # set from work_hours
 
     def __post_init__(self) -> None:
         if self.mode not in ("chinese", "weekdays"):
@@ -61,6 +62,10 @@ class WorkCalendar:
             if prev_end is not None and start < prev_end:
                 raise CalendarError("working periods must be in order and must not overlap")
             prev_end = end
+        self._hours_per_day = sum(
+            (datetime.combine(date.min, e) - datetime.combine(date.min, s)).total_seconds()
+            for s, e in self.work_hours
+        ) / 3600
 
     # --- days -------------------------------------------------------------
     def is_workday(self, d: date) -> bool:
@@ -178,17 +183,20 @@ class WorkCalendar:
         """Working time between a and b, in seconds (0 when b <= a)."""
         if b <= a:
             return 0.0
-        return max(0.0, self._worked_until(self.local(b)) - self._worked_until(self.local(a)))
+        tz = self.tz
+        return max(0.0, self._worked_until(b.astimezone(tz)) - self._worked_until(a.astimezone(tz)))
 
     def _worked_until(self, t: datetime) -> float:
         """Working seconds from the anchor day's start to local moment t (negative before the anchor)."""
         d = t.date()
         within = 0.0
-        for ps, pe in self._working_periods(d):
+        periods = self._day_periods.get(d)
+        for ps, pe in self._working_periods(d) if periods is None else periods:
             if t <= ps:
                 break
             within += ((pe if t > pe else t) - ps).total_seconds()
-        return self._day_offset(d) + within
+        offset = self._day_offsets.get(d)
+        return (self._day_offset(d) if offset is None else offset) + within
 
     def _working_periods(self, d: date) -> tuple[tuple[datetime, datetime], ...]:
         """The working periods of day d (none on a day off), remembered."""
@@ -233,10 +241,7 @@ class WorkCalendar:
     @property
     def hours_per_day(self) -> float:
         """Length of one working day in hours."""
-        return sum(
-            (datetime.combine(date.min, e) - datetime.combine(date.min, s)).total_seconds()
-            for s, e in self.work_hours
-        ) / 3600
+        return self._hours_per_day
 
     def working_days(self, a: datetime, b: datetime) -> float:
         """Working time between a and b, in working days."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, delete, insert, or_, update
@@ -126,10 +126,14 @@ def _read(raw: Raw, values: Sequence[Any], names: Sequence[str], times: frozense
     """Row values as the domain wants them: times aware UTC, flags bool."""
     time_at, flag_at = _POSITIONS.get((id(names), times, flags)) or _positions(names, times, flags)
     out = list(values)
-    read_time = raw.read_time
-    for i in time_at:
-        if out[i] is not None:
-            out[i] = read_time(out[i])
+    if raw.pg:
+        for i in time_at:
+            if (v := out[i]) is not None:
+                out[i] = v.replace(tzinfo=UTC)
+    else:  # SQLite's text, parsed aware at once (inline: an export reads millions of times)
+        for i in time_at:
+            if (v := out[i]) is not None:
+                out[i] = _FROM_ISO(v + "+00:00")
     for i in flag_at:
         if out[i] is not None:
             out[i] = bool(out[i])
@@ -137,6 +141,7 @@ def _read(raw: Raw, values: Sequence[Any], names: Sequence[str], times: frozense
 
 
 _POSITIONS: dict[tuple, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+_FROM_ISO = datetime.fromisoformat
 
 
 def _positions(names: Sequence[str], times: frozenset[str], flags: frozenset[str]):
@@ -163,7 +168,8 @@ def _event(raw: Raw, row: Sequence[Any]) -> Event:
     return Event(
         number=n, kind=_KIND[kind], at=raw.read_time(at), tier=_TIER[tier], actor=actor, actor_key=actor_key,
         from_status=_STATUS[from_status] if from_status else None, to_status=_STATUS[to_status] if to_status else None,
-        from_tier=_TIER[from_tier] if from_tier else None, note=note, rule=rule, data=dict(raw.read_json(data) or {}),
+        from_tier=_TIER[from_tier] if from_tier else None, note=note, rule=rule,
+        data={} if data is None or data == "{}" else dict(raw.read_json(data) or {}),
         stint=stint,
     )
 

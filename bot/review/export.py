@@ -232,6 +232,39 @@ def _csv_formats(tz: ZoneInfo) -> dict[str, Callable[[Any], Any]]:
     return {"text": text, "time": time, "hours": number, "days": number, "pct": pct, "int": plain}
 
 
+def request_cells(tz: ZoneInfo) -> Callable[[Row], list]:
+    """The CSV cells of a request row in one function: what REQUEST_COLUMNS with `_csv_formats` give, cell for
+    cell (a test holds the two together), without two calls per cell: a million rows are 31 million cells."""
+    formats = _csv_formats(tz)
+    s, t, n = formats["text"], formats["time"], formats["hours"]
+    village, township, county = Tier.VILLAGE, Tier.TOWNSHIP, Tier.COUNTY
+    status_names, tier_names, rating_names = STATUS_NAMES, TIER_NAMES, RATING_NAMES
+    rejected = Status.REJECTED
+
+    def cells(x: Row) -> list:
+        r, f = x.r, x.f
+        tiers, per_day = f.tiers, f.hours_per_day
+        v, tw, c = tiers.get(village), tiers.get(township), tiers.get(county)
+        met = f.resolution_met
+        return [
+            r.number, s(r.township), s(r.village), s(r.category), "是" if r.urgent else "否", s(x.requester()),
+            s(x.content()), status_names[r.status.value], tier_names[r.tier],
+            t(r.created_at), t(r.acknowledged_at), t(r.escalated_at), t(r.resolved_at), t(r.closed_at),
+            "" if f.resolved_tier is None else tier_names[f.resolved_tier],
+            "" if f.first_responder is None else s(f.first_responder.name),
+            "" if f.resolver is None else s(f.resolver.name),
+            n(f.response_hours), n(f.resolution_days),
+            "" if v is None else n(v.response_hours), "" if v is None else n(v.handling_seconds / 3600 / per_day),
+            "" if tw is None else n(tw.response_hours), "" if tw is None else n(tw.handling_seconds / 3600 / per_day),
+            "" if c is None else n(c.response_hours), "" if c is None else n(c.handling_seconds / 3600 / per_day),
+            t(r.first_ack_due_at), t(r.resolve_due_at),
+            _flag(f.response_met, "未到期"), _flag(met, "不计" if r.status is rejected else "未到期"),
+            rating_names.get(r.rating) or "" if r.rating else "", r.reopened,
+        ]
+
+    return cells
+
+
 class CsvTable:
     """A CSV file that Excel opens with Chinese intact: UTF-8 with a BOM, CRLF line ends."""
 
@@ -253,6 +286,10 @@ class CsvTable:
     def write(self, item: Any) -> None:
         """Write one row."""
         self._csv.writerow([show(value(item)) for value, show in self._cells])
+
+    def write_cells(self, cells: list) -> None:
+        """Write one row of cells formatted already (`request_cells`)."""
+        self._csv.writerow(cells)
 
     def close(self) -> None:
         """Finish the file."""
@@ -406,9 +443,10 @@ def write_rows(review: Review, requests: Iterable[Record], stray_ratings: Iterab
     file (no header: it is there already, or this is a part of the rows); returns how many."""
     rows = 0
     table = CsvTable(path, REQUEST_COLUMNS, review.calendar.tz, header=False)
+    cells = request_cells(review.calendar.tz)
     try:
         for row in _feed(review, requests, stray_ratings, unmask):
-            table.write(row)
+            table.write_cells(cells(row))
             rows += 1
     finally:
         table.close()

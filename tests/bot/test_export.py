@@ -306,3 +306,22 @@ def test_registration_stores_the_text_masked(tmp_path, example_config):
         r = tx.get(1)
     database.dispose()
     assert (r.masked_text, r.masked_by) == ("路灯坏了，电话 138 **** 5678", MASK_RULES)
+
+
+@pytest.mark.parametrize("unmask", [False, True])
+def test_the_fast_csv_cells_are_the_column_table_cell_for_cell(database, example_config, unmask):
+    from bot.review.export import Row, _csv_formats, request_cells
+    from routing.model import Rating
+
+    tz = example_config.tz
+    formats = _csv_formats(tz)
+    cells = request_cells(tz)
+    review = Review(PERIOD, example_config.policy.calendar, AS_OF, weeks=False)
+    with database.snapshot() as tx:
+        records = list(review_requests(tx, PERIOD))
+    assert len(records) >= 4
+    for rec in records:
+        for rating in (rec.request.rating, Rating.UNSATISFIED, None):  # every kind of cell, filled and empty
+            rec.request.rating = rating
+            row = Row(review.add(rec), unmask)
+            assert cells(row) == [formats[c.kind](c.value(row)) for c in REQUEST_COLUMNS]
