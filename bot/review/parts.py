@@ -179,8 +179,11 @@ def _in_processes(database: Database, mark: int, parts: list[Part]) -> Read | No
     extra = [p.rows for p in parts[1:] if p.rows is not None]
     database.engine.dispose()  # no pooled connection may live on in a child process
     try:
-        with ProcessPoolExecutor(len(parts), mp_context=_context()) as pool:
-            done = list(pool.map(read_part, parts))
+        # this process reads the first part itself while processes of their own read the others
+        with ProcessPoolExecutor(len(parts) - 1, mp_context=_context()) as pool:
+            others = [pool.submit(read_part, p) for p in parts[1:]]
+            first = read_part(parts[0], database)
+            done = [first, *(f.result() for f in others)]
         if {d.mark for d in done} != {mark}:
             if rows_file is not None:
                 with rows_file.open("r+b") as f:  # the rows of this try go
@@ -191,7 +194,7 @@ def _in_processes(database: Database, mark: int, parts: list[Part]) -> Read | No
             review.merge(d.review)
         if rows_file is not None:
             _append_all(rows_file, extra)
-        return Read(review, sum(d.rows for d in done), len(parts), (_peak_mib(), *(d.peak_mib for d in done)))
+        return Read(review, sum(d.rows for d in done), len(parts), (_peak_mib(), *(d.peak_mib for d in done[1:])))
     finally:
         for path in extra:
             path.unlink(missing_ok=True)
