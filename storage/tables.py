@@ -44,6 +44,9 @@ class RequestRow(SQLModel, table=True):
         UniqueConstraint("county", "number", name="uq_requests_county_number"),
         Index("ix_requests_county_status", "county", "status"),
         Index("ix_requests_county_next_due", "county", "next_due_at"),
+        # by county and time together: with the county alone first, SQLite would read every request of it
+        Index("ix_requests_county_created", "county", "created_at"),
+        Index("ix_requests_county_first_ack_due", "county", "first_ack_due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -63,11 +66,11 @@ class RequestRow(SQLModel, table=True):
     handler: str | None = None
     handler_key: str | None = None
     handler_id: str | None = None
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     tier_since: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     ack_due_at: datetime | None = _time()
     resolve_due_at: datetime | None = _time(index=True)
-    first_ack_due_at: datetime | None = _time(index=True)
+    first_ack_due_at: datetime | None = _time()
     acknowledged_at: datetime | None = _time()
     responder: str | None = None
     escalated_at: datetime | None = _time()
@@ -126,13 +129,13 @@ class EventRow(SQLModel, table=True):
     """One entry of a request's append-only log."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_county_number", "county", "number"),)
+    __table_args__ = (Index("ix_events_county_number", "county", "number"), Index("ix_events_county_at", "county", "at"))
 
     id: int | None = Field(default=None, primary_key=True)
     county: str
     number: int
     kind: str
-    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     tier: str
     from_tier: str | None = None
     actor: str | None = None
