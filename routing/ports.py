@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -107,6 +108,13 @@ class Repository(Protocol):
     def records(self, start: datetime, end: datetime) -> list[Record]:
         """What the 三率 over [start, end) need: the records (request, stints, ratings) of the requests with a
         deadline or a rating in it."""
+
+    def record_versions(self, start: datetime, end: datetime) -> dict[int, int]:
+        """The requests with a deadline or a rating in [start, end) (those `records` gives): number -> version
+        (bumped by every change of the request, its stints or its ratings)."""
+
+    def records_of(self, numbers: Sequence[int]) -> list[Record]:
+        """The records of these requests, by number."""
 
     def get_meta(self, name: str) -> str | None:
         """A stored setting of the deployment (e.g. the clock's high-water mark)."""

@@ -24,9 +24,10 @@ Ratings go to whoever reported the result that was rated.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from routing.model import Event, EventKind, Request, Stint, Tier
 
@@ -322,3 +323,56 @@ class Tally:
     def get(self, key: object) -> Rates:
         """A unit's rates (empty when it had none)."""
         return self.units.get(key, Rates())
+
+
+def _settled_by(rec: Record, t: datetime) -> bool:
+    """True when every moment a request's outcome compares with its as-of moment lies before t: its
+    outcome as of any later moment is the same (as long as the record does not change)."""
+    r = rec.request
+    for m in (r.acknowledged_at, r.first_ack_due_at):
+        if m is not None and m >= t:
+            return False
+    for s in rec.stints:
+        for m in (s.started_at, s.ended_at, s.responded_at, s.held_since, s.ack_due_at, s.resolve_due_at):
+            if m is not None and m >= t:
+                return False
+    return all(e.at < t for e in rec.ratings)
+
+
+@dataclass(slots=True)
+class _Counted:
+    version: int
+    record: Record
+    counts: Rates | None = None  # its counts as of `as_of`
+    settled: bool = False  # whether those counts hold for every later moment too
+
+
+class RunningTally:
+    """The 三率 per unit of the month so far, kept from one digest to the next: a request is read again only
+    when it changed (its version) and counted again only when it changed or had a moment still to come.
+    Every figure is what `outcome` gives as of the moment asked (a test holds it to a fresh count)."""
+
+    def __init__(self) -> None:
+        self._start: datetime | None = None
+        self._known: dict[int, _Counted] = {}
+
+    def tally(self, tx: Any, start: datetime, now: datetime, unit: Callable[[Record], object]) -> Tally:
+        """The rates over [start, now) as of now, per unit (`unit` of a record); `tx` a Repository."""
+        if start != self._start:
+            self._start, self._known = start, {}
+        known = self._known
+        versions = tx.record_versions(start, now)
+        changed = [n for n, v in versions.items() if (k := known.get(n)) is None or k.version != v]
+        for rec in tx.records_of(sorted(changed)):
+            known[rec.request.number] = _Counted(versions[rec.request.number], rec)
+        out = Tally()
+        for n in versions:
+            k = known.get(n)
+            if k is None:  # gone between the two reads (never: a request is not deleted)
+                continue
+            if k.counts is None or not k.settled:
+                k.counts = Rates()
+                outcome(k.record, start, now, now).count(k.counts)
+                k.settled = _settled_by(k.record, now)
+            _rates(out.units, unit(k.record)).add(k.counts)
+        return out

@@ -24,7 +24,7 @@ from routing.model import EventKind, Inbound, PersonRef, Request, Role, Status, 
 from routing.org import County, Member, Place, RoomKind
 from routing.policy import Policy
 from routing.privacy import MASK_RULES, mask
-from routing.rates import Rates, Tally, outcome
+from routing.rates import Rates, RunningTally
 from routing.ports import Outbound, Repository, RequestFilter
 from routing.tagging import Tagger
 
@@ -130,6 +130,7 @@ class RelayService:
         self.policy = policy
         self.tagger = tagger
         self._timers_checked: set[Digest] = set()  # digests whose timer this process has checked against the config
+        self._month = RunningTally()  # the month-to-date 三率 of the township digests, kept between digests
         self._by_id: dict[str, list[Member]] = {}
         self._by_name: dict[str, list[Member]] = {}
         for m in county.members():
@@ -647,9 +648,7 @@ class RelayService:
         owners = tx.get_many(sorted({e.number for e in events}))
         active = tx.find(RequestFilter(statuses=frozenset({Status.OPEN, Status.ACKNOWLEDGED})))
         month_start = self._month_start(now)
-        month = Tally()
-        for rec in tx.records(month_start, now):
-            month.add((rec.request.township,), outcome(rec, month_start, now, now))
+        month = self._month.tally(tx, month_start, now, lambda rec: rec.request.township)
         digests = []
         for township in self.county.townships:
             name = township.name

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, delete, insert, or_, update
+from sqlalchemy import Boolean, delete, or_, update
 from sqlalchemy import select as core_select
 from sqlalchemy import text as text_sql
 from sqlalchemy import Connection
@@ -22,12 +22,9 @@ from storage.locks import advisory_key
 from storage.fastsql import Raw, placeholders
 from storage.tables import (
     AuditRow,
-    Counter,
     EventRow,
     FailedMessage,
-    MessageSeen,
     Meta,
-    NameClash,
     NamePin,
     OutboxRow,
     PersonSeen,
@@ -522,15 +519,19 @@ class SqlRepository:
 
     def records(self, start: datetime, end: datetime) -> list[Record]:
         """The records (request, stints, ratings) of the requests with a deadline or a rating in [start, end)."""
+        return self.records_of(sorted(self.record_versions(start, end)))
+
+    def record_versions(self, start: datetime, end: datetime) -> dict[int, int]:
+        """The requests with a deadline or a rating in [start, end): number -> version."""
         raw = self.raw
         p = {"c": self.county, "s": raw.time(start), "e": raw.time(end)}
-        numbers = set(raw.column("SELECT number FROM events WHERE county = :c AND kind IN ('satisfied', 'unsatisfied') "
-                                 "AND at >= :s AND at < :e", p))
-        numbers.update(raw.column("SELECT number FROM requests WHERE county = :c AND first_ack_due_at >= :s "
-                                  "AND first_ack_due_at < :e", p))
-        numbers.update(raw.column("SELECT number FROM stints WHERE county = :c AND resolve_due_at >= :s "
-                                  "AND resolve_due_at < :e", p))
-        return self.records_of(sorted(numbers))
+        # each of the three found by its own time index, then the versions by number
+        return dict(raw.run(
+            "SELECT number, version FROM requests WHERE county = :c AND number IN ("
+            "SELECT number FROM requests WHERE county = :c AND first_ack_due_at >= :s AND first_ack_due_at < :e "
+            "UNION SELECT number FROM stints WHERE county = :c AND resolve_due_at >= :s AND resolve_due_at < :e "
+            "UNION SELECT number FROM events WHERE county = :c AND kind IN ('satisfied', 'unsatisfied') "
+            "AND at >= :s AND at < :e)", p).fetchall())
 
     def records_of(self, numbers: Sequence[int]) -> list[Record]:
         """The records of these requests, by number."""

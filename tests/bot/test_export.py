@@ -3,7 +3,6 @@
 import csv
 import getpass
 import io
-from dataclasses import replace
 from datetime import datetime
 
 import openpyxl

@@ -3,19 +3,17 @@ overwrites a claim it did not see, digests add up, and a time-driven message can
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import timedelta
 
 import pytest
 
 from routing.model import EventKind, Status
-from routing.ports import RequestFilter
 from storage.db import Database
 from storage.repository import SqlRepository
 from storage.tables import OutboxRow
 from tests.bot.cli_helpers import run
-from tests.conftest import CY, EXAMPLE, LT, MZ, PX, PXL, config_with
+from tests.conftest import CY, EXAMPLE, LT, MZ, PX
 from tests.fakes import local, make_chat
 
 CFG = str(EXAMPLE)
@@ -221,3 +219,37 @@ def test_a_reminder_for_the_same_due_moment_is_never_queued_twice(example_config
     with db.transaction() as tx:
         keys = [row.key for row in tx.outbox(("queued", "sent")) if row.key and row.key.startswith("remind:")]
     assert len(keys) == len(set(keys)) == 1
+
+
+def test_the_running_month_tally_is_a_fresh_count_every_day(example_config, db):
+    """The township digests keep the month's counts between days (reading again only what changed); each
+    day they equal a count made afresh from every record, including requests changed after they had settled."""
+    from routing.rates import RunningTally, Tally, outcome
+
+    chat = make_chat(example_config, db, start="2026-10-08 08:00")
+    running = RunningTally()
+    month = local("2026-10-01 00:00")
+    numbers = []
+    compared = 0
+    for day in range(8, 31):
+        chat.at(f"2026-10-{day:02d} 09:00")
+        if local(f"2026-10-{day:02d} 09:00").weekday() < 5:
+            numbers.append(register(chat, f"@民情直通车 第{day}天的诉求"))
+            chat.at(f"2026-10-{day:02d} 10:00")
+            if day % 3:
+                chat.say(LT, "石支书", f"认领 #{numbers[-1]}")
+            if len(numbers) > 3 and day % 2:
+                old = numbers[-4]  # days old, its deadlines may have passed: it changes after it settled
+                chat.say(LT, "石支书", f"办结 #{old} 已处理")
+                chat.say(LT, "唐命学", f"{'满意' if day % 4 else '不满意 还没好'} #{old}")
+        for hour in ("12:30", "17:45"):
+            chat.at(f"2026-10-{day:02d} {hour}")
+            now = chat.clock.now()
+            with db.snapshot() as tx:
+                kept = running.tally(tx, month, now, lambda rec: rec.request.township)
+                fresh = Tally()
+                for rec in tx.records(month, now):
+                    fresh.add((rec.request.township,), outcome(rec, month, now, now))
+            assert kept.units == fresh.units, (day, hour)
+            compared += bool(fresh.units)
+    assert compared > 20
