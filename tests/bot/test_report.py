@@ -134,3 +134,13 @@ def test_cli_writes_the_report(tmp_path, example_config):
             "--out", str(out))
     assert r.code == 0 and "1 requests" in r.out and "范围：普觉镇" in out.read_text(encoding="utf-8")
     assert run("report", "-c", CFG, "--db", str(db), "--from", "x", "--to", "2026-10-31", "--out", str(out)).code == 2
+
+
+def test_the_overdue_table_is_bounded_and_points_to_the_export(example_config):
+    rv = Review(PERIOD, example_config.policy.calendar, AS_OF, overdue_listed=0)
+    for story in history(example_config.policy):
+        if story.r.number != 6:
+            rv.add(story.record)
+    o = text(section(render_report(rv, example_config), "overdue"))
+    assert "有 1 件超过时限仍未办结" in o and "列出逾期最久的 0 件" in o and "minqing export" in o
+    assert "#3" not in o
