@@ -6,7 +6,8 @@
 The county of benchmarks/review.py (20 townships, 300 villages); through 2026, each request is
 registered in its village group, and most are claimed, resolved and rated in chat. Some are
 claimed late or never (escalation proposals and automatic escalations fall due), some are
-resolved after their deadline (overdue reminders fall due), and the daily and weekly digests
+resolved after their deadline (overdue reminders fall due), one in twenty is rated 不满意 and
+resolved again days later (a second stint, reminded while overdue), and the daily and weekly digests
 fall due along the way. One request in twelve is not answered in its village: the bot proposes
 and then makes its escalation, and the township takes it up days later: the replay runs every one of them at its time. The input is written to
 a file, then `minqing replay` runs as a separate process; the figures are its wall time, lines
@@ -73,8 +74,12 @@ def lines(requests: int, seed: int = 11) -> list[tuple[datetime, str]]:
         out.append((done, {"room": room, "sender": cadre, "sender_id": f"wxid_{cadre}", "text": f"办结 #{n} 已处理"}))
         if 0.08 <= fate < 0.9:
             verdict = "满意" if fate < 0.85 else "不满意 还是没修好"
-            out.append((done + timedelta(hours=rng.uniform(0.5, 30)),
-                        {"room": room, "sender": villager, "sender_id": f"wxid_v{n}", "text": f"{verdict} #{n}"}))
+            rated = done + timedelta(hours=rng.uniform(0.5, 30))
+            out.append((rated, {"room": room, "sender": villager, "sender_id": f"wxid_v{n}", "text": f"{verdict} #{n}"}))
+            if fate >= 0.85:  # reopened: the cadre handles it again and resolves it days later
+                again = rated + timedelta(days=rng.choice((2, 5, 12)))
+                out.append((again, {"room": room, "sender": cadre, "sender_id": f"wxid_{cadre}",
+                                    "text": f"办结 #{n} 已返工处理"}))
     out.sort(key=lambda x: x[0])
     return [(ts, json.dumps({"ts": iso(ts), **obj}, ensure_ascii=False)) for ts, obj in out]
 
