@@ -1,8 +1,9 @@
-"""A review read in parts by processes of their own: the request numbers split in ranges, one process each.
+"""A review read in parts by processes of their own: the request numbers split in ranges, several per process.
 
 A review costs tens of microseconds of Python per request; a million requests on one core take
 minutes. Each part reads its range of request numbers from a snapshot of its own, counts them in
-a review of its own and, for a CSV export, writes their rows to a file of its own; the parts'
+a review of its own and, for a CSV export, writes their rows to a file of its own (each process
+takes the next part when it is done with one: ranges of numbers differ in cost); the parts'
 reviews are then merged and their rows joined in number order, which gives exactly what one
 process reading everything would give.
 
@@ -35,6 +36,7 @@ from storage.reports import number_range, record_mark, review_requests, stray_ra
 log = logging.getLogger(__name__)
 
 MIN_PART = 50_000  # request numbers per part at least: below that a process costs more than it saves
+PARTS_PER_PROCESS = 4
 TRIES = 3
 
 
@@ -72,6 +74,7 @@ class Done:
     review: Review
     rows: int
     peak_mib: float
+    pid: int = 0  # the process that read it
 
 
 def _peak_mib() -> float:
@@ -110,7 +113,7 @@ def read_part(part: Part, database: Database | None = None) -> Done:
     finally:
         if own:
             database.dispose()
-    return Done(mark, review, rows, _peak_mib())
+    return Done(mark, review, rows, _peak_mib(), os.getpid())
 
 
 def ranges(first: int, last: int, jobs: int) -> list[tuple[int | None, int | None]]:
@@ -147,10 +150,12 @@ def read(database: Database, cfg: Config, scope: Scope, as_of: datetime, *, jobs
         with database.snapshot() as tx:
             mark = record_mark(tx)
             span = number_range(tx, scope)
-        cuts = ranges(*span, jobs) if span is not None else []
+        # more parts than processes (PARTS_PER_PROCESS each): a process that finishes early takes the next,
+        # as the cost of a range of numbers differs (older requests have longer histories)
+        cuts = ranges(*span, jobs * PARTS_PER_PROCESS) if span is not None and jobs > 1 else []
         if len(cuts) < 2:
             break
-        found = _in_processes(database, mark, [part(c, i == 0, _part_file(rows, i)) for i, c in enumerate(cuts)])
+        found = _in_processes(database, mark, [part(c, i == 0, _part_file(rows, i)) for i, c in enumerate(cuts)], jobs)
         if found is not None:
             return found
         log.info("review_parts_differ attempt=%d: the record changed while the parts began; reading again", attempt)
@@ -171,7 +176,7 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
 
 
-def _in_processes(database: Database, mark: int, parts: list[Part]) -> Read | None:
+def _in_processes(database: Database, mark: int, parts: list[Part], jobs: int) -> Read | None:
     """Read the parts in processes of their own; None when one saw another record than `mark`, the one
     their ranges were cut from."""
     rows_file = parts[0].rows
@@ -179,11 +184,8 @@ def _in_processes(database: Database, mark: int, parts: list[Part]) -> Read | No
     extra = [p.rows for p in parts[1:] if p.rows is not None]
     database.engine.dispose()  # no pooled connection may live on in a child process
     try:
-        # this process reads the first part itself while processes of their own read the others
-        with ProcessPoolExecutor(len(parts) - 1, mp_context=_context()) as pool:
-            others = [pool.submit(read_part, p) for p in parts[1:]]
-            first = read_part(parts[0], database)
-            done = [first, *(f.result() for f in others)]
+        with ProcessPoolExecutor(min(jobs, len(parts)), mp_context=_context()) as pool:
+            done = list(pool.map(read_part, parts))
         if {d.mark for d in done} != {mark}:
             if rows_file is not None:
                 with rows_file.open("r+b") as f:  # the rows of this try go
@@ -194,10 +196,18 @@ def _in_processes(database: Database, mark: int, parts: list[Part]) -> Read | No
             review.merge(d.review)
         if rows_file is not None:
             _append_all(rows_file, extra)
-        return Read(review, sum(d.rows for d in done), len(parts), (_peak_mib(), *(d.peak_mib for d in done[1:])))
+        return Read(review, sum(d.rows for d in done), min(jobs, len(parts)), (_peak_mib(), *_peaks_by_process(done)))
     finally:
         for path in extra:
             path.unlink(missing_ok=True)
+
+
+def _peaks_by_process(done: list[Done]) -> list[float]:
+    """The peak memory of each process that read parts (a process reading several reports several times)."""
+    peaks: dict[int, float] = {}
+    for d in done:
+        peaks[d.pid] = max(peaks.get(d.pid, 0.0), d.peak_mib)
+    return list(peaks.values())
 
 
 def _append_all(target: Path, sources: list[Path]) -> None:
