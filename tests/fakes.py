@@ -118,3 +118,15 @@ def make_chat(config, db, start: str = "2026-10-12 08:00", *, pinned: bool = Tru
                 if not m.wechat_id and tx.pinned_id(m.unit, m.name) is None:
                     tx.pin(m.unit, m.name, f"wxid_{m.name}", clock.now())
     return Chat(Relay(config, db, transport), clock, transport)
+
+
+def break_on(chat: Chat, monkeypatch, word: str) -> None:
+    """Make the bot fail with an error of its own (ValueError "a bug") on every message containing `word`."""
+    real = chat.relay.service.handle
+
+    def broken(tx, msg):
+        if word in msg.text:
+            raise ValueError("a bug")
+        return real(tx, msg)
+
+    monkeypatch.setattr(chat.relay.service, "handle", broken)

@@ -5,7 +5,7 @@ from sqlalchemy import event
 from routing.model import Inbound
 from routing.ports import RequestFilter
 from tests.conftest import LT
-from tests.fakes import make_chat
+from tests.fakes import break_on, make_chat
 
 
 def _burst(chat, texts: list[str]) -> list[Inbound]:
@@ -16,14 +16,7 @@ def _burst(chat, texts: list[str]) -> list[Inbound]:
 
 def test_a_burst_is_one_commit_and_a_failing_message_fails_alone(database, example_config, monkeypatch):
     chat = make_chat(example_config, database)
-    handle = chat.relay.service.handle
-
-    def sometimes_broken(tx, msg):
-        if "坏消息" in msg.text:
-            raise ValueError("a bug")
-        return handle(tx, msg)
-
-    monkeypatch.setattr(chat.relay.service, "handle", sometimes_broken)
+    break_on(chat, monkeypatch, "坏消息")
     commits: list[int] = []
     event.listen(database.engine, "commit", lambda conn: commits.append(1))
     burst = _burst(chat, ["@民情直通车 二组路灯坏了", "@民情直通车 坏消息", "@民情直通车 自来水管爆了"])

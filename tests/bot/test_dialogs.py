@@ -7,7 +7,7 @@ import pytest
 from routing.model import EventKind, Status, Tier
 from routing.ports import RequestFilter
 from tests.conftest import CTY, CY, LT, MZ, PJ, PX, PXL, config_with
-from tests.fakes import make_chat
+from tests.fakes import break_on, make_chat
 
 
 def register(chat, text="@民情直通车 二组的路灯坏了三盏，晚上看不见", sender="唐命学", room=LT):
@@ -377,14 +377,7 @@ def test_one_person_with_two_roles(tmp_path, db):
 
 
 def test_an_error_of_ours_keeps_the_message_apologises_and_carries_on(chat, monkeypatch):
-    real = chat.relay.service.handle
-
-    def broken(tx, msg):
-        if "boom" in msg.text:
-            raise ValueError("a bug")
-        return real(tx, msg)
-
-    monkeypatch.setattr(chat.relay.service, "handle", broken)
+    break_on(chat, monkeypatch, "boom")
     said = chat.say(LT, "王大妈", "@民情直通车 boom 路灯坏了")
     assert len(said) == 1 and "出错" in said[0].text
     with chat.relay.db.transaction() as tx:
