@@ -148,6 +148,8 @@ class LiveBot:
         self.logins = 0
         self.session_since: float | None = None  # when the current gateway session began (monotonic)
         self.stopping: asyncio.Event | None = None
+        self._connection_stop: asyncio.Event | None = None  # set once sending has stopped (see _signal)
+        self._stop_task: asyncio.Task | None = None
         self.gateway: Gateway
         self.relay: Relay
         self.sender: Sender
@@ -158,6 +160,7 @@ class LiveBot:
         """Run until SIGINT or SIGTERM (StartupError when the gateway refuses the token at start)."""
         loop = asyncio.get_running_loop()
         self.stopping = asyncio.Event()
+        self._connection_stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._signal, sig)
         self.gateway = self.gateway_factory(self)
@@ -181,6 +184,8 @@ class LiveBot:
         finally:
             keeper.cancel()
             await asyncio.to_thread(self.jobs.stop)
+            if self._stop_task is not None:
+                await self._stop_task
             await asyncio.to_thread(self.sender.stop)  # the message being sent, if any, completes; the lock is let go
             if self.outages.online:
                 await asyncio.to_thread(self._write_mark, self.clock.now())
@@ -196,6 +201,18 @@ class LiveBot:
             return
         log.info("stopping on %s", signal.Signals(sig).name, extra={"event": "stopping"})
         self.stopping.set()
+        self._stop_task = asyncio.get_running_loop().create_task(self._stop_sending_then_connection())
+
+    async def _stop_sending_then_connection(self) -> None:
+        """Let the message being sent finish (and be recorded as sent) before the connection closes under it:
+        a message the gateway took must never be recorded as failed and sent again at the next start."""
+        assert self._connection_stop is not None
+        try:
+            sender = getattr(self, "sender", None)
+            if sender is not None:
+                await asyncio.to_thread(sender.stop)
+        finally:
+            self._connection_stop.set()
 
     async def _supervise(self) -> None:
         """One gateway session after another, with backoff between failed attempts.
@@ -214,7 +231,7 @@ class LiveBot:
                     self.settings.endpoint, attempt, extra={"event": "connecting"})
             self.session_since = time.monotonic()
             try:
-                reason = await self.gateway.session(self.stopping)
+                reason = await self.gateway.session(self._connection_stop)
             except GatewayAuthError as e:
                 if self.logins == 0:
                     raise StartupError(f"{e}. Check the token in the environment variable "

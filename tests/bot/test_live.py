@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
@@ -269,7 +270,8 @@ async def converse(gw, stop):
 
 
 async def stop_now(gw, stop):
-    stop.set()
+    gw.listener._signal(signal.SIGTERM)  # as the operator's Ctrl-C or systemd would  # noqa: SLF001
+    await asyncio.wait_for(stop.wait(), 10)  # sending stops first, then the connection
     return "the bot is stopping"
 
 
