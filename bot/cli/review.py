@@ -46,7 +46,7 @@ VillageOpt = Annotated[str | None, typer.Option("--village", help="Only villages
 CategoryOpt = Annotated[str | None, typer.Option("--category", help="Only this category.")]
 JobsOpt = Annotated[int | None, typer.Option(
     "--jobs", min=1, max=64,
-    help="并行进程数（默认：本机处理器数，最多 4）。每个进程读取一段诉求编号，结果与单进程完全相同。")]
+    help="并行进程数（默认：本机处理器数，最多 4）。诉求按编号分成若干段，各进程读完一段再取下一段，结果与单进程完全相同。")]
 
 
 def scope_or_exit(cfg: Config, date_from: str, date_to: str, township: str | None = None,
