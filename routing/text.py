@@ -91,6 +91,12 @@ def fold(text: str) -> Folded:
         one = text.translate(_ONE_FOR_ONE)
         if unicodedata.is_normalized("NFKC", one):
             return _spaces_only(one)
+    return by_character(text)
+
+
+def by_character(text: str) -> Folded:
+    """What `fold` means, one character at a time: each NFKC-folded, format characters dropped, white space
+    runs made one space (fold's fast paths give the same; a property test holds them to it)."""
     out: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):

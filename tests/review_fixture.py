@@ -136,6 +136,17 @@ def store(database, stories: list[Story]) -> None:
             tx.next_number()
 
 
+def stored_history(any_db, policy: Policy):
+    """A database of its own county on a backend `any_db` gives, holding the history; disposed afterwards."""
+    from storage.db import Database
+
+    url, county = any_db
+    db = Database(url, county)
+    store(db, history(policy))
+    yield db
+    db.dispose()
+
+
 def hours(h: float) -> float:
     """Working hours as working days."""
     return h / DAY

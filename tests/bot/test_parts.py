@@ -15,17 +15,13 @@ from routing.lifecycle import register
 from routing.model import PersonRef
 from storage.db import Database
 from storage.reports import record_mark
-from tests.review_fixture import AS_OF, PERIOD, history, store
+from tests.review_fixture import AS_OF, PERIOD, stored_history
 from tests.storage.test_repository import make_request
 
 
 @pytest.fixture
 def database(any_db, example_config):
-    url, county = any_db
-    db = Database(url, county)
-    store(db, history(example_config.policy))
-    yield db
-    db.dispose()
+    yield from stored_history(any_db, example_config.policy)
 
 
 @pytest.fixture

@@ -7,17 +7,13 @@ from routing.model import EventKind, PersonRef, Tier
 from routing.review import Review, Scope
 from storage.db import Database
 from storage.reports import count_registered, review_requests, stray_ratings
-from tests.review_fixture import AS_OF, PERIOD, history, store, t
+from tests.review_fixture import AS_OF, PERIOD, history, store, stored_history, t
 from tests.storage.test_repository import make_request
 
 
 @pytest.fixture
 def database(any_db, example_config):
-    url, county = any_db
-    db = Database(url, county)
-    store(db, history(example_config.policy))
-    yield db
-    db.dispose()
+    yield from stored_history(any_db, example_config.policy)
 
 
 def test_the_period_brings_its_requests_and_those_with_a_deadline_in_it(database):

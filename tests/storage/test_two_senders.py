@@ -12,7 +12,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -23,6 +22,7 @@ from sqlalchemy import create_engine, text
 from storage.db import Database
 from tests.conftest import PG_URL, _pg_url
 from tests.fakes import local
+from tests.integration.gateway_harness import poll_until
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = local("2026-10-12 09:00")
@@ -86,16 +86,16 @@ class Worker:
 def until(what: str, condition, running: tuple[Worker, ...] = (), deadline: float = DEADLINE):
     """Poll `condition` until it returns something true; fail after `deadline` seconds, or at once
     when one of the `running` workers has exited."""
-    end = time.monotonic() + deadline
-    while not (result := condition()):
+    def check():
+        if result := condition():
+            return result
         for worker in running:
             if worker.proc.poll() is not None:
                 raise AssertionError(f"waiting for {what}: {worker.name} exited ({worker.proc.returncode}):\n"
                                      + worker.log.read_text(encoding="utf-8"))
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-    return result
+        return None
+
+    return poll_until(check, deadline, interval=0.01, what=what)
 
 
 def queue_messages(database: Database) -> dict[str, list[int]]:
