@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 
 from routing.durations import Duration
+from routing.notices import NoticeRules
 from routing.workcal import WorkCalendar
 
 
@@ -74,6 +75,7 @@ class Policy:
     sla: Sla = Sla()
     escalation: Escalation = Escalation()
     digest: DigestSchedule = DigestSchedule()
+    notices: NoticeRules = NoticeRules()
 
     def deadlines(self, since: datetime, category: str, urgent: bool) -> tuple[datetime, datetime]:
         """Acknowledge and resolve deadlines of a tier clock that starts at `since`."""
