@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import json
+import threading
+from datetime import timedelta
 
 import pytest
 
 from bot.app import Relay
+from storage.db import Database
+from storage.repository import SqlRepository
 from tests.bot.cli_helpers import run
 from tests.conftest import CTY, CY, EXAMPLE, LT, MZ, PJ, PX, PXL, config_with
 from tests.fakes import Chat, local, make_chat
@@ -318,3 +322,56 @@ def test_a_replay_across_the_holiday_reminds_after_it(tmp_path):
     report = [s for s in said if "【通知#1 确认情况】" in s["text"]]
     assert [(s["room"], s["ts"]) for s in report] == [(PX, "2026-10-08T16:00:00+08:00")]
     assert "已收到 1/2" in report[0]["text"] and "10月2日(周五) 10:00 唐驻村" in report[0]["text"]
+
+
+# --- real concurrency on PostgreSQL -----------------------------------------------------------------------
+@pytest.fixture
+def pg_database(pg_only, example_config):
+    """PostgreSQL only: the race needs two transactions at once (SQLite serialises all writers)."""
+    url, county = pg_only
+    database = Database(url, county)
+    yield database
+    database.dispose()
+
+
+def test_an_acknowledgement_that_commits_between_the_ticks_scan_and_its_write_is_kept(pg_database, example_config,
+                                                                                    monkeypatch):
+    """The tick finds the notice's reminder due, a cadre answers 收到, then the tick reminds: on a fresh, locked
+    copy, so the acknowledgement stands and that village is not reminded."""
+    chat = make_chat(example_config, pg_database)
+    chat.say(PX, "杨主任", "通知 全镇 明天开会")
+    chat.take()
+    due = local("2026-10-12 15:00")
+    scanned, acknowledged = threading.Event(), threading.Event()
+    original = SqlRepository.due_timers
+    tick_thread: list[threading.Thread] = []
+
+    def scan_then_wait(self, prefix, now):
+        names = original(self, prefix, now)
+        if threading.current_thread() is tick_thread[0] and names:
+            scanned.set()
+            assert acknowledged.wait(20), "the acknowledgement never came"
+        return names
+
+    monkeypatch.setattr(SqlRepository, "due_timers", scan_then_wait)
+    errors: list[BaseException] = []
+
+    def tick() -> None:
+        try:
+            chat.relay.tick(due)
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            errors.append(e)
+
+    tick_thread.append(threading.Thread(target=tick))
+    tick_thread[0].start()
+    assert scanned.wait(20), "the tick never scanned"
+    chat.clock.set(due - timedelta(minutes=1))
+    chat.say(MZ, "滕主任", "收到 通知#1")  # commits while the tick waits between its scan and its write
+    acknowledged.set()
+    tick_thread[0].join(20)
+    assert not tick_thread[0].is_alive() and errors == []
+    chat.relay.flush(due)
+    reminded = {s.room for s in chat.take() if "【提醒】" in s.text}
+    assert reminded == {LT}
+    mz = units(chat, 1)["盘信镇民主村"]
+    assert (mz.acknowledged_by, mz.acknowledged_at, mz.reminded_at) == ("滕主任", local("2026-10-12 14:59"), None)
