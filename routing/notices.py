@@ -288,3 +288,77 @@ def response_rate(notices: list[Notice]) -> tuple[int, int]:
     """通知响应率 over notices: units that acknowledged before the reminder, and units the notices went to."""
     on_time = sum(1 for n in notices for u in n.units if n.on_time(u))
     return on_time, sum(len(n.units) for n in notices)
+
+
+# --- the record: each unit's acknowledgement, and 通知响应率 per unit -----------------------------------------
+@dataclass(frozen=True, slots=True)
+class NoticeLine:
+    """One unit of one notice in a review: how long it took to acknowledge, and whether that was on time."""
+
+    notice: Notice
+    unit: NoticeUnit
+    working_hours: float | None  # from the notice to the acknowledgement, in working hours; None: not yet
+    on_time: bool | None  # acknowledged before the reminder was due; None while that moment has not come
+
+
+@dataclass(slots=True)
+class UnitRate:
+    """A unit's 通知响应率 over the notices of a period: on time / due."""
+
+    unit: str  # 盘信镇楼台村 or 盘信镇
+    tier: Tier
+    notices: int = 0
+    acknowledged: int = 0
+    due: int = 0  # notices whose reminder moment has come: they count in the rate
+    on_time: int = 0
+    hours: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float | None:
+        """通知响应率, or None when no notice is due yet."""
+        return self.on_time / self.due if self.due else None
+
+    @property
+    def median_hours(self) -> float | None:
+        """The median working hours to acknowledge, of the acknowledged ones."""
+        if not self.hours:
+            return None
+        values = sorted(self.hours)
+        mid = len(values) // 2
+        return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def notice_record(notices: list[Notice], as_of: datetime, calendar: WorkCalendar, county: County,
+                  keep=lambda unit: True) -> tuple[list[NoticeLine], list[UnitRate]]:
+    """Each unit of each notice (those `keep` admits), and each unit's 通知响应率, as of `as_of`.
+
+    Only what had happened by `as_of` counts (an acknowledgement after it is not one yet). A unit counts in the rate once its notice's reminder moment has passed: acknowledged by then is on
+    time, later or never is not. Units come in the config's order (a township before its villages).
+    """
+    lines: list[NoticeLine] = []
+    rates: dict[str, UnitRate] = {}
+    for n in notices:
+        due = n.remind_at <= as_of
+        for u in n.units:
+            if not keep(u):
+                continue
+            # what had happened by `as_of`: a later 收到 changes no figure of a past period
+            acked = u.acknowledged_at is not None and u.acknowledged_at <= as_of
+            hours = calendar.working_seconds(n.created_at, u.acknowledged_at) / 3600 if acked else None
+            on_time = n.on_time(u) if due or (acked and n.on_time(u)) else None
+            lines.append(NoticeLine(n, u, hours, on_time))
+            r = rates.setdefault(u.unit, UnitRate(u.name, u.tier))
+            r.notices += 1
+            r.acknowledged += acked
+            if hours is not None:
+                r.hours.append(hours)
+            if due:
+                r.due += 1
+                r.on_time += n.on_time(u)
+    order: dict[str, int] = {}
+    for t in county.townships:
+        order[unit_key(t.name, None)] = len(order)
+        for v in t.villages:
+            order[unit_key(t.name, v.name)] = len(order)
+    ranked = sorted(rates.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+    return lines, [r for _, r in ranked]

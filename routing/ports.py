@@ -138,8 +138,8 @@ class Repository(Protocol):
     def notice(self, number: int, lock: bool = False) -> Notice | None:
         """The notice with that number and its units, or None."""
 
-    def notices(self, start: datetime | None = None, end: datetime | None = None) -> list[Notice]:
-        """The notices sent in [start, end), by number."""
+    def notices(self, start: datetime | None = None, end: datetime | None = None, by: str = "created") -> list[Notice]:
+        """The notices sent (`by` "created") or due to remind (`by` "remind") in [start, end), by number."""
 
     def notices_awaiting(self, units: Sequence[str]) -> list[Notice]:
         """The notices some of these units (unit keys) have not acknowledged yet."""

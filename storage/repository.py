@@ -669,13 +669,14 @@ class SqlRepository:
             return None
         return self._notices([row])[0]
 
-    def notices(self, start: datetime | None = None, end: datetime | None = None) -> list[Notice]:
-        """The notices sent in [start, end) (any time when None), by number."""
+    def notices(self, start: datetime | None = None, end: datetime | None = None, by: str = "created") -> list[Notice]:
+        """The notices sent (`by` "created") or due to remind (`by` "remind") in [start, end), by number."""
         q = select(NoticeRow).where(NoticeRow.county == self.county).execution_options(populate_existing=True)
+        when = NoticeRow.remind_at if by == "remind" else NoticeRow.created_at
         if start is not None:
-            q = q.where(NoticeRow.created_at >= start)
+            q = q.where(when >= start)
         if end is not None:
-            q = q.where(NoticeRow.created_at < end)
+            q = q.where(when < end)
         return self._notices(list(self.session.exec(q.order_by(NoticeRow.number))))
 
     def notices_awaiting(self, units: Sequence[str]) -> list[Notice]:

@@ -375,3 +375,56 @@ def test_an_acknowledgement_that_commits_between_the_ticks_scan_and_its_write_is
     assert reminded == {LT}
     mz = units(chat, 1)["盘信镇民主村"]
     assert (mz.acknowledged_by, mz.acknowledged_at, mz.reminded_at) == ("滕主任", local("2026-10-12 14:59"), None)
+
+
+# --- the export: each unit's acknowledgement and 通知响应率 ------------------------------------------------
+def replay_lines(tmp_path, name, lines) -> str:
+    path = tmp_path / name
+    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_the_export_gives_each_units_acknowledgement_and_its_response_rate(tmp_path):
+    import csv
+
+    from openpyxl import load_workbook
+
+    db = str(tmp_path / "n.db")
+    october = replay_lines(tmp_path, "oct.jsonl", [
+        {"ts": "2026-10-12T09:00:00+08:00", "room": PX, "sender": "杨主任", "text": "通知 全镇 明天开会"},
+        {"ts": "2026-10-12T09:30:00+08:00", "room": LT, "sender": "唐驻村", "text": "收到 通知#1"},
+        {"ts": "2026-10-30T16:00:00+08:00", "room": CTY, "sender": "吴科长", "text": "通知 民主村、茶园村 周一检查"},
+        {"ts": "2026-10-30T17:00:00+08:00", "room": CY, "sender": "代驻村", "text": "收到"},
+        {"ts": "2026-11-02T09:00:00+08:00", "tick": True},  # 通知#2's reminder: Monday 11:30, in November
+    ])
+    assert run("replay", "-c", str(EXAMPLE), "--db", db, october).code == 0
+    out = tmp_path / "oct.csv"
+    r = run("export", "-c", str(EXAMPLE), "--db", db, "--from", "2026-10-01", "--to", "2026-10-31", "--out", str(out))
+    assert r.code == 0, r.err
+    assert "oct-notices.csv" in r.out and "oct-notices-summary.csv" in r.out
+    rows = list(csv.DictReader((tmp_path / "oct-notices.csv").open(encoding="utf-8-sig")))
+    assert [(x["通知编号"], x["单位"], x["确认人"], x["确认用时(工作小时)"], x["按时确认"]) for x in rows] == [
+        ("1", "盘信镇楼台村", "唐驻村", "0.50", "是"), ("1", "盘信镇民主村", "", "", "否")]
+    summary = list(csv.DictReader((tmp_path / "oct-notices-summary.csv").open(encoding="utf-8-sig")))
+    assert [(x["单位"], x["通知数"], x["按时确认"], x["通知响应率"]) for x in summary] == [
+        ("盘信镇楼台村", "1", "1", "100.0%"), ("盘信镇民主村", "1", "0", "0.0%")]
+    first = (tmp_path / "oct-notices-summary.csv").read_bytes()
+
+    november = replay_lines(tmp_path, "nov.jsonl", [
+        {"ts": "2026-11-03T09:00:00+08:00", "room": LT, "sender": "唐驻村", "text": "@民情直通车 路灯坏了"},
+        {"ts": "2026-11-03T10:00:00+08:00", "room": MZ, "sender": "滕主任", "text": "收到 通知#1"},  # very late
+    ])
+    assert run("replay", "-c", str(EXAMPLE), "--db", db, november).code == 0
+    r = run("export", "-c", str(EXAMPLE), "--db", db, "--from", "2026-10-01", "--to", "2026-10-31", "--out", str(out))
+    assert r.code == 0 and (tmp_path / "oct-notices-summary.csv").read_bytes() == first  # October's figures stay
+
+    xlsx = tmp_path / "nov.xlsx"
+    r = run("export", "-c", str(EXAMPLE), "--db", db, "--from", "2026-11-01", "--to", "2026-11-30",
+            "--out", str(xlsx), "--township", "普觉镇")
+    assert r.code == 0, r.err
+    wb = load_workbook(xlsx)
+    assert {"通知明细", "通知响应率"} <= set(wb.sheetnames)
+    rates = [row for row in wb["通知响应率"].iter_rows(min_row=2, values_only=True)]
+    assert [(x[0], x[2], x[5], x[6]) for x in rates] == [("普觉镇茶园村", 1, 1, 1)]  # 民主村 is not 普觉镇's
+    details = [row for row in wb["通知明细"].iter_rows(min_row=2, values_only=True)]
+    assert [(x[0], x[7], x[11]) for x in details] == [(2, "普觉镇茶园村", "代驻村")]
