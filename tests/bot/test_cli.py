@@ -128,7 +128,8 @@ def test_demo_runs_the_scripted_week():
     r = run("demo")
     assert r.code == 0, r.err
     for fragment in ("楼台村干群连心群", "盘信镇二级工作群", "已登记为 #1", "【上报】", "【紧急】", "抱歉",
-                     "感谢评价", "已重新交", "诉求汇总"):
+                     "感谢评价", "已重新交", "诉求汇总", "【通知#1】", "已记录：盘信镇楼台村收到通知#1", "【提醒】通知#1",
+                     "【通知#1 确认情况】"):
         assert fragment in r.out, fragment
 
 
