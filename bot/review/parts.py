@@ -184,29 +184,42 @@ def _in_processes(database: Database, mark: int, parts: list[Part], jobs: int) -
     extra = [p.rows for p in parts[1:] if p.rows is not None]
     database.engine.dispose()  # no pooled connection may live on in a child process
     try:
+        marks: set[int] = set()
+        review: Review | None = None
+        rows = 0
+        peaks: list[tuple[int, float]] = []
         with ProcessPoolExecutor(min(jobs, len(parts)), mp_context=_context()) as pool:
-            done = list(pool.map(read_part, parts))
-        if {d.mark for d in done} != {mark}:
+            # each part merged as it comes in and let go: the parts' reviews are never all held at once beside
+            # the merged one (a review of a million requests holds tens of MiB of durations)
+            for d in pool.map(read_part, parts):
+                marks.add(d.mark)
+                if review is None:
+                    review = d.review
+                else:
+                    review.merge(d.review)
+                rows += d.rows
+                peaks.append((d.pid, d.peak_mib))
+                del d
+        if marks != {mark}:
             if rows_file is not None:
                 with rows_file.open("r+b") as f:  # the rows of this try go
                     f.truncate(size_before)
             return None
-        review = done[0].review
-        for d in done[1:]:
-            review.merge(d.review)
+        assert review is not None
         if rows_file is not None:
             _append_all(rows_file, extra)
-        return Read(review, sum(d.rows for d in done), min(jobs, len(parts)), (_peak_mib(), *_peaks_by_process(done)))
+        return Read(review, rows, min(jobs, len(parts)), (_peak_mib(), *_peaks_by_process(peaks)))
     finally:
         for path in extra:
             path.unlink(missing_ok=True)
 
 
-def _peaks_by_process(done: list[Done]) -> list[float]:
-    """The peak memory of each process that read parts (a process reading several reports several times)."""
+def _peaks_by_process(done: list[tuple[int, float]]) -> list[float]:
+    """The peak memory of each process that read parts, from (pid, peak) of each part (a process reading
+    several reports several times)."""
     peaks: dict[int, float] = {}
-    for d in done:
-        peaks[d.pid] = max(peaks.get(d.pid, 0.0), d.peak_mib)
+    for pid, peak in done:
+        peaks[pid] = max(peaks.get(pid, 0.0), peak)
     return list(peaks.values())
 
 
