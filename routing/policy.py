@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 
 from routing.durations import Duration
+from routing.rates import DEFAULT_SCORING, Scoring
 from routing.workcal import WorkCalendar
 
 
@@ -74,6 +75,7 @@ class Policy:
     sla: Sla = Sla()
     escalation: Escalation = Escalation()
     digest: DigestSchedule = DigestSchedule()
+    scoring: Scoring = DEFAULT_SCORING  # how digests and reports rank and flag units
 
     def deadlines(self, since: datetime, category: str, urgent: bool) -> tuple[datetime, datetime]:
         """Acknowledge and resolve deadlines of a tier clock that starts at `since`."""
