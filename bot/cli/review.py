@@ -103,12 +103,13 @@ def export_cmd(
 
             result = exporting.export_csv(rows_into, out, cfg.county, cfg.tz, unmask)
         else:
-            review = Review(scope, cfg.policy.calendar, now, weeks=False)  # an export shows no weeks
+            # an export shows no weeks; its 逾期 sheet lists every overdue request of the period
+            review = Review(scope, cfg.policy.calendar, now, weeks=False, overdue_listed=exporting.XLSX_MAX_ROWS)
             notes = notes_lines(cfg, scope, now, unmask=unmask)
             with database.snapshot() as tx:
                 result = exporting.export(review, review_requests(tx, scope), stray_ratings(tx, scope), out, fmt,
                                           county=cfg.county, unmask=unmask, notes=notes,
-                                          max_rows=exporting.XLSX_MAX_ROWS)
+                                          max_rows=exporting.XLSX_MAX_ROWS, scoring=cfg.policy.scoring)
     except exporting.RowLimitError as e:
         raise Exit(BAD_CONFIG, str(e)) from None
     except OSError as e:
