@@ -30,7 +30,8 @@ from bot.review.export import OVERDUE_SHEET, units
 from bot.review.text import period_context, renderer
 from routing.bulletin import Hot, Standing, flags, hottest, previous_period, standings, whole_month
 from routing.model import Tier
-from routing.review import Review, Scope, UnitSummary, histogram, slowest
+from routing.rates import Rates
+from routing.review import Review, Scope, Spread, UnitSummary, histogram, slowest
 
 # fonts the reader's browser may have, Chinese first; the SVG names them and the browser picks one
 CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", "Hiragino Sans GB",
@@ -209,7 +210,8 @@ def render_report(review: Review, cfg: Config, previous: Review | None = None) -
     def name(key) -> str:
         return key[1] if dimension == "village" else str(key)
 
-    ranking = standings(units(review, dimension, county), previous.by(dimension) if previous else [], scoring, name)
+    ranking = standings(every_unit(review, dimension, cfg), previous.by(dimension) if previous else [], scoring,
+                        name)
     ranked = [s for s in ranking if s.place is not None]
     villages: dict[str, list[UnitSummary]] = {}
     for v in units(review, "village", county):
@@ -258,6 +260,20 @@ def render_report(review: Review, cfg: Config, previous: Review | None = None) -
         hours_per_day=cfg.policy.calendar.hours_per_day,
         **period_context(cfg, scope),
     )
+
+
+def every_unit(review: Review, dimension: str, cfg: Config) -> list[UnitSummary]:
+    """The townships (or, within a township, its villages) of the config with their figures: a unit without
+    any request in the period is there too (with no figure, it is ranked last and said so)."""
+    found = {u.key: u for u in units(review, dimension, cfg.county)}
+    township = review.scope.township
+    if dimension == "township":
+        keys = [t.name for t in cfg.county.townships]
+    else:
+        keys = [(v.township, v.name) for v in cfg.county.villages() if v.township == township]
+    none = Spread(0, None, None)
+    return [found.get(k) or UnitSummary(k, 0, 0, 0, 0, Rates(), none, none) for k in keys] + [
+        u for k, u in found.items() if k not in set(keys)]
 
 
 def previous_scope(review_scope: Scope, cfg: Config) -> Scope:
