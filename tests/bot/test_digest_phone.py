@@ -129,3 +129,11 @@ def test_a_township_digest_takes_one_more_line(county, big_chat):
                                         renderer.env.loader])
     text = renderer.text("digest_township.j2", d=d)
     assert text.splitlines()[-1] == "待回执通知2件" and len(text.splitlines()) == 4
+
+
+def test_text_is_never_cut_inside_a_number():
+    from bot.messaging.render import clip
+
+    assert clip("路灯坏了 电话138****5678 请修", 12) == "路灯坏了 电话…"  # the cut would fall inside the number
+    assert clip("13812345678 路灯坏了", 6) == "13812345678…"  # a text that starts with one keeps it whole
+    assert clip("路灯坏了三盏，晚上看不见", 8) == "路灯坏了三盏，…"
