@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from routing.durations import Duration, DurationError
 from routing.model import Role
+from routing.notices import NoticeRules
 from routing.org import County, Member, Township, Village
 from routing.policy import DigestSchedule, Escalation, Intake, Policy, Sla
 from routing.rates import Scoring
@@ -240,6 +241,13 @@ class ReportCfg(_Section):
         return v
 
 
+class NoticesCfg(_Section):
+    remind_after: DurationStr = "4 workhours"
+    report_after: DurationStr = "1 workdays"
+    urgent_remind_after: DurationStr = "1 hours"
+    urgent_report_after: DurationStr = "3 hours"
+
+
 class TaggingCfg(_Section):
     model: str = ""
 
@@ -287,6 +295,7 @@ class ConfigFile(_Section):
     sla: SlaCfg = SlaCfg()
     escalation: EscalationCfg = EscalationCfg()
     digest: DigestCfg = DigestCfg()
+    notices: NoticesCfg = NoticesCfg()
     tagging: TaggingCfg = TaggingCfg()
     categories: list[CategoryCfg] = []
     urgency: UrgencyCfg = UrgencyCfg()
@@ -601,6 +610,12 @@ def _build(raw: ConfigFile, source: str, base_dir: Path) -> Config:
         escalation=escalation,
         digest=digest,
         scoring=_scoring(raw.report),
+        notices=NoticeRules(
+            remind_after=Duration.parse(raw.notices.remind_after),
+            report_after=Duration.parse(raw.notices.report_after),
+            urgent_remind_after=Duration.parse(raw.notices.urgent_remind_after),
+            urgent_report_after=Duration.parse(raw.notices.urgent_report_after),
+        ),
     )
     return Config(source, raw, county, policy, base_dir)
 

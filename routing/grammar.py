@@ -35,6 +35,8 @@ class Shape:
 
     before: tuple[tuple[str, ...], ...] = ()
     after: tuple[str, ...] = ()
+    # the word a number must be written after (收到 通知#3): a bare number (收到 #3) is then not this command
+    number_word: str | None = None
 
 
 class Spec(Protocol):
@@ -135,6 +137,8 @@ def parse(text: str, table: Sequence[S], bot_name: str | None = None) -> Parsed[
             continue
         verb = m.group("verb")
         result = _parse_after(spec, verb, body[m.end():])
+        if result is None:
+            continue  # another row with the same word may take it (进度 #3 / 进度 通知#3)
         if isinstance(result, Parsed) and result.arg:
             # the free text as it was written, not folded
             at = start + len(body) - len(result.arg_tail)
@@ -159,8 +163,10 @@ def _patterns(table: Sequence[S]) -> list[tuple[S, re.Pattern]]:
         before = "".join("(?:" + "|".join(re.escape(w) for w in sorted(group, key=len, reverse=True)) + ")?"
                          for group in spec.shape.before)
         rows.append((max(len(v) for v in spec.verbs), spec, re.compile(f"{before}(?P<verb>{verbs})")))
-    # one row's word may begin another's (满意 / 不满意 / 不太满意): try the longest words first
-    out = [(spec, pattern) for _, spec, pattern in sorted(rows, key=lambda r: -r[0])]
+    # one row's word may begin another's (满意 / 不满意 / 不太满意): try the longest words first; of rows with
+    # words as long, those whose number needs a word (进度 通知#3) before the others (进度 #3)
+    out = [(spec, pattern) for _, spec, pattern in
+           sorted(rows, key=lambda r: (-r[0], r[1].shape.number_word is None))]
     _compiled[key] = (len(table), out)
     return out
 
@@ -182,22 +188,43 @@ def _parse_after(spec: S, verb: str, rest: str) -> Parsed[S] | Malformed[S] | No
             i += 1
         else:
             break
+    word = spec.shape.number_word
     if i < len(rest):
         nxt = rest[i]
-        number_glued = i == 0 and (nxt == "#" or nxt.isdigit())  # 认领3, 办结#12
+        # 认领3, 办结#12, 收到通知#3
+        number_glued = i == 0 and (nxt == "#" or nxt.isdigit() or (word is not None and rest.startswith(word)))
         if not (nxt.isspace() or nxt in _BOUNDARY or number_glued):
             return None  # 满意度, 认领的人, 办结了吗, 满意了吗: the word is part of something else
     rest = rest[i:].lstrip(_BOUNDARY)
+    if spec.number is Need.NONE and spec.arg is not Need.NONE:
+        # a word and its text (通知 全镇 明天开会): a number in the text is part of it (3号下午)
+        tail = rest.lstrip(_SEPARATORS + "\n")
+        arg = tail.rstrip(_SEPARATORS + "\n")
+        if not arg and spec.arg is Need.REQUIRED:
+            return Malformed(spec, verb, Problem.MISSING_ARG)
+        return Parsed(spec, verb, None, arg, tail)
     number: int | None = None
-    m = _NUMBER.match(rest)
-    if m:
-        number = int(m.group(1))
-        rest = rest[m.end():]
-    elif rest.startswith("#"):
-        return Malformed(spec, verb, Problem.BAD_NUMBER)
-    elif rest[:1].isdigit():
-        # more digits than any request number: a phone number or a typo, not a request
-        return Malformed(spec, verb, Problem.BAD_NUMBER)
+    if word is not None:
+        if rest.startswith(word):  # 收到 通知#3, 进度 通知 3
+            m = _NUMBER.match(rest[len(word):].lstrip(" \t"))
+            if m is None:
+                return None  # 收到通知了, 进度 通知: chat
+            number = int(m.group(1))
+            rest = rest[len(word):].lstrip(" \t")[m.end():]
+        elif rest.startswith("#") or rest[:1].isdigit():
+            return None  # 收到 #3: a request's number, not this command's
+        if number is None and spec.number is Need.REQUIRED:
+            return None  # 进度 alone, 进度 #3: the request's row answers
+    else:
+        m = _NUMBER.match(rest)
+        if m:
+            number = int(m.group(1))
+            rest = rest[m.end():]
+        elif rest.startswith("#"):
+            return Malformed(spec, verb, Problem.BAD_NUMBER)
+        elif rest[:1].isdigit():
+            # more digits than any request number: a phone number or a typo, not a request
+            return Malformed(spec, verb, Problem.BAD_NUMBER)
     tail = rest.lstrip(_SEPARATORS + "\n")
     arg = tail.rstrip(_SEPARATORS + "\n")
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 
 from routing.durations import Duration
+from routing.notices import NoticeRules
 from routing.rates import DEFAULT_SCORING, Scoring
 from routing.workcal import WorkCalendar
 
@@ -76,6 +77,7 @@ class Policy:
     escalation: Escalation = Escalation()
     digest: DigestSchedule = DigestSchedule()
     scoring: Scoring = DEFAULT_SCORING  # how digests and reports rank and flag units
+    notices: NoticeRules = NoticeRules()
 
     def deadlines(self, since: datetime, category: str, urgent: bool) -> tuple[datetime, datetime]:
         """Acknowledge and resolve deadlines of a tier clock that starts at `since`."""

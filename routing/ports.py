@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from routing.lifecycle import Step
 from routing.model import Event, PersonRef, Request, Status, Stint, Tier
+from routing.notices import Notice
 from routing.rates import Record
 
 
@@ -128,3 +129,23 @@ class Repository(Protocol):
     def rooms_of(self, contact_id: str) -> list[str]:
         """The rooms a contact was seen writing in."""
 
+    def next_notice_number(self) -> int:
+        """The next notice number of the county (its own sequence, never reused)."""
+
+    def add_notice(self, notice: Notice, source_msg_id: str | None = None) -> None:
+        """Store a new notice and the units it goes to."""
+
+    def notice(self, number: int, lock: bool = False) -> Notice | None:
+        """The notice with that number and its units, or None."""
+
+    def notices(self, start: datetime | None = None, end: datetime | None = None, by: str = "created") -> list[Notice]:
+        """The notices sent (`by` "created") or due to remind (`by` "remind") in [start, end), by number."""
+
+    def notices_awaiting(self, units: Sequence[str]) -> list[Notice]:
+        """The notices some of these units (unit keys) have not acknowledged yet."""
+
+    def save_notice(self, notice: Notice) -> None:
+        """Store a notice's report time and its units' acknowledgements and reminders."""
+
+    def due_timers(self, prefix: str, now: datetime) -> list[str]:
+        """The named timers starting with `prefix` that are due at `now`."""

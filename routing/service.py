@@ -22,6 +22,7 @@ from routing.jobs import Digest, Job, due_at, due_jobs, last_slot, next_slot, re
 from routing.lifecycle import TransitionError, can, register, transition
 from routing.model import EventKind, Inbound, PersonRef, Request, Role, Status, Tier
 from routing.org import County, Member, Place, RoomKind
+from routing.noticing import URGENT_VERB, NoticeDesk
 from routing.policy import Policy
 from routing.privacy import MASK_RULES, mask
 from routing.rates import Rates, RunningTally
@@ -111,6 +112,9 @@ class Command:
     who: Who
     run: Callable[[RelayService, Turn, Parsed, Request | None], None]
     shape: Shape = Shape()
+    # when the command is only chat unless this holds (通知 from a villager, 收到 from someone with no notice)
+    applies: Callable[[RelayService, Turn, Parsed | Malformed], bool] | None = None
+    notice: bool = False  # its number is a notice's (通知#3), not a request's
 
 
 def _unique(refs) -> tuple[PersonRef, ...]:
@@ -122,8 +126,8 @@ def _unique(refs) -> tuple[PersonRef, ...]:
     return tuple(out)
 
 
-class RelayService:
-    """Registers requests, carries out commands and runs time-driven work."""
+class RelayService(NoticeDesk):
+    """Registers requests, carries out commands and runs time-driven work (and, as a NoticeDesk, notices)."""
 
     def __init__(self, county: County, policy: Policy, tagger: Tagger) -> None:
         self.county = county
@@ -157,7 +161,7 @@ class RelayService:
             if msg.mentions_bot and place.kind is RoomKind.VILLAGE:
                 turn.reply("ask_text.j2", non_text=True)
             return turn.out
-        parsed = grammar.parse(msg.text, COMMANDS, self.policy.bot_name)
+        parsed = self._command(turn)
         if isinstance(parsed, Malformed):
             turn.reply("malformed.j2", verb=parsed.verb, problem=parsed.problem.value)
         elif isinstance(parsed, Parsed):
@@ -284,8 +288,18 @@ class RelayService:
         return place.township == req.township
 
     # --- commands ------------------------------------------------------------
+    def _command(self, turn: Turn) -> Parsed | Malformed | None:
+        """The command the message is, or None when it is chat (also a command word its sender cannot mean)."""
+        parsed = grammar.parse(turn.msg.text, COMMANDS, self.policy.bot_name)
+        if parsed is not None and parsed.spec.applies is not None and not parsed.spec.applies(self, turn, parsed):
+            return None
+        return parsed
+
     def _run(self, turn: Turn, parsed: Parsed) -> None:
         cmd: Command = parsed.spec
+        if cmd.notice:  # a notice's number: the command checks who may use it
+            cmd.run(self, turn, parsed, None)
+            return
         req = None
         if parsed.number is not None:
             req = turn.tx.get(parsed.number, lock=True)  # decide on a fresh copy no one else changes meanwhile
@@ -550,6 +564,7 @@ class RelayService:
                 tx.set_timer(req)
         for room, items in reminders.items():
             self._remind(tx, room, items, now, out)
+        self.notice_jobs(tx, now, out)
         out += self._digests(tx, now)
         return out
 
@@ -752,7 +767,7 @@ class RelayService:
         if not msg.is_text:
             turn.reply("ask_text.j2", non_text=True)
             return turn.out
-        parsed = grammar.parse(msg.text, COMMANDS, self.policy.bot_name)
+        parsed = self._command(turn)
         if isinstance(parsed, Malformed):
             turn.reply("malformed.j2", verb=parsed.verb, problem=parsed.problem.value)
             return turn.out
@@ -833,4 +848,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("rate", ("满意", "不满意", "不太满意", "不大满意", "不是很满意", "不怎么满意"), Need.OPTIONAL,
             Need.OPTIONAL, Who.REQUESTER, RelayService.cmd_rate, RATING),
     Command("help", ("帮助", "菜单"), Need.NONE, Need.NONE, Who.ANYONE, RelayService.cmd_help),
+    # notices down the tiers (shared/design.md, section 8)
+    Command("notice", ("通知", URGENT_VERB), Need.NONE, Need.REQUIRED, Who.ANYONE, RelayService.cmd_notice,
+            applies=RelayService.may_notify, notice=True),
+    Command("notice_ack", ("收到",), Need.OPTIONAL, Need.NONE, Who.ANYONE, RelayService.cmd_notice_ack,
+            Shape(after=("了", "啦", "啊", "哈", "的"), number_word="通知"), applies=RelayService.may_acknowledge,
+            notice=True),
+    Command("notice_progress", ("进度", "查询"), Need.REQUIRED, Need.NONE, Who.ANYONE,
+            RelayService.cmd_notice_progress, Shape(number_word="通知"), notice=True),
 )

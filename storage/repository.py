@@ -16,6 +16,7 @@ from sqlmodel import Session, col, func, select
 
 from routing.lifecycle import Step
 from routing.model import Event, EventKind, PersonRef, Rating, Request, Status, Stint, Tier
+from routing.notices import Notice, NoticeUnit
 from routing.ports import RequestFilter
 from routing.rates import Record
 from storage.locks import advisory_key
@@ -26,6 +27,8 @@ from storage.tables import (
     FailedMessage,
     Meta,
     NamePin,
+    NoticeRow,
+    NoticeUnitRow,
     OutboxRow,
     PersonSeen,
     RequestRow,
@@ -45,6 +48,11 @@ _RATING_KINDS = [EventKind.SATISFIED.value, EventKind.UNSATISFIED.value]
 R = RequestRow.__table__.c
 S = StintRow.__table__.c
 
+
+_NOTICE_FIELDS = ("number", "sender", "sender_key", "sender_id", "sender_room", "sender_unit", "scope", "text", "urgent",
+                  "created_at", "remind_at", "report_at", "reported_at")
+_NOTICE_UNIT_FIELDS = ("unit", "township", "village", "room", "acknowledged_at", "acknowledged_by",
+                       "acknowledged_by_key", "reminded_at")
 
 LEGACY_UNIT = "*"  # the unit of a pin made by version 0.1.0, which pinned names county-wide
 
@@ -632,6 +640,89 @@ class SqlRepository:
         return self.session.exec(
             select(func.count()).select_from(RequestRow).where(RequestRow.county == self.county)
         ).one()
+
+    # --- notices -------------------------------------------------------------
+    def next_notice_number(self) -> int:
+        """The next notice number of the county (its own sequence, never reused)."""
+        raw = self.raw
+        return raw.scalar("INSERT INTO counters (county, last_number, last_notice) VALUES (:c, 0, 1) "
+                          "ON CONFLICT (county) DO UPDATE SET last_notice = counters.last_notice + 1 "
+                          "RETURNING last_notice", {"c": self.county})
+
+    def add_notice(self, notice: Notice, source_msg_id: str | None = None) -> None:
+        """Store a new notice and the units it goes to."""
+        values = {f: getattr(notice, f) for f in _NOTICE_FIELDS}
+        self.session.add(NoticeRow(county=self.county, source_msg_id=source_msg_id, **values))
+        for seq, u in enumerate(notice.units):
+            self.session.add(NoticeUnitRow(county=self.county, number=notice.number, seq=seq, tier=u.tier.key,
+                                           **{f: getattr(u, f) for f in _NOTICE_UNIT_FIELDS}))
+        self.session.flush()
+
+    def notice(self, number: int, lock: bool = False) -> Notice | None:
+        """The notice with that number and its units, or None; `lock` keeps others from changing it meanwhile."""
+        q = (select(NoticeRow).where(NoticeRow.county == self.county, NoticeRow.number == number)
+             .execution_options(populate_existing=True))
+        if lock and self._locking():
+            q = q.with_for_update()
+        row = self.session.exec(q).first()
+        if row is None:
+            return None
+        return self._notices([row])[0]
+
+    def notices(self, start: datetime | None = None, end: datetime | None = None, by: str = "created") -> list[Notice]:
+        """The notices sent (`by` "created") or due to remind (`by` "remind") in [start, end), by number."""
+        q = select(NoticeRow).where(NoticeRow.county == self.county).execution_options(populate_existing=True)
+        when = NoticeRow.remind_at if by == "remind" else NoticeRow.created_at
+        if start is not None:
+            q = q.where(when >= start)
+        if end is not None:
+            q = q.where(when < end)
+        return self._notices(list(self.session.exec(q.order_by(NoticeRow.number))))
+
+    def notices_awaiting(self, units: Sequence[str]) -> list[Notice]:
+        """The notices that some of these units have not acknowledged yet, by number."""
+        if not units:
+            return []
+        numbers = sorted(set(self.session.exec(
+            select(NoticeUnitRow.number).where(NoticeUnitRow.county == self.county,
+                                               col(NoticeUnitRow.unit).in_(list(units)),
+                                               col(NoticeUnitRow.acknowledged_at).is_(None)))))
+        if not numbers:
+            return []
+        rows = self.session.exec(select(NoticeRow).where(NoticeRow.county == self.county,
+                                                         col(NoticeRow.number).in_(numbers))
+                                 .order_by(NoticeRow.number).execution_options(populate_existing=True))
+        return self._notices(list(rows))
+
+    def _notices(self, rows: list[NoticeRow]) -> list[Notice]:
+        if not rows:
+            return []
+        units: dict[int, list[NoticeUnit]] = {r.number: [] for r in rows}
+        for i in range(0, len(rows), 500):
+            numbers = [r.number for r in rows[i:i + 500]]
+            for u in self.session.exec(select(NoticeUnitRow).where(
+                    NoticeUnitRow.county == self.county, col(NoticeUnitRow.number).in_(numbers))
+                    .order_by(NoticeUnitRow.number, NoticeUnitRow.seq).execution_options(populate_existing=True)):
+                units[u.number].append(NoticeUnit(tier=_TIER[u.tier], **{f: getattr(u, f) for f in _NOTICE_UNIT_FIELDS}))
+        return [Notice(units=units[r.number], **{f: getattr(r, f) for f in _NOTICE_FIELDS}) for r in rows]
+
+    def save_notice(self, notice: Notice) -> None:
+        """Store what changes in a notice: when it was reported, and each unit's acknowledgement and reminder."""
+        self.session.execute(update(NoticeRow).where(NoticeRow.county == self.county, NoticeRow.number == notice.number)
+                             .values(reported_at=notice.reported_at).execution_options(synchronize_session=False))
+        for u in notice.units:
+            self.session.execute(
+                update(NoticeUnitRow).where(NoticeUnitRow.county == self.county, NoticeUnitRow.number == notice.number,
+                                            NoticeUnitRow.unit == u.unit)
+                .values(acknowledged_at=u.acknowledged_at, acknowledged_by=u.acknowledged_by,
+                        acknowledged_by_key=u.acknowledged_by_key, reminded_at=u.reminded_at)
+                .execution_options(synchronize_session=False))
+
+    def due_timers(self, prefix: str, now: datetime) -> list[str]:
+        """The named timers starting with `prefix` that are due at `now`, soonest first."""
+        raw = self.raw
+        return raw.column("SELECT name FROM timers WHERE county = :c AND due_at <= :t AND name LIKE :p "
+                          "ORDER BY due_at, name", {"c": self.county, "t": raw.time(now), "p": prefix + "%"})
 
     # --- outbox --------------------------------------------------------------
     def has_key(self, key: str) -> bool:

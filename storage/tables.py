@@ -239,12 +239,64 @@ class NameClash(SQLModel, table=True):
 
 
 class Counter(SQLModel, table=True):
-    """The last request number given out in a county."""
+    """The last request number and the last notice number given out in a county."""
 
     __tablename__ = "counters"
 
     county: str = Field(primary_key=True)
     last_number: int = 0
+    last_notice: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class NoticeRow(SQLModel, table=True):
+    """A notice sent down the tiers (通知#N); its units are NoticeUnitRow, its timer a row of `timers`."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        UniqueConstraint("county", "number", name="uq_notices_county_number"),
+        Index("ix_notices_county_created", "county", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    county: str
+    number: int
+    sender: str
+    sender_key: str
+    sender_id: str | None = None
+    sender_room: str
+    sender_unit: str
+    scope: str = ""
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    urgent: bool = False
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    remind_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    report_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    reported_at: datetime | None = _time()
+    source_msg_id: str | None = None
+
+
+class NoticeUnitRow(SQLModel, table=True):
+    """One unit a notice went to: its room and when (and by whom) it acknowledged, when it was reminded."""
+
+    __tablename__ = "notice_units"
+    __table_args__ = (
+        UniqueConstraint("county", "number", "unit", name="uq_notice_units_county_number_unit"),
+        Index("ix_notice_units_county_unit", "county", "unit", "acknowledged_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    county: str
+    number: int
+    seq: int  # the order the units were listed in
+    unit: str
+    tier: str
+    township: str
+    village: str | None = None
+    room: str
+    acknowledged_at: datetime | None = _time()
+    acknowledged_by: str | None = None
+    acknowledged_by_key: str | None = None
+    reminded_at: datetime | None = _time()
 
 
 class OutboxRow(SQLModel, table=True):

@@ -17,7 +17,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from bot.cli import operate, requests, review, simulate
+from bot.cli import notices, operate, requests, review, simulate
 from bot.cli.common import BAD_CONFIG, FAILURE, Exit, err, first_line
 from bot.cli.people import people_app
 from bot.cli.tagger import tagger_app
@@ -45,6 +45,7 @@ COMMANDS = (
     ("demo", simulate.demo),
     ("export", review.export_cmd),
     ("report", review.report_cmd),
+    ("notices", notices.notices_cmd),
 )
 # `show -1` is a request number (refused with a clear message), not an unknown option
 CONTEXT_SETTINGS = {"show": {"ignore_unknown_options": True}}

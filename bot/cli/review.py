@@ -10,6 +10,7 @@ consistent snapshot of the database and never block the running bot.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +33,7 @@ from bot.clock import SystemClock
 from bot.config import Config
 from bot.review import parts
 from bot.review.period import make_scope
+from routing.notices import notice_record
 from routing.review import Review, Scope
 from storage.reports import count_registered, review_requests, stray_ratings
 
@@ -58,6 +60,19 @@ def scope_or_exit(cfg: Config, date_from: str, date_to: str, township: str | Non
         raise Exit(BAD_CONFIG, str(e)) from None
 
 
+def notice_lines(tx, cfg: Config, scope: Scope, now: datetime):
+    """The notices of an export: those whose reminder moment falls in the period (as requests count by their
+    deadlines), each unit in the scope's township or village, and 通知响应率 per unit as of the period's end
+    or now, whichever is earlier: a past period's figures never change."""
+    notices = tx.notices(scope.start, scope.end, by="remind")
+
+    def keep(unit) -> bool:
+        return ((scope.township is None or unit.township == scope.township)
+                and (scope.village is None or unit.village == scope.village))
+
+    return notice_record(notices, min(now, scope.end), cfg.policy.calendar, cfg.county, keep)
+
+
 def export_cmd(
     date_from: FromOpt,
     date_to: ToOpt,
@@ -71,7 +86,8 @@ def export_cmd(
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
 ) -> None:
-    """Export per-request times and per-unit 三率 of a period, for performance reviews."""
+    """Export per-request times and per-unit 三率 of a period, for performance reviews (and each unit's
+    acknowledgement of the notices due in it, with 通知响应率)."""
     from bot.review import export as exporting  # openpyxl: loaded only when needed
     from bot.review.text import notes_lines
     fmt = fmt or out.suffix.lstrip(".").lower()
@@ -83,6 +99,8 @@ def export_cmd(
     database = open_database(cfg, db, must_exist=True)
     now = SystemClock().now()
     try:
+        with database.snapshot() as tx:
+            notices = notice_lines(tx, cfg, scope, now)
         if fmt == "xlsx":
             with database.snapshot() as tx:
                 n = count_registered(tx, scope)
@@ -102,6 +120,8 @@ def export_cmd(
                 return got.review, got.rows
 
             result = exporting.export_csv(rows_into, out, cfg.county, cfg.tz, unmask)
+            result = exporting.ExportResult(result.rows, result.files + exporting.export_notices_csv(
+                *notices, out, cfg.tz))
         else:
             # an export shows no weeks; its 逾期 sheet lists every overdue request of the period
             review = Review(scope, cfg.policy.calendar, now, weeks=False, overdue_listed=exporting.XLSX_MAX_ROWS)
@@ -109,7 +129,8 @@ def export_cmd(
             with database.snapshot() as tx:
                 result = exporting.export(review, review_requests(tx, scope), stray_ratings(tx, scope), out, fmt,
                                           county=cfg.county, unmask=unmask, notes=notes,
-                                          max_rows=exporting.XLSX_MAX_ROWS, scoring=cfg.policy.scoring)
+                                          max_rows=exporting.XLSX_MAX_ROWS, scoring=cfg.policy.scoring,
+                                          notices=notices)
     except exporting.RowLimitError as e:
         raise Exit(BAD_CONFIG, str(e)) from None
     except OSError as e:

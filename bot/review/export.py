@@ -29,6 +29,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.messaging.render import STATUS_NAMES, TIER_NAMES
 from routing.model import Rating, Request, Status, Tier
+from routing.notices import NoticeLine, UnitRate
 from routing.org import County
 from routing.privacy import mask_name, masked
 from routing.rates import DEFAULT_SCORING, RATE_NAMES, Person, Rates, Record, Scoring, Unclaimed
@@ -243,6 +244,36 @@ def summary_lines(review: Review, county: County) -> Iterator[SummaryLine]:
             yield SummaryLine(dimension, s, county.name)
 
 
+NOTICE_COLUMNS: tuple[Column, ...] = (
+    Column("通知编号", "int", 8, lambda x: x.notice.number),
+    Column("发出单位", "text", 10, lambda x: x.notice.sender_unit),
+    Column("发出人", "text", 8, lambda x: x.notice.sender),
+    Column("发出时间", "time", 16, lambda x: x.notice.created_at),
+    Column("紧急", "text", 6, lambda x: "是" if x.notice.urgent else "否"),
+    Column("范围", "text", 12, lambda x: x.notice.scope or "下属全部单位"),
+    Column("内容", "text", 40, lambda x: x.notice.text),
+    Column("单位", "text", 16, lambda x: x.unit.name),
+    Column("层级", "text", 6, lambda x: TIER_NAMES[x.unit.tier]),
+    Column("提醒时限", "time", 16, lambda x: x.notice.remind_at),
+    Column("确认时间", "time", 16, lambda x: x.unit.acknowledged_at),
+    Column("确认人", "text", 8, lambda x: x.unit.acknowledged_by),
+    Column("确认用时(工作小时)", "hours", 12, lambda x: x.working_hours),
+    Column("按时确认", "text", 8, lambda x: _flag(x.on_time, "未到期")),
+    Column("提醒时间", "time", 16, lambda x: x.unit.reminded_at),
+)
+
+NOTICE_SUMMARY_COLUMNS: tuple[Column, ...] = (
+    Column("单位", "text", 16, lambda x: x.unit),
+    Column("层级", "text", 6, lambda x: TIER_NAMES[x.tier]),
+    Column("通知数", "int", 8, lambda x: x.notices),
+    Column("已确认", "int", 8, lambda x: x.acknowledged),
+    Column("应确认", "int", 8, lambda x: x.due),
+    Column("按时确认", "int", 8, lambda x: x.on_time),
+    Column("通知响应率", "pct", 10, lambda x: x.rate),
+    Column("确认用时中位数(工作小时)", "hours", 14, lambda x: x.median_hours),
+)
+
+
 # --- writers ----------------------------------------------------------------------
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -444,6 +475,30 @@ def summary_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}-summary{out.suffix or '.csv'}")
 
 
+def notice_paths(out: Path) -> tuple[Path, Path]:
+    """Where a CSV export puts its notices: `<name>-notices.csv` (each unit of each notice) and
+    `<name>-notices-summary.csv` (通知响应率 per unit)."""
+    suffix = out.suffix or ".csv"
+    return out.with_name(f"{out.stem}-notices{suffix}"), out.with_name(f"{out.stem}-notices-summary{suffix}")
+
+
+def export_notices_csv(lines: list[NoticeLine], rates: list[UnitRate], out: Path, tz: ZoneInfo) -> tuple[Path, ...]:
+    """The notices of a CSV export in their two files (each appears only when complete)."""
+    targets = list(notice_paths(out))
+
+    def write(paths: list[Path]) -> int:
+        for path, columns, items in ((paths[0], NOTICE_COLUMNS, lines), (paths[1], NOTICE_SUMMARY_COLUMNS, rates)):
+            table = CsvTable(path, columns, tz)
+            try:
+                for item in items:
+                    table.write(item)
+            finally:
+                table.close()
+        return len(lines)
+
+    return _finished(targets, write).files
+
+
 def _partial(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial")
 
@@ -460,14 +515,17 @@ def export(
     notes: list[str],
     max_rows: int = XLSX_MAX_ROWS,
     scoring: Scoring = DEFAULT_SCORING,
+    notices: tuple[list[NoticeLine], list[UnitRate]] = ([], []),
 ) -> ExportResult:
     """Stream the requests through the review into the rows file, then write the summary (one process).
+
     An XLSX's 逾期 sheet lists the review's overdue requests: make the review with `overdue_listed=
-    XLSX_MAX_ROWS` for all of them (the sheet says so when some are left out)."""
+    XLSX_MAX_ROWS` for all of them (the sheet says so when some are left out). XLSX holds the notices in
+    two sheets of its own (通知明细, 通知响应率); CSV leaves them to `export_notices_csv`."""
     tz = review.calendar.tz
     if fmt == "xlsx":
         return _finished([out], lambda paths: _xlsx(review, requests, stray_ratings, paths[0], tz, county, unmask,
-                                                     notes, max_rows, scoring))
+                                                     notes, max_rows, scoring, notices))
 
     def rows_into(path: Path) -> tuple[Review, int]:
         return review, write_rows(review, requests, stray_ratings, path, unmask)
@@ -534,7 +592,8 @@ def write_rows(review: Review, requests: Iterable[Record], stray_ratings: Iterab
 
 
 def _xlsx(review, requests, stray_ratings, path: Path, tz: ZoneInfo, county: County, unmask: bool,
-          notes: list[str], max_rows: int, scoring: Scoring) -> int:
+          notes: list[str], max_rows: int, scoring: Scoring = DEFAULT_SCORING,
+          notices: tuple[list[NoticeLine], list[UnitRate]] = ([], [])) -> int:
     wb = Workbook(write_only=True)
     try:
         sheet = XlsxSheet(wb, "诉求明细", REQUEST_COLUMNS, tz, max_rows)
@@ -553,6 +612,12 @@ def _xlsx(review, requests, stray_ratings, path: Path, tz: ZoneInfo, county: Cou
         overdue.finish()
         if review.overdue_count > len(listed):  # a review made to list only some (never by `minqing export`)
             overdue.ws.append([f"另有{review.overdue_count - len(listed)}件未列出"])
+        for title, columns, items in (("通知明细", NOTICE_COLUMNS, notices[0]),
+                                      ("通知响应率", NOTICE_SUMMARY_COLUMNS, notices[1])):
+            table = XlsxSheet(wb, title, columns, tz)
+            for item in items:
+                table.write(item)
+            table.finish()
         about = wb.create_sheet("说明")
         about.column_dimensions["A"].width = 100
         for line in notes:

@@ -125,7 +125,7 @@ def test_xlsx_is_typed_frozen_and_sized(database, example_config, tmp_path):
     result = do_export(database, example_config, out, "xlsx")
     assert result.rows == 4 and result.files == (out,)
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["诉求明细", "汇总", "逾期", "说明"]
+    assert wb.sheetnames == ["诉求明细", "汇总", "逾期", "通知明细", "通知响应率", "说明"]
     ws = wb["诉求明细"]
     assert ws.freeze_panes == "C2"  # the header, 编号 and 乡镇 stay in view
     headers = [c.value for c in ws[1]]

@@ -7,6 +7,7 @@ Node.js is missing, except under CI (CI=true), where they fail.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -279,3 +280,40 @@ def test_a_private_request_and_a_confidential_complaint_through_the_gateway(gate
     assert "纪检监察" in private.text
     sent_after(gateway, seq, TOWNSHIP, "优亲厚友")
     assert bot.stop(signal.SIGTERM) == 0
+
+
+def test_an_urgent_notice_down_the_tiers_through_the_gateway(gateway: Gateway, minqing) -> None:
+    """A township's urgent notice reaches its villages with their cadres mentioned by id; one village answers
+    收到, the other is reminded once, and the township's room gets the report (urgent notices run on calendar
+    time: here a few seconds, set in the config)."""
+    proc = minqing()
+    text = proc.config_path.read_text(encoding="utf-8")
+    for key, value in (("urgent_remind_after", "0.002 hours"), ("urgent_report_after", "0.004 hours")):
+        text, n = re.subn(rf'^{key} = "[^"]*"', f'{key} = "{value}"', text, count=1, flags=re.MULTILINE)
+        assert n == 1, key
+    proc.config_path.write_text(text, encoding="utf-8")
+    bot = started(proc, gateway)
+
+    gateway.say(TOWNSHIP, STAFF, "紧急通知 全镇 今晚有暴雨，请立即排查地质灾害隐患点")
+    confirm = sent_after(gateway, 0, TOWNSHIP, "紧急通知#1 已发到 2 个群")
+    posts = {room: gateway.wait_for_sent(lambda m, r=room: m.room == r and "【紧急通知#1】" in m.text, since=0)
+             for room in (VILLAGE, OTHER_VILLAGE)}
+    assert set(posts[VILLAGE].mention_ids) == {"wxid_tangzc", CADRE_ID}
+    assert posts[OTHER_VILLAGE].mention_ids == ("wxid_teng",)
+    assert "今晚有暴雨" in posts[VILLAGE].text and confirm.mention_ids == (STAFF_ID,)
+
+    gateway.say(OTHER_VILLAGE, "滕主任", "收到")
+    ack = sent_after(gateway, confirm.seq, OTHER_VILLAGE, "已记录")
+    reminder = sent_after(gateway, ack.seq, VILLAGE, "【提醒】紧急通知#1", timeout=30)
+    assert set(reminder.mention_ids) == {"wxid_tangzc", CADRE_ID}
+    report = sent_after(gateway, reminder.seq, TOWNSHIP, "【通知#1 确认情况】", timeout=30)
+    assert "已收到 1/2" in report.text and "盘信镇民主村" in report.text and "滕主任" in report.text
+    # the straggling village's cadres are mentioned where they are members of the township's room
+    assert report.mention_ids == ("wxid_tangzc",)
+    assert not [m for m in gateway.sent_messages() if m.room == OTHER_VILLAGE and "【提醒】" in m.text]
+
+    assert bot.stop(signal.SIGTERM) == 0
+    [notice] = json.loads(bot.cli("notices", "--json").stdout)
+    units = {u["unit"]: u for u in notice["units"]}
+    assert notice["urgent"] is True and units["盘信镇民主村"]["acknowledged_by"] == "滕主任"
+    assert units["盘信镇楼台村"]["acknowledged_at"] is None and units["盘信镇楼台村"]["reminded_at"] is not None

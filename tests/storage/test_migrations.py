@@ -257,3 +257,44 @@ def test_a_days_events_and_requests_are_found_by_index_not_by_reading_the_county
                 assert index in plan, plan
     finally:
         engine.dispose()
+
+
+def test_revision_0007_adds_notices_to_a_database_at_0006(old_db, tmp_path):
+    """A database at revision 0006 (0.1.0's data brought to 0006) upgraded to 0007: its request counter is kept,
+    notices start at 通知#1, and a notice is sent, acknowledged and reported on the upgraded database."""
+    from alembic import command
+
+    from bot.app import Relay
+    from bot.sim.groups import SimulatedTransport
+    from tests.conftest import LT, PX
+    from tests.fakes import Chat, FakeClock, local
+
+    config = config_with()  # the fixture is of the example county
+    engine = create_engine(old_db)
+    try:
+        with engine.begin() as conn:
+            cfg = migrate.alembic_config(conn, {COUNTY: config.policy})
+            command.stamp(cfg, migrate.BASELINE)
+            command.upgrade(cfg, "0006")
+        with engine.connect() as conn:
+            assert "notices" not in inspect(conn).get_table_names()
+            last_request = conn.execute(text("SELECT last_number FROM counters WHERE county = :c"),
+                                        {"c": COUNTY}).scalar()
+        assert last_request
+    finally:
+        engine.dispose()
+    assert run("migrate", "-c", str(EXAMPLE), "--db", old_db).code == 0
+    db = Database(old_db, COUNTY)
+    try:
+        clock = FakeClock(local("2026-11-02 09:00"))
+        transport = SimulatedTransport(clock)
+        chat = Chat(Relay(config, db, transport), clock, transport)
+        said = chat.say(PX, "杨主任", "通知 全镇 明天开会", sender_id=None)
+        assert any("通知#1 已发到 2 个群" in s.text for s in said), said
+        chat.say(LT, "唐驻村", "收到", sender_id=None)
+        chat.at("2026-11-03 09:00")
+        assert any("【通知#1 确认情况】" in s.text and "已收到 1/2" in s.text for s in chat.take())
+        with db.transaction() as tx:
+            assert tx.next_number() == last_request + 1  # the request counter went on where it was
+    finally:
+        db.dispose()

@@ -1,0 +1,364 @@
+"""Notices down the tiers (上令下达): who may send one, to which units, and when they are reminded and reported.
+
+A county or township office writes `通知 [范围] 内容` in its work room; every unit the notice goes to
+answers `收到 通知#N`. The units that have not answered by `remind_after` are reminded once, and at
+`report_after` the sender's room learns who acknowledged and when (shared/design.md, section 8).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from routing.durations import Duration
+from routing.model import PersonRef, Role, Tier
+from routing.org import County, Member, Place, RoomKind, unit_key
+from routing.workcal import WorkCalendar
+
+WHOLE_COUNTY = "全县"
+WHOLE_TOWNSHIP = "全镇"
+_SCOPE_END = re.compile(r"[\s:：]")
+_NAME_SEPARATORS = re.compile(r"[、,，]")
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeRules:
+    """When units are reminded and the sender gets the report: working time, or calendar time when urgent."""
+
+    remind_after: Duration = Duration.parse("4 workhours")
+    report_after: Duration = Duration.parse("1 workdays")
+    urgent_remind_after: Duration = Duration.parse("1 hours")
+    urgent_report_after: Duration = Duration.parse("3 hours")
+
+    def times(self, calendar: WorkCalendar, sent: datetime, urgent: bool) -> tuple[datetime, datetime]:
+        """When a notice sent at `sent` reminds its silent units, and when its report goes out."""
+        if urgent:
+            return calendar.add(sent, self.urgent_remind_after), calendar.add(sent, self.urgent_report_after)
+        return calendar.add(sent, self.remind_after), calendar.add(sent, self.report_after)
+
+
+@dataclass(slots=True)
+class NoticeUnit:
+    """One unit a notice went to, and whether (when, by whom) it acknowledged."""
+
+    unit: str  # the unit's key: "盘信镇/楼台村" or "盘信镇"
+    tier: Tier
+    township: str
+    village: str | None
+    room: str
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    acknowledged_by_key: str | None = None
+    reminded_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        """The unit as people write it: 盘信镇楼台村 or 盘信镇."""
+        return f"{self.township}{self.village or ''}"
+
+    @property
+    def acknowledged(self) -> bool:
+        """True once any of the unit's handlers answered 收到."""
+        return self.acknowledged_at is not None
+
+
+@dataclass(slots=True)
+class Notice:
+    """A numbered notice and the units it went to."""
+
+    number: int
+    sender: str
+    sender_key: str
+    sender_id: str | None
+    sender_room: str
+    sender_unit: str  # the sending office: the county's or a township's name
+    scope: str  # as written (全县, 全镇, a list of names), or "" for every unit below the sender
+    text: str
+    urgent: bool
+    created_at: datetime
+    remind_at: datetime
+    report_at: datetime
+    reported_at: datetime | None = None
+    units: list[NoticeUnit] = field(default_factory=list)
+
+    @property
+    def sender_ref(self) -> PersonRef:
+        """The sender as a mentionable person."""
+        return PersonRef(self.sender, self.sender_id)
+
+    def waiting(self) -> list[NoticeUnit]:
+        """The units that have not acknowledged yet."""
+        return [u for u in self.units if not u.acknowledged]
+
+    def acknowledged(self) -> list[NoticeUnit]:
+        """The units that acknowledged, first to answer first."""
+        return sorted((u for u in self.units if u.acknowledged), key=lambda u: (u.acknowledged_at, u.unit))
+
+    def next_due(self) -> datetime | None:
+        """When the notice's next job falls due: the reminder (while one is owed), then the report, then nothing."""
+        if self.reported_at is not None:
+            return None
+        if any(u.reminded_at is None for u in self.waiting()) and not self.reminded:
+            return self.remind_at
+        return self.report_at
+
+    @property
+    def reminded(self) -> bool:
+        """True once the reminder round ran (the units silent then were reminded)."""
+        return any(u.reminded_at is not None for u in self.units)
+
+    def on_time(self, unit: NoticeUnit) -> bool:
+        """True when the unit acknowledged before its reminder was due: what 通知响应率 counts."""
+        return unit.acknowledged_at is not None and unit.acknowledged_at <= self.remind_at
+
+
+class Refusal(str, enum.Enum):
+    """Why a notice cannot be sent as written (each has a sentence in templates/notice_refused.j2)."""
+
+    COUNTY_ONLY = "county_only"  # 全县 from a township
+    OTHER_TOWNSHIP = "other_township"  # a township naming another township's units
+    NOT_BELOW = "not_below"  # a township naming itself (or a county naming the county)
+    UNKNOWN = "unknown"  # names that are no unit of the county
+    AMBIGUOUS = "ambiguous"  # a village name that several townships have
+    NO_UNITS = "no_units"  # the sender has no unit below it
+    NO_TEXT = "no_text"  # a scope and nothing to say
+    TOO_LONG = "too_long"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A unit a notice goes to: where it is posted and whom it mentions."""
+
+    unit: str
+    tier: Tier
+    township: str
+    village: str | None
+    room: str
+    handlers: tuple[Member, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """The office a notice comes from: the county (township None) or one township."""
+
+    township: str | None
+
+    @property
+    def county(self) -> bool:
+        """True for the county office."""
+        return self.township is None
+
+
+@dataclass(frozen=True, slots=True)
+class Scoped:
+    """A notice's scope read from its text: the units, the scope as written, and the text that remains."""
+
+    targets: tuple[Target, ...]
+    scope: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeProblem:
+    """A scope that cannot be used, with the names concerned."""
+
+    reason: Refusal
+    names: tuple[str, ...] = ()
+
+
+MAX_TEXT = 2000  # a notice longer than this is refused (WeChat cuts long messages; attach a document instead)
+
+
+def sender_office(roles: tuple[Member, ...], place: Place | None) -> Sender | None:
+    """The office a notice written here by someone with these roles comes from, or None (then 通知 is chat).
+
+    County staff in the county's work room; township staff and leaders in their own township's work or
+    leaders' room. Village cadres post notices to villagers all the time: theirs are chat.
+    """
+    if place is None:
+        return None
+    if place.kind is RoomKind.COUNTY and any(m.role is Role.COUNTY_STAFF for m in roles):
+        return Sender(None)
+    if place.kind in (RoomKind.TOWNSHIP, RoomKind.LEADERS) and any(
+            m.role in (Role.TOWNSHIP_STAFF, Role.TOWNSHIP_LEADER) and m.township == place.township for m in roles):
+        return Sender(place.township)
+    return None
+
+
+def _township_target(county: County, name: str) -> Target:
+    t = county.township(name)
+    return Target(unit_key(name, None), Tier.TOWNSHIP, name, None, t.room, tuple(t.staff))
+
+
+def _village_target(county: County, township: str, village: str) -> Target:
+    v = county.village(township, village)
+    return Target(unit_key(township, village), Tier.VILLAGE, township, village, v.room, tuple(v.cadres))
+
+
+def below(county: County, sender: Sender) -> list[Target]:
+    """Every unit below the sender: for the county every township and every village, for a township its villages."""
+    out: list[Target] = []
+    for t in county.townships:
+        if sender.county:
+            out.append(_township_target(county, t.name))
+        if sender.county or t.name == sender.township:
+            out += [_village_target(county, t.name, v.name) for v in t.villages]
+    return out
+
+
+def resolve_scope(county: County, sender: Sender, text: str) -> Scoped | ScopeProblem:
+    """Read `[范围] 内容` (shared/design.md, section 8).
+
+    范围 is the first word of the text when it is 全县, 全镇, or a list of unit names separated by 、 or
+    ,: a village by its name when that is unique in the county, else township and village together
+    (盘信镇楼台村), a township by its name. When the first word names no unit at all it is the
+    notice's text, and the notice goes to every unit below the sender.
+    """
+    text = text.strip()
+    m = _SCOPE_END.search(text)
+    first, rest = (text[:m.start()], text[m.end():]) if m else (text, "")
+    rest = rest.strip(" \t\n:：")
+    if first in (WHOLE_COUNTY, WHOLE_TOWNSHIP):
+        if first == WHOLE_COUNTY and not sender.county:
+            return ScopeProblem(Refusal.COUNTY_ONLY)
+        if not rest:
+            return ScopeProblem(Refusal.NO_TEXT)
+        targets = below(county, sender)
+        return Scoped(tuple(targets), first, rest) if targets else ScopeProblem(Refusal.NO_UNITS)
+    names = [n.strip() for n in _NAME_SEPARATORS.split(first) if n.strip()] if first else []
+    found: list[Target] = []
+    unknown: list[str] = []
+    ambiguous: list[str] = []
+    for name in names:
+        targets = _named(county, name)
+        if len(targets) > 1 and not sender.county:  # a township's own village before a namesake elsewhere
+            targets = [t for t in targets if t.township == sender.township] or targets
+        if not targets:
+            unknown.append(name)
+        elif len(targets) > 1:
+            ambiguous.append(name)
+        else:
+            found.append(targets[0])
+    if not found and not ambiguous:
+        # no unit named: the whole text is the notice, to every unit below the sender
+        targets = below(county, sender)
+        return Scoped(tuple(targets), "", text) if targets else ScopeProblem(Refusal.NO_UNITS)
+    if ambiguous:
+        return ScopeProblem(Refusal.AMBIGUOUS, tuple(ambiguous))
+    if unknown:
+        return ScopeProblem(Refusal.UNKNOWN, tuple(unknown))
+    if not sender.county:
+        foreign = [t.township + (t.village or "") for t in found if t.township != sender.township]
+        if foreign:
+            return ScopeProblem(Refusal.OTHER_TOWNSHIP, tuple(foreign))
+        own = [t.township for t in found if t.village is None]
+        if own:
+            return ScopeProblem(Refusal.NOT_BELOW, tuple(own))
+    if not rest:
+        return ScopeProblem(Refusal.NO_TEXT)
+    unique: dict[str, Target] = {}
+    for t in found:
+        unique.setdefault(t.unit, t)
+    return Scoped(tuple(unique.values()), first, rest)
+
+
+def _named(county: County, name: str) -> list[Target]:
+    """The units a name can mean: a township, a village unique in the county, or township+village."""
+    out: list[Target] = []
+    for t in county.townships:
+        if name == t.name:
+            out.append(_township_target(county, t.name))
+        for v in t.villages:
+            if name in (v.name, f"{t.name}{v.name}"):
+                out.append(_village_target(county, t.name, v.name))
+    exact = [t for t in out if t.township + (t.village or "") == name]
+    return exact if exact else out
+
+
+def handles_unit(member: Member, unit: NoticeUnit) -> bool:
+    """True when the member answers for that unit: a village's cadres, a township's staff and leaders."""
+    if unit.village is not None:
+        return member.role is Role.VILLAGE_CADRE and (member.township, member.village) == (unit.township, unit.village)
+    return member.role in (Role.TOWNSHIP_STAFF, Role.TOWNSHIP_LEADER) and member.township == unit.township
+
+
+def response_rate(notices: list[Notice]) -> tuple[int, int]:
+    """通知响应率 over notices: units that acknowledged before the reminder, and units the notices went to."""
+    on_time = sum(1 for n in notices for u in n.units if n.on_time(u))
+    return on_time, sum(len(n.units) for n in notices)
+
+
+# --- the record: each unit's acknowledgement, and 通知响应率 per unit -----------------------------------------
+@dataclass(frozen=True, slots=True)
+class NoticeLine:
+    """One unit of one notice in a review: how long it took to acknowledge, and whether that was on time."""
+
+    notice: Notice
+    unit: NoticeUnit
+    working_hours: float | None  # from the notice to the acknowledgement, in working hours; None: not yet
+    on_time: bool | None  # acknowledged before the reminder was due; None while that moment has not come
+
+
+@dataclass(slots=True)
+class UnitRate:
+    """A unit's 通知响应率 over the notices of a period: on time / due."""
+
+    unit: str  # 盘信镇楼台村 or 盘信镇
+    tier: Tier
+    notices: int = 0
+    acknowledged: int = 0
+    due: int = 0  # notices whose reminder moment has come: they count in the rate
+    on_time: int = 0
+    hours: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float | None:
+        """通知响应率, or None when no notice is due yet."""
+        return self.on_time / self.due if self.due else None
+
+    @property
+    def median_hours(self) -> float | None:
+        """The median working hours to acknowledge, of the acknowledged ones."""
+        if not self.hours:
+            return None
+        values = sorted(self.hours)
+        mid = len(values) // 2
+        return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def notice_record(notices: list[Notice], as_of: datetime, calendar: WorkCalendar, county: County,
+                  keep=lambda unit: True) -> tuple[list[NoticeLine], list[UnitRate]]:
+    """Each unit of each notice (those `keep` admits), and each unit's 通知响应率, as of `as_of`.
+
+    Only what had happened by `as_of` counts (an acknowledgement after it is not one yet). A unit counts in the rate once its notice's reminder moment has passed: acknowledged by then is on
+    time, later or never is not. Units come in the config's order (a township before its villages).
+    """
+    lines: list[NoticeLine] = []
+    rates: dict[str, UnitRate] = {}
+    for n in notices:
+        due = n.remind_at <= as_of
+        for u in n.units:
+            if not keep(u):
+                continue
+            # what had happened by `as_of`: a later 收到 changes no figure of a past period
+            acked = u.acknowledged_at is not None and u.acknowledged_at <= as_of
+            hours = calendar.working_seconds(n.created_at, u.acknowledged_at) / 3600 if acked else None
+            on_time = n.on_time(u) if due or (acked and n.on_time(u)) else None
+            lines.append(NoticeLine(n, u, hours, on_time))
+            r = rates.setdefault(u.unit, UnitRate(u.name, u.tier))
+            r.notices += 1
+            r.acknowledged += acked
+            if hours is not None:
+                r.hours.append(hours)
+            if due:
+                r.due += 1
+                r.on_time += n.on_time(u)
+    order: dict[str, int] = {}
+    for t in county.townships:
+        order[unit_key(t.name, None)] = len(order)
+        for v in t.villages:
+            order[unit_key(t.name, v.name)] = len(order)
+    ranked = sorted(rates.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+    return lines, [r for _, r in ranked]

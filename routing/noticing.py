@@ -1,0 +1,208 @@
+"""The relay's notice desk: `通知`, `收到 通知#N`, `进度 通知#N`, and the reminders and reports that fall due.
+
+Mixed into `routing.service.RelayService`; every message goes through the same outbox with a stable
+key (`notice:N:post:<unit>`, `notice:N:remind:<unit>`, `notice:N:report`), so a restart or a second
+tick never says anything twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from routing.grammar import Malformed, Parsed
+from routing.model import PersonRef, Role
+from routing.notices import (
+    MAX_TEXT,
+    Notice,
+    NoticeUnit,
+    Refusal,
+    ScopeProblem,
+    handles_unit,
+    resolve_scope,
+    sender_office,
+)
+from routing.org import County, Member, RoomKind
+from routing.ports import Outbound, Repository
+
+if TYPE_CHECKING:
+    from routing.policy import Policy
+    from routing.service import Turn
+
+log = logging.getLogger(__name__)
+
+URGENT_VERB = "紧急通知"
+TIMER = "notice:"  # a notice's timer: notice:<number>
+MAX_MENTIONS = 40  # a report mentions at most this many handlers of units that have not acknowledged
+UNIT_ROLES = (Role.VILLAGE_CADRE, Role.TOWNSHIP_STAFF, Role.TOWNSHIP_LEADER)
+
+
+def timer_name(number: int) -> str:
+    """The named timer of a notice."""
+    return f"{TIMER}{number}"
+
+
+class NoticeDesk:
+    """Sends notices down the tiers and tracks each unit's acknowledgement (shared/design.md, section 8)."""
+
+    county: County
+    policy: Policy
+
+    # --- who the commands are for -------------------------------------------------
+    def may_notify(self, turn: Turn, parsed: Parsed | Malformed) -> bool:
+        """True when `通知` here is a notice: county staff in the county room, a township's staff or leaders in
+        its rooms. From anyone else, or elsewhere, it is chat (village cadres post notices to villagers)."""
+        return sender_office(turn.roles, turn.place) is not None
+
+    def may_acknowledge(self, turn: Turn, parsed: Parsed | Malformed) -> bool:
+        """True when `收到` here is an acknowledgement: from a handler of a unit, naming a notice or, bare, when
+        exactly one notice awaits that handler's units. Otherwise 收到 is chat."""
+        if not any(m.role in UNIT_ROLES for m in turn.roles):
+            return False
+        if isinstance(parsed, Parsed) and parsed.number is not None:
+            return True
+        return len(self._awaiting(turn)) == 1
+
+    def _awaiting(self, turn: Turn) -> list[Notice]:
+        units = sorted({m.unit for m in turn.roles if m.role in UNIT_ROLES})
+        mine = [m for m in turn.roles if m.role in UNIT_ROLES]
+        return [n for n in turn.tx.notices_awaiting(units)
+                if any(not u.acknowledged and any(handles_unit(m, u) for m in mine) for u in n.units)]
+
+    # --- 通知 [范围] 内容 ---------------------------------------------------------------
+    def cmd_notice(self, turn: Turn, p: Parsed, req: None) -> None:
+        """通知 / 紧急通知 [范围] 内容: number the notice, post it in every target room, confirm to the sender."""
+        office = sender_office(turn.roles, turn.place)
+        assert office is not None  # may_notify let it through
+        urgent = p.verb == URGENT_VERB
+        scoped = resolve_scope(self.county, office, p.arg)
+        if isinstance(scoped, ScopeProblem):
+            turn.reply("notice_refused.j2", reason=scoped.reason.value, names=scoped.names, verb=p.verb,
+                       township=office.township)
+            return
+        if len(scoped.text) > MAX_TEXT:
+            turn.reply("notice_refused.j2", reason=Refusal.TOO_LONG.value, names=(), verb=p.verb, limit=MAX_TEXT,
+                       township=office.township)
+            return
+        tx, now = turn.tx, turn.now
+        remind_at, report_at = self.policy.notices.times(self.policy.calendar, now, urgent)
+        notice = Notice(
+            number=tx.next_notice_number(),
+            sender=turn.sender.name,
+            sender_key=turn.sender.key,
+            sender_id=turn.sender.contact_id,
+            sender_room=turn.msg.room,
+            sender_unit=office.township or self.county.name,
+            scope=scoped.scope,
+            text=scoped.text,
+            urgent=urgent,
+            created_at=now,
+            remind_at=remind_at,
+            report_at=report_at,
+            units=[NoticeUnit(t.unit, t.tier, t.township, t.village, t.room) for t in scoped.targets],
+        )
+        tx.add_notice(notice, turn.msg.msg_id)
+        tx.set_timer_at(timer_name(notice.number), notice.next_due())
+        log.info("notice #%d from %s to %d units%s", notice.number, notice.sender_unit, len(notice.units),
+                 " (urgent)" if urgent else "", extra={"event": "notice_sent"})
+        for target, unit in zip(scoped.targets, notice.units, strict=True):
+            turn.out.append(Outbound(unit.room, "notice_post.j2", {"n": notice, "u": unit},
+                                     tuple(m.ref for m in target.handlers),
+                                     key=f"notice:{notice.number}:post:{unit.unit}"))
+        turn.reply("notice_sent.j2", n=notice)
+
+    # --- 收到 [通知#N] ------------------------------------------------------------------
+    def cmd_notice_ack(self, turn: Turn, p: Parsed, req: None) -> None:
+        """收到 通知#N (or a bare 收到 when one notice awaits): the sender's units have acknowledged."""
+        tx = turn.tx
+        if p.number is None:
+            waiting = self._awaiting(turn)
+            if len(waiting) != 1:  # pragma: no cover - may_acknowledge let through exactly one
+                return
+            number = waiting[0].number
+        else:
+            number = p.number
+        notice = tx.notice(number, lock=True)
+        if notice is None:
+            turn.reply("notice_unknown.j2", number=number)
+            return
+        mine = [u for u in notice.units if any(handles_unit(m, u) for m in turn.roles)]
+        if not mine:
+            turn.reply("notice_not_yours.j2", n=notice)
+            return
+        fresh = [u for u in mine if not u.acknowledged]
+        if not fresh:  # a second 收到 changes nothing
+            turn.reply("notice_acked.j2", n=notice, units=mine, again=True)
+            return
+        for u in fresh:
+            u.acknowledged_at = turn.now
+            u.acknowledged_by = turn.sender.name
+            u.acknowledged_by_key = turn.sender.key
+        tx.save_notice(notice)
+        tx.set_timer_at(timer_name(notice.number), notice.next_due())
+        log.info("notice #%d acknowledged by %s for %s", notice.number, turn.sender.name,
+                 ", ".join(u.name for u in fresh), extra={"event": "notice_acknowledged"})
+        turn.reply("notice_acked.j2", n=notice, units=fresh, again=False)
+
+    # --- 进度 通知#N ----------------------------------------------------------------------
+    def cmd_notice_progress(self, turn: Turn, p: Parsed, req: None) -> None:
+        """进度 通知#N: who acknowledged, when, and who has not (in work rooms, to handlers and the sender)."""
+        notice = turn.tx.notice(p.number)
+        if notice is None:
+            turn.reply("notice_unknown.j2", number=p.number)
+            return
+        in_work_room = turn.place is not None and turn.place.kind is not RoomKind.VILLAGE
+        if not (turn.roles or in_work_room or turn.sender.key == notice.sender_key):
+            turn.reply("notice_refused.j2", reason="progress", names=(), verb=p.verb, township=None)
+            return
+        turn.reply("notice_report.j2", n=notice, now=turn.now, final=False)
+
+    # --- time ---------------------------------------------------------------------------
+    def notice_jobs(self, tx: Repository, now: datetime, out: list[Outbound]) -> None:
+        """The notices whose timer has come: remind the silent units once, then report to the sender's room."""
+        for name in tx.due_timers(TIMER, now):
+            number = int(name[len(TIMER):])
+            notice = tx.notice(number, lock=True)
+            if notice is None or notice.reported_at is not None:
+                tx.set_timer_at(name, None)
+                continue
+            if now >= notice.remind_at and not notice.reminded:
+                self._remind_units(notice, now, out)
+            if now >= notice.report_at:
+                notice.reported_at = now
+                out.append(Outbound(notice.sender_room, "notice_report.j2", {"n": notice, "now": now, "final": True},
+                                    self._stragglers(notice), key=f"notice:{notice.number}:report"))
+                log.info("notice #%d reported: %d of %d units acknowledged", notice.number,
+                         len(notice.acknowledged()), len(notice.units), extra={"event": "notice_reported"})
+            tx.save_notice(notice)
+            tx.set_timer_at(name, notice.next_due())
+
+    def _remind_units(self, notice: Notice, now: datetime, out: list[Outbound]) -> None:
+        waiting = notice.waiting()
+        for u in waiting:
+            u.reminded_at = now
+            out.append(Outbound(u.room, "notice_reminder.j2", {"n": notice, "u": u}, self._unit_handlers(u),
+                                key=f"notice:{notice.number}:remind:{u.unit}"))
+        if waiting:
+            log.info("notice #%d: %d units reminded", notice.number, len(waiting), extra={"event": "notice_reminded"})
+
+    def _unit_handlers(self, unit: NoticeUnit) -> tuple[PersonRef, ...]:
+        """Whom a unit's notice mentions: a village's cadres, a township's staff."""
+        members: tuple[Member, ...]
+        try:
+            if unit.village is not None:
+                members = self.county.village(unit.township, unit.village).cadres
+            else:
+                members = self.county.township(unit.township).staff
+        except KeyError:  # a unit no longer in the config: its room still gets the message
+            return ()
+        return tuple(m.ref for m in members)
+
+    def _stragglers(self, notice: Notice) -> tuple[PersonRef, ...]:
+        """The handlers of the units that have not acknowledged (at most MAX_MENTIONS)."""
+        seen: dict[str, PersonRef] = {}
+        for u in notice.waiting():
+            for ref in self._unit_handlers(u):
+                seen.setdefault(ref.key, ref)
+        return tuple(seen.values())[:MAX_MENTIONS]
