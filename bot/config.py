@@ -18,6 +18,7 @@ from routing.model import Role
 from routing.notices import NoticeRules
 from routing.org import County, Member, Township, Village
 from routing.policy import DigestSchedule, Escalation, Intake, Policy, Sla
+from routing.rates import Scoring
 from routing.taxonomy import BUILTIN_CATEGORIES, OTHER
 from routing.workcal import WorkCalendar, chinese_calendar_years
 
@@ -212,6 +213,34 @@ class DigestCfg(_Section):
         return v
 
 
+Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+
+
+class RateWeightsCfg(_Section):
+    response: Percent = 30
+    resolution: Percent = 40
+    satisfaction: Percent = 30
+
+
+class RateThresholdsCfg(_Section):
+    response: Percent = 90
+    resolution: Percent = 80
+    satisfaction: Percent = 85
+
+
+class ReportCfg(_Section):
+    issuer: str = ""
+    weights: RateWeightsCfg = RateWeightsCfg()
+    thresholds: RateThresholdsCfg = RateThresholdsCfg()
+
+    @field_validator("weights")
+    @classmethod
+    def _some_weight(cls, v: RateWeightsCfg) -> RateWeightsCfg:
+        if v.response + v.resolution + v.satisfaction <= 0:
+            raise ValueError("at least one weight must be above 0")
+        return v
+
+
 class NoticesCfg(_Section):
     remind_after: DurationStr = "4 workhours"
     report_after: DurationStr = "1 workdays"
@@ -271,6 +300,7 @@ class ConfigFile(_Section):
     categories: list[CategoryCfg] = []
     urgency: UrgencyCfg = UrgencyCfg()
     privacy: PrivacyCfg = PrivacyCfg()
+    report: ReportCfg = ReportCfg()
     county: CountyCfg
     townships: list[TownshipCfg] = Field(min_length=1)
 
@@ -317,6 +347,11 @@ class Config:
     def tz(self) -> ZoneInfo:
         """The configured timezone."""
         return self.policy.calendar.tz
+
+    @property
+    def issuer(self) -> str:
+        """The unit that issues the 通报: `[report] issuer`, or the county's name."""
+        return self.raw.report.issuer.strip() or self.county.name
 
     @property
     def database(self) -> str:
@@ -574,6 +609,7 @@ def _build(raw: ConfigFile, source: str, base_dir: Path) -> Config:
         sla=sla,
         escalation=escalation,
         digest=digest,
+        scoring=_scoring(raw.report),
         notices=NoticeRules(
             remind_after=Duration.parse(raw.notices.remind_after),
             report_after=Duration.parse(raw.notices.report_after),
@@ -582,6 +618,15 @@ def _build(raw: ConfigFile, source: str, base_dir: Path) -> Config:
         ),
     )
     return Config(source, raw, county, policy, base_dir)
+
+
+def _scoring(r: ReportCfg) -> Scoring:
+    """Weights and thresholds of `[report]`, in percent, as fractions; a threshold of 0 is never checked."""
+    w, t = r.weights, r.thresholds
+    return Scoring(
+        weights=(w.response / 100, w.resolution / 100, w.satisfaction / 100),
+        thresholds=tuple(x / 100 if x else None for x in (t.response, t.resolution, t.satisfaction)),
+    )
 
 
 def calendar_warnings(config: Config, today: date) -> list[str]:

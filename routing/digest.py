@@ -9,9 +9,19 @@ from datetime import datetime, timedelta
 from routing.jobs import overdue_since
 from routing.model import Event, EventKind, Request, Status
 from routing.org import Township
-from routing.rates import Rates, rank_key
+from routing.rates import DEFAULT_SCORING, Rates, Scoring, rank_key
 
-MAX_OVERDUE_LISTED = 8
+MAX_OVERDUE_LISTED = 5  # a township digest lists this many overdue requests, then "等N件"
+RANKED_IN_FULL = 3  # the county weekly shows this many townships in full at the top and at the bottom
+
+
+@dataclass(frozen=True, slots=True)
+class DigestLine:
+    """One more line of a township digest, kept apart from the fixed ones: a template (in templates/) and
+    what it needs. A digest with any such line is not quiet."""
+
+    template: str
+    context: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +81,27 @@ class TownshipDigest:
     active: int
     month: Rates
     late_slot: datetime | None = None
+    extra: list[DigestLine] = field(default_factory=list)  # more lines, shown after the fixed ones
 
     @property
     def quiet(self) -> bool:
-        """True when nothing happened and nothing is overdue: a one-line digest."""
-        return not self.activity.any and not self.overdue
+        """True when nothing happened, nothing is overdue and there is nothing more to say: one line."""
+        return not self.activity.any and not self.overdue and not self.extra
+
+    @property
+    def listed_overdue(self) -> list[Overdue]:
+        """The overdue requests the digest lists: the longest overdue, at most MAX_OVERDUE_LISTED."""
+        return self.overdue[:MAX_OVERDUE_LISTED]
 
     @property
     def more_overdue(self) -> int:
         """How many overdue requests are not listed."""
         return max(0, len(self.overdue) - MAX_OVERDUE_LISTED)
+
+    @property
+    def busy_villages(self) -> list[VillageLine]:
+        """The villages a leader needs to see: something happened there, or something is overdue."""
+        return [v for v in self.villages if v.activity.any or v.overdue]
 
 
 @dataclass(slots=True)
@@ -96,6 +117,48 @@ class CountyDigest:
     late_slot: datetime | None = None
     month: Rates = field(default_factory=Rates)  # the county's 三率 this month: the townships' added up
     ranking: str = ""  # what the townships are ranked by, in words
+    scoring: Scoring = DEFAULT_SCORING
+
+    @property
+    def quiet(self) -> bool:
+        """True when nothing happened in the county and nothing is overdue."""
+        return not self.activity.any and not self.overdue
+
+    @property
+    def ranked(self) -> list[TownshipDigest]:
+        """The townships with a figure this month, best first (`townships` is ranked already)."""
+        return [t for t in self.townships if t.month.any]
+
+    @property
+    def unranked(self) -> list[TownshipDigest]:
+        """The townships without any figure this month (they rank last)."""
+        return [t for t in self.townships if not t.month.any]
+
+    @property
+    def top(self) -> list[TownshipDigest]:
+        """The best townships shown in full: all of them when there are few."""
+        ranked = self.ranked
+        return ranked if len(ranked) <= 2 * RANKED_IN_FULL + 1 else ranked[:RANKED_IN_FULL]
+
+    @property
+    def middle(self) -> list[TownshipDigest]:
+        """The townships between the top and the bottom ones, named on one line."""
+        ranked = self.ranked
+        return [] if len(ranked) <= 2 * RANKED_IN_FULL + 1 else ranked[RANKED_IN_FULL:-RANKED_IN_FULL]
+
+    @property
+    def bottom(self) -> list[TownshipDigest]:
+        """The last townships with a figure, shown in full (none when `top` holds them all)."""
+        ranked = self.ranked
+        return [] if len(ranked) <= 2 * RANKED_IN_FULL + 1 else ranked[-RANKED_IN_FULL:]
+
+    def place(self, t: TownshipDigest) -> int:
+        """A township's place in the ranking, from 1."""
+        return self.townships.index(t) + 1
+
+    def score(self, t: TownshipDigest) -> float | None:
+        """A township's composite score this month."""
+        return self.scoring.score(t.month)
 
 
 def activity(events: Iterable[Event], new: int) -> Activity:
@@ -160,9 +223,17 @@ def township_digest(
     )
 
 
-RANKING = "按本月综合得分排名：响应率30%、解决率40%、满意率30%，缺少的一项按其余两项折算；本月无数据的排在最后，同分按名称"
+def ranking_words(scoring: Scoring = DEFAULT_SCORING) -> str:
+    """What townships are ranked by, in words (one short line on a phone)."""
+    w = scoring.weights
+    total = sum(w) or 1
+    parts = "、".join(f"{name}{round(x * 100 / total)}%" for name, x in zip(("响应", "解决", "满意"), w, strict=True))
+    return f"按本月综合得分排名（{parts}，缺项按其余折算）"
 
 
-def rank(townships: Iterable[TownshipDigest]) -> list[TownshipDigest]:
-    """Townships best first, by the one ranking rule (routing.rates.rank_key; its wording: RANKING)."""
-    return sorted(townships, key=lambda t: rank_key(t.township, t.month))
+RANKING = ranking_words()
+
+
+def rank(townships: Iterable[TownshipDigest], scoring: Scoring = DEFAULT_SCORING) -> list[TownshipDigest]:
+    """Townships best first, by the one ranking rule (routing.rates.rank_key; its wording: ranking_words)."""
+    return sorted(townships, key=lambda t: rank_key(t.township, t.month, scoring.weights))

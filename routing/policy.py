@@ -7,6 +7,7 @@ from datetime import datetime, time
 
 from routing.durations import Duration
 from routing.notices import NoticeRules
+from routing.rates import DEFAULT_SCORING, Scoring
 from routing.workcal import WorkCalendar
 
 
@@ -75,6 +76,7 @@ class Policy:
     sla: Sla = Sla()
     escalation: Escalation = Escalation()
     digest: DigestSchedule = DigestSchedule()
+    scoring: Scoring = DEFAULT_SCORING  # how digests and reports rank and flag units
     notices: NoticeRules = NoticeRules()
 
     def deadlines(self, since: datetime, category: str, urgent: bool) -> tuple[datetime, datetime]:

@@ -293,7 +293,36 @@ def rates_of(records: Iterable[Record], start: datetime, end: datetime, as_of: d
     return rates
 
 
-def rank_key(name: str, rates: Rates, weights: Sequence[float] = (0.3, 0.4, 0.3)) -> tuple:
+RATE_NAMES = ("response", "resolution", "satisfaction")  # the order of weights and thresholds
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """How units are ranked and flagged: the composite score's weights of 响应率, 解决率 and 满意率 (their
+    sum need not be 1: a missing rate's weight goes to the others anyway), and the rates below which a
+    unit is named (None: not checked)."""
+
+    weights: tuple[float, float, float] = (0.3, 0.4, 0.3)
+    thresholds: tuple[float | None, float | None, float | None] = (0.9, 0.8, 0.85)
+
+    def score(self, rates: Rates) -> float | None:
+        """The unit's composite score in [0, 1], or None when it has no figure."""
+        return composite(rates, self.weights)
+
+    def below(self, rates: Rates) -> list[tuple[str, float, float]]:
+        """The rates of a unit below their thresholds: (name in RATE_NAMES, rate, threshold)."""
+        out = []
+        for name, threshold in zip(RATE_NAMES, self.thresholds, strict=True):
+            value = getattr(rates, name)
+            if threshold is not None and value is not None and value < threshold:
+                out.append((name, value, threshold))
+        return out
+
+
+DEFAULT_SCORING = Scoring()
+
+
+def rank_key(name: str, rates: Rates, weights: Sequence[float] = DEFAULT_SCORING.weights) -> tuple:
     """The ranking rule of digests and reports: by composite score, best first; units without any figure
     last; ties by name. The score weighs 响应率, 解决率 and 满意率 (30/40/30 by default); a missing rate's
     weight goes to the others."""
@@ -301,8 +330,9 @@ def rank_key(name: str, rates: Rates, weights: Sequence[float] = (0.3, 0.4, 0.3)
     return (s is None, -(s or 0.0), name)
 
 
-def composite(rates: Rates, weights: Sequence[float] = (0.3, 0.4, 0.3)) -> float | None:
-    """The composite score in [0, 1] of a unit's rates, or None when it has none of them."""
+def composite(rates: Rates, weights: Sequence[float] = DEFAULT_SCORING.weights) -> float | None:
+    """The composite score in [0, 1] of a unit's rates, or None when it has none of them (or only rates
+    weighted 0)."""
     parts = [(w, v) for w, v in zip(weights, (rates.response, rates.resolution, rates.satisfaction), strict=True)
              if v is not None]
     total = sum(w for w, _ in parts)

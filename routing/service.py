@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from routing import grammar
 from routing.grammar import Malformed, Need, Parsed, Shape, normalize, strip_leading_mentions
-from routing.digest import RANKING, Activity, CountyDigest, TownshipDigest, overdue_now, rank, township_digest
+from routing.digest import Activity, CountyDigest, TownshipDigest, overdue_now, rank, ranking_words, township_digest
 from routing.intake import asks_for_something, request_text
 from routing.jobs import Digest, Job, due_at, due_jobs, last_slot, next_slot, remind_at
 from routing.lifecycle import TransitionError, can, register, transition
@@ -678,12 +678,14 @@ class RelayService(NoticeDesk):
 
     def _county_digest(self, tx: Repository, start: datetime, now: datetime, late: datetime | None) -> CountyDigest:
         townships = self._township_digests(tx, start, now)
+        scoring = self.policy.scoring
         total, month = Activity(), Rates()
         for t in townships:
             total.add(t.activity)
             month.add(t.month)
         return CountyDigest(self.county.name, start, now, total, sum(len(t.overdue) for t in townships),
-                            rank(townships), late, month=month, ranking=RANKING)
+                            rank(townships, scoring), late, month=month, ranking=ranking_words(scoring),
+                            scoring=scoring)
 
     # --- registration ----------------------------------------------------------
     def _maybe_register(self, turn: Turn) -> None:

@@ -123,12 +123,14 @@ def export_cmd(
             result = exporting.ExportResult(result.rows, result.files + exporting.export_notices_csv(
                 *notices, out, cfg.tz))
         else:
-            review = Review(scope, cfg.policy.calendar, now, weeks=False)  # an export shows no weeks
+            # an export shows no weeks; its 逾期 sheet lists every overdue request of the period
+            review = Review(scope, cfg.policy.calendar, now, weeks=False, overdue_listed=exporting.XLSX_MAX_ROWS)
             notes = notes_lines(cfg, scope, now, unmask=unmask)
             with database.snapshot() as tx:
                 result = exporting.export(review, review_requests(tx, scope), stray_ratings(tx, scope), out, fmt,
                                           county=cfg.county, unmask=unmask, notes=notes,
-                                          max_rows=exporting.XLSX_MAX_ROWS, notices=notices)
+                                          max_rows=exporting.XLSX_MAX_ROWS, scoring=cfg.policy.scoring,
+                                          notices=notices)
     except exporting.RowLimitError as e:
         raise Exit(BAD_CONFIG, str(e)) from None
     except OSError as e:
@@ -139,29 +141,61 @@ def export_cmd(
     stdout().print(f"{result.rows} requests → " + ", ".join(str(p) for p in result.files))
 
 def report_cmd(
-    date_from: FromOpt,
-    date_to: ToOpt,
-    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")],
+    out: Annotated[Path, typer.Option("--out", help="要写入的 HTML 文件。")],
+    date_from: Annotated[str | None, typer.Option("--from", help="统计期第一天（YYYY-MM-DD，当地日期）。")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="统计期最后一天（含当日）。")] = None,
     township: TownshipOpt = None,
+    request: Annotated[int | None, typer.Option(
+        "--request", min=1, help="只写这一件诉求的办理过程（每条记录的时间、层级、人和时限，各层级用时）；不需要 --from/--to。")] = None,
     jobs: JobsOpt = None,
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
 ) -> None:
-    """Write a self-contained HTML report of a period (三率, times, trend, overdue), printable on A4."""
-    from bot.review.report import write_report  # matplotlib: loaded only when needed
+    """写一份可在 A4 纸上打印的通报（HTML）：排名、与上期比较、低于标准的单位、热点、逾期清单；或一件诉求的办理过程。"""
     cfg = load(config)
+    if request is not None:
+        if date_from or date_to or township:
+            raise Exit(BAD_CONFIG, "--request 单独使用，不与 --from/--to/--township 同用")
+        return _request_page(cfg, request, out, db)
+    if not date_from or not date_to:
+        raise Exit(BAD_CONFIG, "需要 --from 和 --to（或 --request N）")
+    from bot.review.report import OVERDUE_LISTED, previous_scope, write_report  # matplotlib: loaded only when needed
     scope = scope_or_exit(cfg, date_from, date_to, township)
     folder_must_exist(out, "--out")
     database = open_database(cfg, db, must_exist=True)
     now = SystemClock().now()
+    n = jobs or parts.default_jobs()
     try:
-        got = parts.read(database, cfg, scope, now, jobs=jobs or parts.default_jobs())
+        got = parts.read(database, cfg, scope, now, jobs=n, overdue_listed=OVERDUE_LISTED)
         log.info("report_read processes=%d peak_mib=%s", got.processes, ",".join(f"{p:.0f}" for p in got.peaks_mib))
         review = got.review
-        write_report(review, cfg, out)
+        # the previous period, for the changes: no weeks, no overdue list
+        before = parts.read(database, cfg, previous_scope(scope, cfg), now, jobs=n, weeks=False, overdue_listed=0)
+        write_report(review, cfg, out, before.review)
     except OSError as e:
         raise Exit(FAILURE, f"cannot write {out}: {e.strerror or e}") from None
     finally:
         database.dispose()
     total = review.overall()
     stdout().print(f"{total.requests} requests → {out}")
+
+
+def _request_page(cfg: Config, number: int, out: Path, db: str | None) -> None:
+    """`report --request N`: the request's timeline page."""
+    from bot.review.report import write_page
+    from bot.review.timeline import render_timeline
+    folder_must_exist(out, "--out")
+    database = open_database(cfg, db, must_exist=True)
+    now = SystemClock().now()
+    try:
+        with database.snapshot() as tx:
+            records = tx.records_of([number])
+            events = tx.events(number) if records else []
+        if not records:
+            raise Exit(FAILURE, f"没有诉求 #{number}")
+        write_page(render_timeline(records[0], events, cfg, now), out)
+    except OSError as e:
+        raise Exit(FAILURE, f"cannot write {out}: {e.strerror or e}") from None
+    finally:
+        database.dispose()
+    stdout().print(f"#{number} → {out}")

@@ -51,10 +51,27 @@ def span(delta: timedelta | None) -> str:
     return f"{mins}分钟"
 
 
+_NUMBERISH = frozenset("0123456789０１２３４５６７８９*＊Xx")  # digits and the stars of a masked number
+
+
 def clip(text: str, limit: int = 120) -> str:
-    """Text cut to `limit` characters with an ellipsis, on one line."""
+    """Text cut to `limit` characters with an ellipsis, on one line; never inside a number (a phone number
+    cut in half reads as another number): the cut moves to before it, or, when the text starts with it,
+    after it."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    cut = limit - 1
+    if text[cut - 1] in _NUMBERISH and text[cut] in _NUMBERISH:
+        start = cut
+        while start > 0 and text[start - 1] in _NUMBERISH:
+            start -= 1
+        if start > 0:
+            cut = start
+        else:
+            while cut < len(text) and text[cut] in _NUMBERISH:
+                cut += 1
+    return text[:cut].rstrip() + "…"
 
 
 @pass_context
@@ -94,6 +111,7 @@ def environment(tz: ZoneInfo, folder: Path | None = None) -> Environment:
         "t": local(tz, lambda d: f"{d.month}月{d.day}日(周{WEEKDAY_NAMES[d.weekday()]}) {d:%H:%M}"),
         "day": local(tz, lambda d: f"{d.month}月{d.day}日"),
         "fullday": local(tz, lambda d: f"{d.year}年{d.month}月{d.day}日"),
+        "month": local(tz, lambda d: f"{d.year}年{d.month}月"),
         "moment": local(tz, lambda d: d.strftime("%Y-%m-%d %H:%M")),
         "short": local(tz, lambda d: d.strftime("%m-%d %H:%M")),
         "span": span,

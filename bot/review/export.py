@@ -2,7 +2,11 @@
 
 One row per request registered in the period, written as the requests stream out of the
 database; the per-unit summary is written at the end. CSV goes to two files (the rows, and
-`<name>-summary.csv`); XLSX to one workbook with the sheets 诉求明细, 汇总 and 说明.
+`<name>-summary.csv`); XLSX to one workbook with the sheets 诉求明细, 汇总, 逾期 (every overdue request
+of the period, longest overdue first) and 说明. The XLSX sheets are written in openpyxl's write-only
+mode (rows streamed to disk); what reviewers need besides the cells (frozen 编号 and 乡镇 columns and
+header, autofilter, landscape A4 print fitted to the width with the header repeated, rates below the
+config's thresholds marked) are sheet properties, set before the first row or before the sheet closes.
 """
 
 from __future__ import annotations
@@ -17,18 +21,24 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
+from openpyxl.formatting.rule import CellIsRule
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.messaging.render import STATUS_NAMES, TIER_NAMES
 from routing.model import Rating, Request, Status, Tier
 from routing.notices import NoticeLine, UnitRate
 from routing.org import County
 from routing.privacy import mask_name, masked
-from routing.rates import Person, Rates, Record, Unclaimed
-from routing.review import RequestFigures, Review, UnitSummary
+from routing.rates import DEFAULT_SCORING, RATE_NAMES, Person, Rates, Record, Scoring, Unclaimed
+from routing.review import OverdueItem, RequestFigures, Review, UnitSummary
 
 XLSX_MAX_ROWS = 1_048_576  # rows of an Excel sheet, the header included
+OVERDUE_SHEET = "逾期"
+BELOW_FILL = PatternFill(fill_type="solid", start_color="FFC7CE", end_color="FFC7CE")  # Excel's "light red"
+BELOW_FONT = Font(color="9C0006")
 
 RATING_NAMES = {Rating.SATISFIED: "满意", Rating.UNSATISFIED: "不满意"}
 DIMENSION_NAMES = {"total": "全部", "township": "乡镇", "village": "村", "category": "分类", "handler": "经办人"}
@@ -131,6 +141,37 @@ REQUEST_COLUMNS: tuple[Column, ...] = (
            lambda x: _flag(x.f.resolution_met, "不计" if x.r.status is Status.REJECTED else "未到期")),
     Column("评价", "text", 7, lambda x: RATING_NAMES.get(x.r.rating) if x.r.rating else None),
     Column("重新办理次数", "int", 8, lambda x: x.r.reopened),
+)
+
+
+class OverdueRow:
+    """What an overdue row is made from: the overdue request, and whether names and numbers are shown."""
+
+    __slots__ = ("o", "r", "unmask")
+
+    def __init__(self, o: OverdueItem, unmask: bool) -> None:
+        self.o = o
+        self.r: Request = o.request
+        self.unmask = unmask
+
+    requester = Row.requester
+    content = Row.content
+
+
+OVERDUE_COLUMNS: tuple[Column, ...] = (
+    Column("编号", "int", 8, lambda x: x.r.number),
+    Column("乡镇", "text", 10, lambda x: x.r.township),
+    Column("村", "text", 10, lambda x: x.r.village),
+    Column("分类", "text", 14, lambda x: x.r.category),
+    Column("紧急", "text", 6, lambda x: "是" if x.r.urgent else "否"),
+    Column("当前层级", "text", 9, lambda x: TIER_NAMES[x.r.tier]),
+    Column("状态", "text", 12, lambda x: STATUS_NAMES[x.r.status.value]),
+    Column("经办人", "text", 10, lambda x: x.r.handler or UNCLAIMED),
+    Column("登记时间", "time", 17, lambda x: x.r.created_at),
+    Column("逾期起始(时限)", "time", 17, lambda x: x.o.since),
+    Column("逾期(工作日)", "days", 11, lambda x: x.o.working_days),
+    Column("提出人", "text", 9, OverdueRow.requester),
+    Column("内容", "text", 40, OverdueRow.content),
 )
 
 
@@ -331,28 +372,38 @@ _XLSX_FORMATS = {"time": "yyyy-mm-dd hh:mm", "hours": "0.00", "days": "0.00", "p
 
 
 class XlsxSheet:
-    """A sheet of a write-only workbook: header in bold and frozen, typed cells, set widths."""
+    """A sheet of a write-only workbook: typed cells, set widths, bold header; the header and the first
+    `frozen_columns` columns frozen, landscape A4 print fitted to the page width with the header repeated
+    on every page, and (at `finish`) an autofilter over the rows written."""
 
     def __init__(self, wb: Workbook, title: str, columns: tuple[Column, ...], tz: ZoneInfo,
-                 max_rows: int = XLSX_MAX_ROWS) -> None:
+                 max_rows: int = XLSX_MAX_ROWS, frozen_columns: int = 2) -> None:
         self.ws = wb.create_sheet(title)
         self.columns = columns
         self.tz = tz
         self.max_rows = max_rows
         self.rows = 0
+        ws = self.ws
         for i, c in enumerate(columns, 1):  # a write-only sheet takes widths only before its first row
-            self.ws.column_dimensions[get_column_letter(i)].width = c.width
-        self.ws.freeze_panes = "A2"
+            ws.column_dimensions[get_column_letter(i)].width = c.width
+        ws.freeze_panes = f"{get_column_letter(frozen_columns + 1)}2"
+        # print: written with the sheet's first row (properties) or when it closes (setup, titles)
+        ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0  # as many pages down as the rows need
+        ws.print_title_rows = "1:1"
         # one styled cell per typed column, given each row's value: styling a new cell per value
         # (a style lookup each) would take most of the time of a large export
         self._typed = {i: self._styled(c.kind) for i, c in enumerate(columns) if c.kind in _XLSX_FORMATS}
         header = []
         for c in columns:
-            cell = WriteOnlyCell(self.ws, value=c.header)
+            cell = WriteOnlyCell(ws, value=c.header)
             cell.font = Font(bold=True)
             cell.alignment = Alignment(wrap_text=True, vertical="center")
             header.append(cell)
-        self.ws.append(header)
+        ws.append(header)
 
     def _styled(self, kind: str) -> WriteOnlyCell:
         cell = WriteOnlyCell(self.ws)
@@ -382,6 +433,32 @@ class XlsxSheet:
                 cell.value = v
                 row.append(cell)
         self.ws.append(row)  # the sheet writes the row out at once, so the cells can be reused
+
+    def column_range(self, header: str) -> str:
+        """The cells of a column below the header, e.g. "I2:I40"."""
+        letter = get_column_letter([c.header for c in self.columns].index(header) + 1)
+        return f"{letter}2:{letter}{self.rows + 1}"
+
+    def mark_below(self, thresholds: Scoring) -> None:
+        """Rates below the config's thresholds in light red (conditional formatting: Excel decides, and a
+        reviewer who edits a figure sees the mark follow)."""
+        if not self.rows:
+            return
+        for name, threshold in zip(RATE_NAMES, thresholds.thresholds, strict=True):
+            if threshold is None:
+                continue
+            header = RATE_HEADERS[name]
+            self.ws.conditional_formatting.add(
+                self.column_range(header),
+                CellIsRule(operator="lessThan", formula=[repr(threshold)], fill=BELOW_FILL, font=BELOW_FONT))
+
+    def finish(self) -> None:
+        """What is set once the rows are known: the autofilter over header and rows."""
+        last = get_column_letter(len(self.columns))
+        self.ws.auto_filter.ref = f"A1:{last}{self.rows + 1}"
+
+
+RATE_HEADERS = {"response": "响应率", "resolution": "解决率", "satisfaction": "满意率"}
 
 
 # --- the export ---------------------------------------------------------------------
@@ -437,16 +514,18 @@ def export(
     unmask: bool,
     notes: list[str],
     max_rows: int = XLSX_MAX_ROWS,
+    scoring: Scoring = DEFAULT_SCORING,
     notices: tuple[list[NoticeLine], list[UnitRate]] = ([], []),
 ) -> ExportResult:
     """Stream the requests through the review into the rows file, then write the summary (one process).
 
-    XLSX holds the notices in two sheets of its own (通知明细, 通知响应率); CSV leaves them to
-    `export_notices_csv`."""
+    An XLSX's 逾期 sheet lists the review's overdue requests: make the review with `overdue_listed=
+    XLSX_MAX_ROWS` for all of them (the sheet says so when some are left out). XLSX holds the notices in
+    two sheets of its own (通知明细, 通知响应率); CSV leaves them to `export_notices_csv`."""
     tz = review.calendar.tz
     if fmt == "xlsx":
         return _finished([out], lambda paths: _xlsx(review, requests, stray_ratings, paths[0], tz, county, unmask,
-                                                     notes, max_rows, notices))
+                                                     notes, max_rows, scoring, notices))
 
     def rows_into(path: Path) -> tuple[Review, int]:
         return review, write_rows(review, requests, stray_ratings, path, unmask)
@@ -513,20 +592,32 @@ def write_rows(review: Review, requests: Iterable[Record], stray_ratings: Iterab
 
 
 def _xlsx(review, requests, stray_ratings, path: Path, tz: ZoneInfo, county: County, unmask: bool,
-          notes: list[str], max_rows: int, notices: tuple[list[NoticeLine], list[UnitRate]] = ([], [])) -> int:
+          notes: list[str], max_rows: int, scoring: Scoring = DEFAULT_SCORING,
+          notices: tuple[list[NoticeLine], list[UnitRate]] = ([], [])) -> int:
     wb = Workbook(write_only=True)
     try:
         sheet = XlsxSheet(wb, "诉求明细", REQUEST_COLUMNS, tz, max_rows)
         for row in _feed(review, requests, stray_ratings, unmask):
             sheet.write(row)
+        sheet.finish()
         summary = XlsxSheet(wb, "汇总", SUMMARY_COLUMNS, tz)
         for line in summary_lines(review, county):
             summary.write(line)
+        summary.mark_below(scoring)
+        summary.finish()
+        overdue = XlsxSheet(wb, OVERDUE_SHEET, OVERDUE_COLUMNS, tz)
+        listed = review.overdue()
+        for item in listed:
+            overdue.write(OverdueRow(item, unmask))
+        overdue.finish()
+        if review.overdue_count > len(listed):  # a review made to list only some (never by `minqing export`)
+            overdue.ws.append([f"另有{review.overdue_count - len(listed)}件未列出"])
         for title, columns, items in (("通知明细", NOTICE_COLUMNS, notices[0]),
                                       ("通知响应率", NOTICE_SUMMARY_COLUMNS, notices[1])):
             table = XlsxSheet(wb, title, columns, tz)
             for item in items:
                 table.write(item)
+            table.finish()
         about = wb.create_sheet("说明")
         about.column_dimensions["A"].width = 100
         for line in notes:

@@ -1,4 +1,6 @@
-"""`minqing report`: one self-contained HTML file with the 三率, times, weekly trend, overdue list and charts.
+"""`minqing report`: a 通报 of a period as one self-contained HTML file: the units ranked by composite
+score with the change against the previous period, the units below the thresholds named, the hottest
+categories, the 三率, times, weekly trend, overdue list and charts (each sorted by its value).
 
 Charts are drawn by matplotlib as SVG with text kept as text (`svg.fonttype = none`) and put
 inline in the page: the reader's browser draws the Chinese with its own fonts, so the machine
@@ -15,6 +17,7 @@ import os
 import re
 import warnings
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import matplotlib
@@ -23,16 +26,20 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
 from bot.config import Config
-from bot.review.export import units
+from bot.review.export import OVERDUE_SHEET, units
 from bot.review.text import period_context, renderer
+from routing.bulletin import Hot, Standing, flags, hottest, previous_period, standings, whole_month
 from routing.model import Tier
-from routing.review import Review, UnitSummary, histogram, slowest
+from routing.rates import Rates
+from routing.review import Review, Scope, Spread, UnitSummary, histogram, slowest
 
 # fonts the reader's browser may have, Chinese first; the SVG names them and the browser picks one
 CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", "Hiragino Sans GB",
              "WenQuanYi Micro Hei", "SimHei", "DejaVu Sans"]
 RESOLUTION_EDGES = (0, 1, 2, 3, 5, 10, 20, 40)  # working days
 SLOWEST_LISTED = 10
+OVERDUE_LISTED = 200  # rows of the report's overdue table; the export's 逾期 sheet holds them all
+TREND_MIN_WEEKS = 4  # a shorter period has too few points for a trend chart: its table alone says it
 COLORS = {"response": "#3a7bbf", "resolution": "#e08a2c", "satisfaction": "#4a9b5f", "bars": "#9db8d6",
           "median": "#3a7bbf", "p90": "#c9d9ec"}
 _RC = {
@@ -87,29 +94,37 @@ def _percent_axis(ax, axis: str = "y") -> None:
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
 
 
-def rates_chart(units: Sequence[UnitSummary], names: Sequence[str], labels: dict) -> str:
-    """Grouped bars: 响应率, 解决率 and 满意率 of each unit."""
+def ranking_chart(ranked: Sequence[Standing], labels: dict) -> str:
+    """Horizontal bars: the composite score of each ranked unit, best at the top."""
     with _Quiet():
-        n = len(units)
-        fig = Figure(figsize=(A4_WIDTH_IN, 3.0))
+        n = len(ranked)
+        fig = Figure(figsize=(A4_WIDTH_IN, 0.24 * n + 0.8))
         ax = fig.add_subplot()
-        width = 0.26
-        for i, (attr, color) in enumerate((("response", COLORS["response"]), ("resolution", COLORS["resolution"]),
-                                           ("satisfaction", COLORS["satisfaction"]))):
-            xs = [j + (i - 1) * width for j in range(n)]
-            values = [getattr(u.rates, attr) for u in units]
-            bars = ax.bar([x for x, v in zip(xs, values) if v is not None], [v for v in values if v is not None],
-                          width, label=labels[attr], color=color)
-            if n <= 6:  # few units: print the figures on the bars (a 0% bar is otherwise invisible)
-                ax.bar_label(bars, labels=[f"{v * 100:.0f}%" for v in values if v is not None], padding=1,
-                             fontsize=7)
-        ax.set_xticks(range(n), names, rotation=45 if n > 8 else 0, ha="right" if n > 8 else "center")
-        ax.set_ylim(0, 1.12)
-        _percent_axis(ax)
-        ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator([0, 0.2, 0.4, 0.6, 0.8, 1.0]))
-        ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+        ys = list(range(n))[::-1]
+        bars = ax.barh(ys, [s.score for s in ranked], 0.62, color=COLORS["response"])
+        ax.bar_label(bars, labels=[f"{s.score * 100:.1f}" for s in ranked], padding=2, fontsize=7)
+        ax.set_yticks(ys, [f"{s.place}. {s.name}" for s in ranked])
+        ax.set_xlim(0, 1.08)
+        _percent_axis(ax, "x")
+        ax.set_xlabel(labels["score"])
+        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
-        ax.legend(ncols=3, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+        return _svg(fig)
+
+
+def hot_chart(hot: Sequence[Hot], labels: dict) -> str:
+    """Horizontal bars: requests of the hottest categories, most at the top."""
+    with _Quiet():
+        n = len(hot)
+        fig = Figure(figsize=(A4_WIDTH_IN, 0.3 * n + 0.8))
+        ax = fig.add_subplot()
+        ys = list(range(n))[::-1]
+        bars = ax.barh(ys, [h.count for h in hot], 0.6, color=COLORS["resolution"])
+        ax.bar_label(bars, padding=2, fontsize=7)
+        ax.set_yticks(ys, [h.name for h in hot])
+        ax.set_xlabel(labels["requests"])
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.margins(x=0.12)
         return _svg(fig)
 
 
@@ -183,48 +198,97 @@ def histogram_bins(review: Review, labels: dict) -> list[tuple[str, int]]:
     return list(zip(names, counts, strict=True))
 
 
-def render_report(review: Review, cfg: Config) -> str:
-    """The report's HTML."""
+def render_report(review: Review, cfg: Config, previous: Review | None = None) -> str:
+    """The report's HTML; `previous`: the review of the period before (previous_scope), for the changes."""
     pages = renderer(cfg)
     labels = pages.env.get_template("report_labels.j2").module.chart
     county = cfg.county
-    townships = units(review, "township", county)
+    scoring = cfg.policy.scoring
+    scope = review.scope
+    dimension = "village" if scope.township else "township"  # within one township: its villages ranked
+
+    def name(key) -> str:
+        return key[1] if dimension == "village" else str(key)
+
+    ranking = standings(every_unit(review, dimension, cfg), previous.by(dimension) if previous else [], scoring,
+                        name)
+    ranked = [s for s in ranking if s.place is not None]
     villages: dict[str, list[UnitSummary]] = {}
     for v in units(review, "village", county):
         villages.setdefault(v.key[0], []).append(v)
+    hot = hottest(review.by("category"), previous.by("category") if previous else [])
     slow = slowest(review.by("category"), SLOWEST_LISTED)
     bins = histogram_bins(review, labels)
     weeks = review.weeks()
     charts = {
-        "townships": rates_chart(townships, [str(t.key) for t in townships], labels) if townships else "",
+        "ranking": ranking_chart(ranked, labels) if ranked else "",
+        "hot": hot_chart(hot, labels) if hot else "",
         "histogram": histogram_chart(bins, labels),
-        "trend": trend_chart(weeks, labels) if weeks else "",
+        "trend": trend_chart(weeks, labels) if len(weeks) >= TREND_MIN_WEEKS else "",
         "slowest": slowest_chart(slow, labels) if slow else "",
     }
     overall = review.overall()
+    before = previous.scope if previous else None
     return pages.page(
         "report.html.j2",
         generated=review.as_of,
+        issuer=cfg.issuer,
+        whole_month=whole_month(scope.start, scope.end, cfg.tz),
         overall=overall,
-        townships=townships,
+        overall_before=previous.overall() if previous else None,
+        previous_first_day=before.start if before else None,
+        previous_last_day=before.end - timedelta(days=1) if before else None,
+        unit_word="村" if dimension == "village" else "乡镇",
+        ranking=ranking,
+        ranked=ranked,
+        unranked=[s for s in ranking if s.place is None],
+        flags=flags(ranked, scoring),
+        thresholds=dict(zip(("response", "resolution", "satisfaction"), scoring.thresholds, strict=True)),
+        weights=scoring.weights,
+        hot=hot,
         villages=villages,
         tiers=[(t, *review.tier_spreads()[t]) for t in Tier],
         bins=bins,
         resolved_total=sum(c for _, c in bins),
         weeks=weeks,
-        overdue=review.overdue(),
+        overdue=review.overdue()[:OVERDUE_LISTED],
         overdue_count=review.overdue_count,
+        overdue_sheet=OVERDUE_SHEET,
         slowest=slow,
         handlers=units(review, "handler", county),
         charts=charts,
         hours_per_day=cfg.policy.calendar.hours_per_day,
-        **period_context(cfg, review.scope),
+        **period_context(cfg, scope),
     )
 
 
-def write_report(review: Review, cfg: Config, out: Path) -> None:
+def every_unit(review: Review, dimension: str, cfg: Config) -> list[UnitSummary]:
+    """The townships (or, within a township, its villages) of the config with their figures: a unit without
+    any request in the period is there too (with no figure, it is ranked last and said so)."""
+    found = {u.key: u for u in units(review, dimension, cfg.county)}
+    township = review.scope.township
+    if dimension == "township":
+        keys = [t.name for t in cfg.county.townships]
+    else:
+        keys = [(v.township, v.name) for v in cfg.county.villages() if v.township == township]
+    none = Spread(0, None, None)
+    return [found.get(k) or UnitSummary(k, 0, 0, 0, 0, Rates(), none, none) for k in keys] + [
+        u for k, u in found.items() if k not in set(keys)]
+
+
+def previous_scope(review_scope: Scope, cfg: Config) -> Scope:
+    """The scope the report compares with: the previous calendar month, or the same number of days before."""
+    start, end = previous_period(review_scope.start, review_scope.end, cfg.tz)
+    return Scope(start, end, review_scope.township, review_scope.village, review_scope.category)
+
+
+def write_report(review: Review, cfg: Config, out: Path, previous: Review | None = None) -> None:
     """Write the report, replacing `out` only once it is complete."""
-    html = render_report(review, cfg)
+    write_page(render_report(review, cfg, previous), out)
+
+
+def write_page(html: str, out: Path) -> None:
+    """Write an HTML page, replacing `out` only once it is complete."""
     tmp = out.with_name(f".{out.name}.partial")
     try:
         tmp.write_text(html, encoding="utf-8")

@@ -60,11 +60,28 @@ def test_example_builds_the_county_and_policy(example_config):
     ('direct_to_township = ["纪检监察"]', 'direct_to_township = ["不存在的类"]', "escalation.direct_to_township[0]",
      "unknown category"),
     ('plugin_port = 8790', 'plugin_port = 80', "wechaty.plugin_port", "greater than or equal"),
+    ('satisfaction = 85 }', 'satisfaction = 185 }', "report.thresholds.satisfaction", "less than or equal"),
+    ('weights = { response = 30, resolution = 40, satisfaction = 30 }',
+     'weights = { response = 0, resolution = 0, satisfaction = 0 }', "report.weights", "at least one weight"),
+    ('weights = { response = 30,', 'weights = { response = -1,', "report.weights.response", "greater than or equal"),
+    ('weights = { response = 30,', 'weights = { responce = 30,', "report.weights.responce", "unknown key"),
 ])
 def test_mistakes_are_reported_with_key_path_and_reason(old, new, path, reason):
     assert old in TEXT
     found = problems(TEXT.replace(old, new, 1))
     assert any(p == path and reason in r for p, r in found), found
+
+
+def test_report_weights_and_thresholds(example_config):
+    assert example_config.issuer == "松桃县网络问政工作领导小组办公室"
+    assert example_config.policy.scoring.weights == (0.3, 0.4, 0.3)
+    assert example_config.policy.scoring.thresholds == (0.9, 0.8, 0.85)
+    cfg = parse_config(TEXT.replace('issuer = "松桃县网络问政工作领导小组办公室"', 'issuer = ""').replace(
+        "thresholds = { response = 90,", "thresholds = { response = 0,").replace(
+        "weights = { response = 30, resolution = 40, satisfaction = 30 }", "weights = { satisfaction = 50 }"))
+    assert cfg.issuer == "松桃县"  # no issuer: the county's name
+    assert cfg.policy.scoring.thresholds == (None, 0.8, 0.85)  # 0: not checked
+    assert cfg.policy.scoring.weights == (0.3, 0.4, 0.5)  # keys left out keep their defaults
 
 
 def test_a_room_used_twice_anywhere():

@@ -125,9 +125,9 @@ def test_xlsx_is_typed_frozen_and_sized(database, example_config, tmp_path):
     result = do_export(database, example_config, out, "xlsx")
     assert result.rows == 4 and result.files == (out,)
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["诉求明细", "汇总", "通知明细", "通知响应率", "说明"]
+    assert wb.sheetnames == ["诉求明细", "汇总", "逾期", "通知明细", "通知响应率", "说明"]
     ws = wb["诉求明细"]
-    assert ws.freeze_panes == "A2"
+    assert ws.freeze_panes == "C2"  # the header, 编号 and 乡镇 stay in view
     headers = [c.value for c in ws[1]]
     assert headers == [c.header for c in REQUEST_COLUMNS] and ws["A1"].font.bold
     col = {h: i + 1 for i, h in enumerate(headers)}
@@ -145,7 +145,7 @@ def test_xlsx_is_typed_frozen_and_sized(database, example_config, tmp_path):
     for want, cells in zip(ROWS, ws.iter_rows(min_row=2), strict=True):
         assert [_as_csv(c) for c in cells] == want
     summary = wb["汇总"]
-    assert summary.freeze_panes == "A2"
+    assert summary.freeze_panes == "C2"
     total = [c.value for c in summary[2]]
     assert total[:8] == ["全部", "全部", 4, 2, 1, 1, 4, 3]
     assert total[8] == pytest.approx(0.75) and summary.cell(row=2, column=9).number_format == "0.0%"
@@ -153,6 +153,40 @@ def test_xlsx_is_typed_frozen_and_sized(database, example_config, tmp_path):
     notes = [r[0].value for r in wb["说明"].iter_rows()]
     assert any("2026年9月29日 至 2026年10月31日" in n for n in notes)
     assert any(n.startswith("响应率 =") for n in notes) and any("已脱敏" in n for n in notes)
+
+
+def test_xlsx_prints_filters_and_marks_rates_below_thresholds(database, example_config, tmp_path):
+    out = tmp_path / "review.xlsx"
+    do_export(database, example_config, out, "xlsx")
+    wb = openpyxl.load_workbook(out)
+    for name, last in (("诉求明细", "AE5"), ("汇总", "S14"), ("逾期", "M2")):
+        ws = wb[name]
+        assert ws.auto_filter.ref == f"A1:{last}", name
+        assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9  # A4
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth == 1
+        assert ws.page_setup.fitToHeight == 0
+        assert ws.print_title_rows == "$1:$1"  # the header on every printed page
+    summary = wb["汇总"]
+    rules = {str(rng.sqref): [(r.operator, r.formula) for r in rules]
+             for rng, rules in summary.conditional_formatting._cf_rules.items()}
+    # thresholds of the example config: 响应率 90 %, 解决率 80 %, 满意率 85 %
+    assert rules == {"I2:I14": [("lessThan", ["0.9"])], "L2:L14": [("lessThan", ["0.8"])],
+                     "O2:O14": [("lessThan", ["0.85"])]}
+    assert summary["I2"].number_format == "0.0%"
+
+
+def test_xlsx_overdue_sheet_holds_every_overdue_request(database, example_config, tmp_path):
+    out = tmp_path / "review.xlsx"
+    review = Review(PERIOD, example_config.policy.calendar, AS_OF, overdue_listed=exporting.XLSX_MAX_ROWS)
+    with database.snapshot() as tx:
+        export(review, review_requests(tx, PERIOD), stray_ratings(tx, PERIOD), out, "xlsx",
+               county=example_config.county, unmask=False, notes=[])
+    ws = openpyxl.load_workbook(out)["逾期"]
+    assert ws.freeze_panes == "C2"
+    rows = [[c.value for c in r] for r in ws.iter_rows()]
+    assert rows[0][:3] == ["编号", "乡镇", "村"] and len(rows) == 1 + review.overdue_count == 2
+    assert rows[1][:8] == [3, "普觉镇", "茶园村", "城乡建设", "否", "村级", "办理中", "代驻村"]
+    assert rows[1][11] == "麻**"  # masked as in the rows sheet
 
 
 def _as_csv(cell) -> str:

@@ -180,12 +180,23 @@ def test_digest_counts_are_distinct_requests_and_add_up_over_a_replayed_month(ex
     assert county.activity.resolved == len({e.number for e in resolved_events}) < len(resolved_events)
     assert county.month.due_ack == sum(t.month.due_ack for t in townships)
     assert county.ranking and "综合得分" in county.ranking
+    # the county weekly names every township once: in full (top and bottom), on the middle line, or unranked
+    assert county.top + county.middle + county.bottom + county.unranked == county.townships
+
+
+def test_a_quiet_week_is_one_short_line(chat):
+    chat.at("2026-10-19 09:01")
+    weekly = [line.text for line in chat.take() if "每周简报" in line.text]
+    assert weekly[-1] == "【松桃县每周简报】10月19日：10月12日以来全县无新诉求，无逾期。"
 
 
 def test_the_weekly_digest_says_what_it_ranks_by(chat):
+    chat.at("2026-10-12 09:30")
+    n = register(chat, "@民情直通车 路灯坏了")
+    chat.say(LT, "石支书", f"认领 #{n}")
     chat.at("2026-10-19 09:01")
-    weekly = [line for line in chat.take() if "每周简报" in line.text]
-    assert weekly and "按本月综合得分排名" in weekly[0].text
+    weekly = [line for line in chat.take() if "每周简报" in line.text and "10月19日" in line.text]
+    assert weekly and "按本月综合得分排名（响应30%、解决40%、满意30%，缺项按其余折算）" in weekly[0].text
 
 
 # --- stable keys --------------------------------------------------------------------------------------

@@ -132,9 +132,9 @@ def test_daily_digest_to_each_township_leaders_room_on_working_days(chat):
     digests = {s.room: s.text for s in said if "每日简报" in s.text}
     assert set(digests) == {PXL, PJL}
     px = digests[PXL]
-    assert "新登记2件，认领1件，办结1件，上报0件" in px
-    assert "楼台村 新1 在办0" in px and "民主村 新1 在办1" in px
-    assert "满意率 100%（1/1）" in px
+    assert "新登记2件，办结1件，认领1件；在办1件，无逾期。" in px
+    assert "各村：楼台村 新1 办结1；民主村 新1 在办1" in px  # only villages where something happened
+    assert "满意100%（1/1）" in px and len(px.splitlines()) == 4
     assert "无新诉求，无逾期" in digests[PJL] and len(digests[PJL].splitlines()) == 1
     # Saturday and Sunday have no digest; Monday does
     assert not [s for s in said_at(chat, "2026-10-18 23:59") if "每日简报" in s.text and "10月17日" in s.text]
@@ -148,7 +148,10 @@ def test_digest_lists_overdue_requests_and_how_long(chat):
     chat.say(MZ, "滕主任", f"认领 #{n}")
     said = said_at(chat, "2026-10-20 08:30")
     px = [s.text for s in said if s.room == PXL][-1]
-    assert "逾期1件" in px and f"#{n} 民主村·民政｜未办结，超时1天" in px
+    lines = px.splitlines()
+    assert lines[1] == "逾期1件（最久的在前）："  # what needs the leader comes first
+    assert lines[2] == f"#{n} 民主村 超时1天（未办结）经办：滕主任"
+    assert lines[-1] == "各村：民主村 在办1 逾期1"
 
 
 def test_weekly_county_digest_ranks_townships(chat):
@@ -159,7 +162,8 @@ def test_weekly_county_digest_ranks_townships(chat):
     weekly = [s for s in said if s.room == CTY]
     assert len(weekly) == 1 and "每周简报" in weekly[0].text
     lines = weekly[0].text.splitlines()
-    assert any(line.startswith("1. 盘信镇 响应100% 解决— 满意—") for line in lines), lines
+    assert any(line.startswith("1. 盘信镇 响应100% 解决— 满意—｜得分100.0") for line in lines), lines
+    assert lines[-1] == "本月无数据（排在最后）：普觉镇"
 
 
 def test_weekly_digest_in_a_holiday_week_goes_out_on_the_next_working_day(db, example_config):

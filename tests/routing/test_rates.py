@@ -170,3 +170,19 @@ def test_units_add_up_and_the_ranking_rule_is_one_key():
     assert [name for name, _ in ranked] == ["丙镇", "丁镇", "甲镇", "乙镇"]  # ties by name, no figures last
 
 
+
+
+def test_scoring_ranks_by_the_configured_weights_and_names_rates_below_thresholds():
+    import pytest
+
+    from routing.digest import ranking_words
+    from routing.rates import Scoring
+
+    fast = Rates(due_ack=10, responded_in_time=10, due_resolve=10, resolved_in_time=5)  # 100 %, 50 %
+    thorough = Rates(due_ack=10, responded_in_time=5, due_resolve=10, resolved_in_time=9)  # 50 %, 90 %
+    by_response = Scoring(weights=(0.8, 0.2, 0.0), thresholds=(0.9, None, 0.85))
+    assert by_response.score(fast) == pytest.approx(0.9) and by_response.score(thorough) == pytest.approx(0.58)
+    assert Scoring().score(thorough) > Scoring().score(fast)  # 30/40/30: resolution weighs more
+    assert by_response.below(thorough) == [("response", 0.5, 0.9)]  # no threshold for 解决率; no 满意率 at all
+    assert by_response.below(fast) == []
+    assert ranking_words(by_response) == "按本月综合得分排名（响应80%、解决20%、满意0%，缺项按其余折算）"

@@ -16,7 +16,7 @@ def test_a_request_from_registration_to_rating_and_the_digest(example_config, da
     chat.say(LT, "唐命学", "满意")
     chat.at("2026-10-13 08:30")
     digest = [s.text for s in chat.take() if s.room == PXL][0]
-    assert "新登记1件，认领1件，办结1件，上报1件" in digest and "满意率 100%（1/1）" in digest
+    assert "新登记1件，办结1件，认领1件，上报1件" in digest and "满意100%（1/1）" in digest
     req, events = request(chat, n)
     assert req.status is Status.CLOSED and len(events) == 5
 
