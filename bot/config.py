@@ -18,7 +18,7 @@ from routing.model import Role
 from routing.org import County, Member, Township, Village
 from routing.policy import DigestSchedule, Escalation, Intake, Policy, Sla
 from routing.taxonomy import BUILTIN_CATEGORIES, OTHER
-from routing.workcal import WorkCalendar, chinese_calendar_years
+from routing.workcal import WorkCalendar, guess_warning
 
 WEEKDAYS = {"MON": 0, "TUE": 1, "WED": 2, "THU": 3, "FRI": 4, "SAT": 5, "SUN": 6}
 
@@ -570,17 +570,8 @@ def _build(raw: ConfigFile, source: str, base_dir: Path) -> Config:
 
 
 def calendar_warnings(config: Config, today: date) -> list[str]:
-    """Warnings about the calendar for this year and the next (chinese_calendar's coverage)."""
+    """Warnings about this year and the next when their days off are a guess (neither in chinese_calendar nor
+    imported with `minqing calendar import`); the next year only from 1 November, when its notice is due."""
     calendar = config.policy.calendar
-    if calendar.mode != "chinese":
-        return []
-    last = chinese_calendar_years()[1]
-    year = today.year
-    if year + 1 <= last:
-        return []
-    first_missing = max(year, last + 1)
-    return [
-        f"chinese_calendar knows statutory holidays up to {last} only: from {first_missing} the calendar falls "
-        "back to Mon-Fri with 1 Jan, 1 May and 1-3 Oct off; list that year's holidays and make-up working days "
-        "in [calendar] extra_holidays / extra_workdays, or upgrade chinese_calendar when a new release is out"
-    ]
+    years = [today.year] + ([today.year + 1] if today.month >= 11 else [])
+    return [guess_warning(y) for y in years if calendar.uses_fallback(y)]

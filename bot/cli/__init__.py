@@ -5,6 +5,7 @@
 - `bot.cli.simulate`: replay, demo;
 - `bot.cli.requests`: list, show, rooms, failed;
 - `bot.cli.people`: people, people pin, people unpin;
+- `bot.cli.calendar`: calendar import, calendar show;
 - `bot.cli.review`: export, report;
 - `bot.cli.tagger`: tagger train, tagger eval.
 """
@@ -19,6 +20,7 @@ import typer
 
 from bot.cli import operate, requests, review, simulate
 from bot.cli.common import BAD_CONFIG, FAILURE, Exit, err, first_line
+from bot.cli.calendar import calendar_app
 from bot.cli.people import people_app
 from bot.cli.tagger import tagger_app
 from bot.config import ConfigError
@@ -52,6 +54,7 @@ for _name, _command in COMMANDS:
     app.command(_name, context_settings=CONTEXT_SETTINGS.get(_name))(_command)
 app.add_typer(tagger_app, name="tagger")
 app.add_typer(people_app, name="people")
+app.add_typer(calendar_app, name="calendar")
 
 
 @app.callback()
