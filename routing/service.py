@@ -122,10 +122,6 @@ def _unique(refs) -> tuple[PersonRef, ...]:
     return tuple(out)
 
 
-def _iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t is not None else None
-
-
 class RelayService:
     """Registers requests, carries out commands and runs time-driven work."""
 
@@ -323,6 +319,9 @@ class RelayService:
         cal = self.policy.calendar
         return any(d is not None and cal.uses_fallback(cal.local(d).year) for d in deadlines)
 
+    def _iso(self, t: datetime | None) -> str | None:
+        return self.policy.calendar.local(t).isoformat() if t is not None else None
+
     def reschedule_provisional(self, tx: Repository, now: datetime, year: int) -> list[Request]:
         """Work out again the deadlines not yet passed of the active requests whose stint's deadlines were guessed,
         now that the calendar knows `year` (each change an event); returns the requests changed."""
@@ -338,8 +337,8 @@ class RelayService:
             fresh = self.policy.deadlines(stint.started_at, req.category, req.urgent)
             new = tuple(f if d is not None and d > now else d for d, f in zip(old, fresh, strict=True))
             step = transition(req, EventKind.RESCHEDULED, now, None, rule="calendar_import", data={
-                "year": year, "ack_due_at": [_iso(old[0]), _iso(new[0])],
-                "resolve_due_at": [_iso(old[1]), _iso(new[1])]})
+                "year": year, "ack_due_at": [self._iso(old[0]), self._iso(new[0])],
+                "resolve_due_at": [self._iso(old[1]), self._iso(new[1])]})
             req.ack_due_at, req.resolve_due_at = new
             if stint.seq == 1:
                 req.first_ack_due_at = new[0]
@@ -349,7 +348,7 @@ class RelayService:
             tx.update(req, step)
             changed.append(req)
             log.info("request #%d: deadlines worked out again after importing %d: %s -> %s", req.number, year,
-                     [_iso(d) for d in old], [_iso(d) for d in new], extra={"event": "rescheduled"})
+                     [self._iso(d) for d in old], [self._iso(d) for d in new], extra={"event": "rescheduled"})
         return changed
 
     def _change(self, turn: Turn, req: Request, kind: EventKind, **kw) -> None:
