@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from routing.durations import Duration, DurationError
 from routing.model import Role
@@ -138,6 +138,32 @@ class SendingCfg(_Section):
     max_attempts: int = Field(default=5, ge=1, le=100)
 
 
+class AlertsCfg(_Section):
+    """Where the operator is told that the bot stopped working: a WeCom group robot and/or e-mail."""
+
+    wecom_webhook_env: str = ""  # the env var holding the robot's webhook URL (its key is a secret)
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True  # port 465: TLS from the start (SMTPS) instead
+    smtp_user: str = ""
+    smtp_password_env: str = "MINQING_SMTP_PASSWORD"
+    mail_from: str = ""
+    mail_to: list[Name] = []
+    qr_wait_minutes: int = Field(default=10, ge=1, le=1440)
+    gateway_down_minutes: int = Field(default=15, ge=1, le=1440)
+
+    @model_validator(mode="after")
+    def _mail(self) -> AlertsCfg:
+        if self.smtp_host and (not self.mail_from or not self.mail_to):
+            raise ValueError("smtp_host is set: mail_from and mail_to are needed too")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """True when any channel is configured."""
+        return bool(self.wecom_webhook_env or self.smtp_host)
+
+
 class IntakeCfg(_Section):
     on_mention: bool = True
     triggers: list[Name] = list(Intake().triggers)
@@ -253,6 +279,7 @@ class ConfigFile(_Section):
     bot: BotCfg = BotCfg()
     wechaty: WechatyCfg = WechatyCfg()
     sending: SendingCfg = SendingCfg()
+    alerts: AlertsCfg = AlertsCfg()
     intake: IntakeCfg = IntakeCfg()
     calendar: CalendarCfg = CalendarCfg()
     sla: SlaCfg = SlaCfg()

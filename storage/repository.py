@@ -315,6 +315,13 @@ class SqlRepository:
             select(FailedMessage).where(FailedMessage.county == self.county).order_by(FailedMessage.id)
         ))
 
+    def trouble_counts(self) -> tuple[int, int]:
+        """How many messages the bot failed to handle (kept), and how many outbox messages it gave up."""
+        failed = self.raw.scalar("SELECT count(*) FROM failed_messages WHERE county = :c", {"c": self.county})
+        given_up = self.raw.scalar("SELECT count(*) FROM outbox WHERE county = :c AND status IN ('failed', 'abandoned')",
+                                   {"c": self.county})
+        return int(failed or 0), int(given_up or 0)
+
     def rooms_of(self, contact_id: str) -> list[str]:
         """The rooms a contact was seen writing in, most recent first."""
         rows = self.session.exec(select(PersonSeen).where(
