@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import sys
 from typing import Annotated, NoReturn
@@ -57,9 +58,25 @@ app.add_typer(people_app, name="people")
 app.add_typer(calendar_app, name="calendar")
 
 
+def version() -> str:
+    """This installation's version (from the package metadata pyproject.toml gave it)."""
+    try:
+        return importlib.metadata.version("minqing-relay")
+    except importlib.metadata.PackageNotFoundError:  # run from a source folder that was never installed
+        return "未安装（源码目录）"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"minqing-relay（民情直通车）{version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     ctx: typer.Context,
+    _version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                           help="显示版本号并退出。")] = False,
     log_level: Annotated[str | None, typer.Option(
         "--log-level", help="debug, info, warning or error (default: info for run, else warning).")] = None,
     log_format: Annotated[str, typer.Option("--log-format", help="text or json (one JSON object a line).")] = "text",

@@ -61,6 +61,7 @@ def import_year(
     out.print(f"{'已更新' if replaced else '已导入'} {days.year} 年放假安排（{file.name}）：放假 {len(days.off)} 天，"
               f"调休上班 {len(days.work)} 天", markup=False)
     out.print(f"重算了 {changed} 件诉求的时限（原按推测日历计算、尚未到期）", markup=False)
+    out.print("正在运行的机器人要重启后才按新的安排计算（如 systemctl restart minqing）", markup=False)
 
 
 def year_days(config: Config, database: Database, year: int) -> tuple[YearDays, str]:
