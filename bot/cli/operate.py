@@ -99,6 +99,8 @@ def backup(
 ) -> None:
     """备份数据库，机器人运行时也可以：SQLite 用它的在线备份得到一致的副本；PostgreSQL 用 pg_dump（自定义格式，pg_restore 恢复）。"""
     cfg = load(config)
+    if keep is not None and not target.exists() and target.parent.is_dir():
+        target.mkdir()  # the first of a series of backups: their folder
     folder = target.is_dir()
     if keep is not None and not folder:
         raise Exit(BAD_CONFIG, f"--keep 只能配合文件夹使用：{target} 不是已有的文件夹")

@@ -176,7 +176,10 @@ def test_backup_into_a_folder_keeps_the_newest_n(tmp_path):
     assert again.code == 0, again.err
     kept = sorted(p.name for p in folder.iterdir() if p.name.startswith("minqing-"))
     assert len(kept) == 1 and kept[0] != newest.name
-    assert run("backup", str(tmp_path / "one.db"), "--keep", "3", "-c", CFG, "--db", db).code == 2
+    assert run("backup", str(tmp_path / "one.db"), "-c", CFG, "--db", db).code == 0
+    assert run("backup", str(tmp_path / "one.db"), "--keep", "3", "-c", CFG, "--db", db).code == 2  # a file
+    first = run("backup", str(tmp_path / "new"), "--keep", "3", "-c", CFG, "--db", db)  # the folder is made
+    assert first.code == 0 and len(list((tmp_path / "new").iterdir())) == 1
 
 
 def test_backup_of_postgresql_with_pg_dump(tmp_path, pg_only):
