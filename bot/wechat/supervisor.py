@@ -193,6 +193,8 @@ class LiveBot:
             await self._supervise()
         finally:
             keeper.cancel()
+            if self._rooms_task is not None and not self._rooms_task.done():
+                self._rooms_task.cancel()
             await asyncio.to_thread(self.jobs.stop)
             if self._stop_task is not None:
                 await self._stop_task

@@ -176,7 +176,7 @@ def test_the_config_names_the_channels_and_what_is_missing():
     assert [c.name for c in found] == ["企业微信群机器人", "邮件"] and problems == []
     found, problems = channels(cfg, {})
     assert found == [] and len(problems) == 2 and "HOOK" in problems[0] and "MINQING_SMTP_PASSWORD" in problems[1]
-    bad = config_with('\n[alerts]\nwecom_webhook_env = "HOOK"\n')
+    bad = config_with(replace={'wecom_webhook_env = ""': 'wecom_webhook_env = "HOOK"'})
     with pytest.raises(StartupError, match="HOOK"):
         live_settings(bad, {"WECHATY_PUPPET_SERVICE_TOKEN": "tok"})
     r = run("check-config", str(EXAMPLE))
