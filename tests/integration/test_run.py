@@ -279,3 +279,22 @@ def test_a_private_request_and_a_confidential_complaint_through_the_gateway(gate
     assert "纪检监察" in private.text
     sent_after(gateway, seq, TOWNSHIP, "优亲厚友")
     assert bot.stop(signal.SIGTERM) == 0
+
+
+def test_at_login_a_misnamed_room_is_reported_with_the_closest_group(gateway: Gateway, minqing) -> None:
+    """The account's groups come from the real gateway (python-wechaty's Room.find_all): a configured room
+    with one wrong character is logged with the group whose name is closest; `minqing rooms` marks it."""
+    bot = minqing()
+    typo = "民主村干群联心群"
+    bot.config_path.write_text(bot.config_path.read_text(encoding="utf-8").replace(OTHER_VILLAGE, typo),
+                               encoding="utf-8")
+    started(bot, gateway)
+    checked = bot.wait_log("rooms_checked", timeout=30)
+    assert "1 configured ones missing" in checked["msg"], checked
+    (missing,) = bot.events("room_missing")
+    assert typo in missing["msg"] and f"closest: '{OTHER_VILLAGE}'" in missing["msg"]
+    rooms = subprocess.run([sys.executable, "-m", "bot.cli", "rooms", "-c", str(bot.config_path)],
+                           capture_output=True, text=True, timeout=60, cwd=bot.cwd, env=bot.env)
+    assert rooms.returncode == 0, rooms.stderr
+    assert f"✗ {typo}  ← 最接近的群名：{OTHER_VILLAGE}" in rooms.stdout
+    assert bot.stop() == 0
