@@ -14,6 +14,7 @@ import typer
 from rich.tree import Tree
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.alerts import channels
 from bot.app import model_problem
 from bot.cli.common import (
     BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, err, first_line, folder_must_exist, load, load_years, open_database,
@@ -61,6 +62,16 @@ def check_config(path: Annotated[Path, typer.Argument(help="The config file to c
                   "建议运行 minqing people 查出微信号后写进配置）：")
         for m in by_name:
             out.print(f"  {m.unit_name} {m.name}", markup=False, highlight=False)
+    a = config.raw.alerts
+    if not a.enabled:
+        out.print("告警：未配置（机器人停止工作时只写日志；见配置的 [alerts]）", markup=False, highlight=False)
+    else:
+        found, problems = channels(a)
+        named = [f"企业微信群机器人（环境变量 {a.wecom_webhook_env}）" if a.wecom_webhook_env else "",
+                 f"邮件 {a.smtp_host}:{a.smtp_port} → {'、'.join(a.mail_to)}" if a.smtp_host else ""]
+        out.print("告警：" + "，".join(n for n in named if n), markup=False, highlight=False)
+        for p in problems:  # this shell may lack the bot's environment: a warning here, an error at `run`
+            err.print(f"warning: {p}", markup=False, highlight=False)
     _imported_years(config)
     for w in calendar_warnings(config, SystemClock().now().astimezone(config.tz).date()):
         err.print(f"warning: {w}", markup=False, highlight=False)

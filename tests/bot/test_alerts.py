@@ -180,7 +180,17 @@ def test_the_config_names_the_channels_and_what_is_missing():
     with pytest.raises(StartupError, match="HOOK"):
         live_settings(bad, {"WECHATY_PUPPET_SERVICE_TOKEN": "tok"})
     r = run("check-config", str(EXAMPLE))
-    assert r.code == 0
+    assert r.code == 0 and "告警：未配置" in r.out and "[alerts]" in r.out
+
+
+def test_check_config_names_the_alert_channels_and_warns_of_a_missing_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("HOOK", raising=False)
+    text = EXAMPLE.read_text(encoding="utf-8").replace('wecom_webhook_env = ""', 'wecom_webhook_env = "HOOK"')
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    r = run("check-config", str(path))
+    assert r.code == 0 and "告警：企业微信群机器人（环境变量 HOOK）" in r.out
+    assert "warning: [alerts] wecom_webhook_env：环境变量 HOOK" in r.err
 
 
 # --- at most one per cause an hour, never blocking -------------------------------------------------
