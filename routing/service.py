@@ -322,9 +322,14 @@ class RelayService:
     def _iso(self, t: datetime | None) -> str | None:
         return self.policy.calendar.local(t).isoformat() if t is not None else None
 
-    def reschedule_provisional(self, tx: Repository, now: datetime, year: int) -> list[Request]:
+    def reschedule_provisional(self, tx: Repository, now: datetime) -> list[Request]:
         """Work out again the deadlines not yet passed of the active requests whose stint's deadlines were guessed,
-        now that the calendar knows `year` (each change an event); returns the requests changed."""
+        once the calendar knows their years (imported since), each change an event; returns the requests changed.
+
+        Deadlines still in a year the calendar only guesses are left for later: calling this again changes
+        nothing (the bot calls it at every start, `minqing calendar import` after each import).
+        """
+        cal = self.policy.calendar
         changed = []
         for number in [r.number for r in tx.find(RequestFilter(statuses=frozenset({Status.OPEN, Status.ACKNOWLEDGED})))]:
             req = tx.get(number, lock=True)
@@ -332,10 +337,14 @@ class RelayService:
                 continue
             stint = current_stint(req)
             old = (stint.ack_due_at, stint.resolve_due_at)
-            if not any(d is not None and d > now for d in old):
+            pending = [d for d in old if d is not None and d > now]
+            if not pending:
                 continue  # passed: the figures already counted them as they were
+            if any(cal.uses_fallback(cal.local(d).year) for d in pending):
+                continue  # still a guess: until that year is imported
             fresh = self.policy.deadlines(stint.started_at, req.category, req.urgent)
             new = tuple(f if d is not None and d > now else d for d, f in zip(old, fresh, strict=True))
+            year = min(cal.local(d).year for d in pending)
             step = transition(req, EventKind.RESCHEDULED, now, None, rule="calendar_import", data={
                 "year": year, "ack_due_at": [self._iso(old[0]), self._iso(new[0])],
                 "resolve_due_at": [self._iso(old[1]), self._iso(new[1])]})
@@ -347,7 +356,7 @@ class RelayService:
             req.next_due_at = due_at(req, self.policy)
             tx.update(req, step)
             changed.append(req)
-            log.info("request #%d: deadlines worked out again after importing %d: %s -> %s", req.number, year,
+            log.info("request #%d: deadlines worked out again now that %d is known: %s -> %s", req.number, year,
                      [self._iso(d) for d in old], [self._iso(d) for d in new], extra={"event": "rescheduled"})
         return changed
 

@@ -24,12 +24,12 @@ calendar_app = typer.Typer(help="放假安排：导入国务院每年的放假�
 YEAR_MIN, YEAR_MAX = 2000, 2200
 
 
-def reschedule(config: Config, database: Database, year: int) -> int:
+def reschedule(config: Config, database: Database) -> int:
     """Work out again the guessed deadlines not yet passed (each an event); how many requests changed."""
     service = RelayService(config.county, config.policy,
                            Tagger(config.category_keywords, config.raw.urgency.keywords, None))
     with database.transaction() as tx:
-        return len(service.reschedule_provisional(tx, SystemClock().now(), year))
+        return len(service.reschedule_provisional(tx, SystemClock().now()))
 
 
 @calendar_app.command("import")
@@ -54,7 +54,7 @@ def import_year(
         with database.transaction() as tx:
             replaced = tx.store_calendar_year(days, file.name, SystemClock().now())
         load_years(cfg, database)
-        changed = reschedule(cfg, database, days.year)
+        changed = reschedule(cfg, database)
     finally:
         database.dispose()
     out = stdout()

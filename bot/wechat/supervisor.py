@@ -181,6 +181,7 @@ class LiveBot:
         # and taking over its pacing) once the gateway is logged in, and lets it go when it stops
         self.sender = Sender(self.relay.outbox, transport, self.limiter, self.clock,
                              ready=lambda: self.gateway.logged_in, lock=self.db.send_lock())
+        await asyncio.to_thread(self._reschedule)
         self.jobs = JobRunner(self.relay, self.clock)
         self.jobs.on_queued = self.sender.wake
         self.sender.start()
@@ -396,6 +397,14 @@ class LiveBot:
                     "、".join(n.room for n in notices) or "no group had activity", extra={"event": "outage_notice"})
         self.sender.wake()
         return queued
+
+    def _reschedule(self) -> None:
+        """Guessed deadlines of years imported since (`minqing calendar import` while the bot ran): recomputed."""
+        with self.db.transaction() as tx:
+            changed = self.relay.service.reschedule_provisional(tx, self.clock.now())
+        if changed:
+            log.info("deadlines of %d requests worked out again with the imported holiday years", len(changed),
+                     extra={"event": "rescheduled"})
 
     def _read_mark(self) -> datetime | None:
         with self.db.transaction() as tx:

@@ -161,7 +161,7 @@ def test_a_deadline_already_passed_is_left_as_it_was(guessed):
     from routing.holidays import parse_notice
     config.policy.calendar.use_years([parse_notice(NOTICE_2099)])
     with db.transaction() as tx:
-        changed = chat.relay.service.reschedule_provisional(tx, local("2099-01-16 12:00"), 2099)
+        changed = chat.relay.service.reschedule_provisional(tx, local("2099-01-16 12:00"))
     assert [r.number for r in changed] == [1]
     with db.snapshot() as tx:
         req, events = tx.get(1), tx.events(1)
@@ -169,4 +169,33 @@ def test_a_deadline_already_passed_is_left_as_it_was(guessed):
     assert req.resolve_due_at == local("2099-02-06 10:00")
     assert events[-1].data["ack_due_at"] == [local("2099-01-16 10:00").isoformat()] * 2
     with db.transaction() as tx:
-        assert chat.relay.service.reschedule_provisional(tx, local("2099-01-31 12:00"), 2099) == []
+        assert chat.relay.service.reschedule_provisional(tx, local("2099-01-31 12:00")) == []
+
+
+def test_deadlines_still_in_a_guessed_year_are_left_and_nothing_is_written(guessed):
+    config, db, chat = guessed
+    with db.transaction() as tx:
+        assert chat.relay.service.reschedule_provisional(tx, local("2099-01-15 12:00")) == []
+    with db.snapshot() as tx:
+        assert [e.kind for e in tx.events(1)] == [EventKind.REGISTERED]
+        assert tx.get(1).current.provisional
+
+
+def test_the_bot_recomputes_at_start_what_was_registered_before_an_import(guessed):
+    """A year imported while the bot ran: requests it registered meanwhile by the guess are recomputed at the
+    next start (the operator restarts the bot after an import)."""
+    import asyncio
+
+    from bot.clock import ManualClock
+    from bot.wechat.supervisor import LiveBot
+    from routing.holidays import parse_notice
+    from tests.bot.test_live import FakeGateway, settings, stop_now
+
+    config, db, chat = guessed
+    config.policy.calendar.use_years([parse_notice(NOTICE_2099)])  # what `minqing run` loads from the database
+    live = LiveBot(config, db, settings(), ManualClock(local("2099-01-15 12:00")),
+                   lambda listener: FakeGateway(listener, [stop_now]), jobs_paused=True)
+    asyncio.run(live.run())
+    with db.snapshot() as tx:
+        req, events = tx.get(1), tx.events(1)
+    assert events[-1].kind is EventKind.RESCHEDULED and req.resolve_due_at == local("2099-02-06 10:00")
