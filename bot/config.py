@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from routing.durations import Duration, DurationError
 from routing.model import Role
@@ -20,7 +20,7 @@ from routing.org import County, Member, Township, Village
 from routing.policy import DigestSchedule, Escalation, Intake, Policy, Sla
 from routing.rates import Scoring
 from routing.taxonomy import BUILTIN_CATEGORIES, OTHER
-from routing.workcal import WorkCalendar, chinese_calendar_years
+from routing.workcal import WorkCalendar, guess_warning
 
 WEEKDAYS = {"MON": 0, "TUE": 1, "WED": 2, "THU": 3, "FRI": 4, "SAT": 5, "SUN": 6}
 
@@ -138,6 +138,32 @@ class SendingCfg(_Section):
     room_interval_seconds: float = Field(default=2.0, ge=0, le=3600, allow_inf_nan=False)
     per_minute: int = Field(default=20, ge=1, le=1000)
     max_attempts: int = Field(default=5, ge=1, le=100)
+
+
+class AlertsCfg(_Section):
+    """Where the operator is told that the bot stopped working: a WeCom group robot and/or e-mail."""
+
+    wecom_webhook_env: str = ""  # the env var holding the robot's webhook URL (its key is a secret)
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True  # port 465: TLS from the start (SMTPS) instead
+    smtp_user: str = ""
+    smtp_password_env: str = "MINQING_SMTP_PASSWORD"
+    mail_from: str = ""
+    mail_to: list[Name] = []
+    qr_wait_minutes: int = Field(default=10, ge=1, le=1440)
+    gateway_down_minutes: int = Field(default=15, ge=1, le=1440)
+
+    @model_validator(mode="after")
+    def _mail(self) -> AlertsCfg:
+        if self.smtp_host and (not self.mail_from or not self.mail_to):
+            raise ValueError("smtp_host is set: mail_from and mail_to are needed too")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """True when any channel is configured."""
+        return bool(self.wecom_webhook_env or self.smtp_host)
 
 
 class IntakeCfg(_Section):
@@ -290,6 +316,7 @@ class ConfigFile(_Section):
     bot: BotCfg = BotCfg()
     wechaty: WechatyCfg = WechatyCfg()
     sending: SendingCfg = SendingCfg()
+    alerts: AlertsCfg = AlertsCfg()
     intake: IntakeCfg = IntakeCfg()
     calendar: CalendarCfg = CalendarCfg()
     sla: SlaCfg = SlaCfg()
@@ -630,17 +657,8 @@ def _scoring(r: ReportCfg) -> Scoring:
 
 
 def calendar_warnings(config: Config, today: date) -> list[str]:
-    """Warnings about the calendar for this year and the next (chinese_calendar's coverage)."""
+    """Warnings about this year and the next when their days off are a guess (neither in chinese_calendar nor
+    imported with `minqing calendar import`); the next year only from 1 November, when its notice is due."""
     calendar = config.policy.calendar
-    if calendar.mode != "chinese":
-        return []
-    last = chinese_calendar_years()[1]
-    year = today.year
-    if year + 1 <= last:
-        return []
-    first_missing = max(year, last + 1)
-    return [
-        f"chinese_calendar knows statutory holidays up to {last} only: from {first_missing} the calendar falls "
-        "back to Mon-Fri with 1 Jan, 1 May and 1-3 Oct off; list that year's holidays and make-up working days "
-        "in [calendar] extra_holidays / extra_workdays, or upgrade chinese_calendar when a new release is out"
-    ]
+    years = [today.year] + ([today.year + 1] if today.month >= 11 else [])
+    return [guess_warning(y) for y in years if calendar.uses_fallback(y)]

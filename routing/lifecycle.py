@@ -107,6 +107,8 @@ RULES: dict[EventKind, Rule] = {
     # a proposal reminds the cadres too: no separate reminder before remind_every has passed
     EventKind.PROPOSED: Rule(frozenset({O}), None, ("proposed_at", *_REMINDED)),
     EventKind.ALERTED: Rule(frozenset({O, A}), None, ("alerted_at",)),
+    # the only change of a stint's deadlines: those of a guessed year, when the year's real calendar arrives
+    EventKind.RESCHEDULED: Rule(frozenset({O, A}), None),
 }
 
 

@@ -95,6 +95,7 @@ class EventKind(str, enum.Enum):
     REMINDED = "reminded"  # overdue reminder by the bot
     PROPOSED = "proposed"  # the bot asked the village cadres to confirm escalation
     ALERTED = "alerted"  # an urgent request shown to the township at once
+    RESCHEDULED = "rescheduled"  # deadlines of a guessed calendar year worked out again once the year was imported
 
 
 @dataclass(frozen=True, slots=True)

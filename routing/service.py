@@ -19,7 +19,7 @@ from routing.grammar import Malformed, Need, Parsed, Shape, normalize, strip_lea
 from routing.digest import Activity, CountyDigest, TownshipDigest, overdue_now, rank, ranking_words, township_digest
 from routing.intake import asks_for_something, request_text
 from routing.jobs import Digest, Job, due_at, due_jobs, last_slot, next_slot, remind_at
-from routing.lifecycle import TransitionError, can, register, transition
+from routing.lifecycle import TransitionError, can, current_stint, register, transition
 from routing.model import EventKind, Inbound, PersonRef, Request, Role, Status, Tier
 from routing.org import County, Member, Place, RoomKind
 from routing.noticing import URGENT_VERB, NoticeDesk
@@ -332,6 +332,47 @@ class RelayService(NoticeDesk):
         """True when a deadline falls in a calendar year the calendar only guesses."""
         cal = self.policy.calendar
         return any(d is not None and cal.uses_fallback(cal.local(d).year) for d in deadlines)
+
+    def _iso(self, t: datetime | None) -> str | None:
+        return self.policy.calendar.local(t).isoformat() if t is not None else None
+
+    def reschedule_provisional(self, tx: Repository, now: datetime) -> list[Request]:
+        """Work out again the deadlines not yet passed of the active requests whose stint's deadlines were guessed,
+        once the calendar knows their years (imported since), each change an event; returns the requests changed.
+
+        Deadlines still in a year the calendar only guesses are left for later: calling this again changes
+        nothing (the bot calls it at every start, `minqing calendar import` after each import).
+        """
+        cal = self.policy.calendar
+        changed = []
+        for number in [r.number for r in tx.find(RequestFilter(statuses=frozenset({Status.OPEN, Status.ACKNOWLEDGED})))]:
+            req = tx.get(number, lock=True)
+            if req is None or not current_stint(req).provisional:
+                continue
+            stint = current_stint(req)
+            old = (stint.ack_due_at, stint.resolve_due_at)
+            pending = [d for d in old if d is not None and d > now]
+            if not pending:
+                continue  # passed: the figures already counted them as they were
+            if any(cal.uses_fallback(cal.local(d).year) for d in pending):
+                continue  # still a guess: until that year is imported
+            fresh = self.policy.deadlines(stint.started_at, req.category, req.urgent)
+            new = tuple(f if d is not None and d > now else d for d, f in zip(old, fresh, strict=True))
+            year = min(cal.local(d).year for d in pending)
+            step = transition(req, EventKind.RESCHEDULED, now, None, rule="calendar_import", data={
+                "year": year, "ack_due_at": [self._iso(old[0]), self._iso(new[0])],
+                "resolve_due_at": [self._iso(old[1]), self._iso(new[1])]})
+            req.ack_due_at, req.resolve_due_at = new
+            if stint.seq == 1:
+                req.first_ack_due_at = new[0]
+            stint.ack_due_at, stint.resolve_due_at = new
+            stint.provisional = self._provisional(new)
+            req.next_due_at = due_at(req, self.policy)
+            tx.update(req, step)
+            changed.append(req)
+            log.info("request #%d: deadlines worked out again now that %d is known: %s -> %s", req.number, year,
+                     [self._iso(d) for d in old], [self._iso(d) for d in new], extra={"event": "rescheduled"})
+        return changed
 
     def _change(self, turn: Turn, req: Request, kind: EventKind, **kw) -> None:
         self.apply(turn.tx, req, kind, turn.now, turn.sender, **kw)

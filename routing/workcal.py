@@ -12,11 +12,10 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 from routing.durations import Duration, Unit
+from routing.holidays import YearDays, statutory_days
 
 log = logging.getLogger(__name__)
 
-# Beyond the years chinese_calendar was released for, this is all that is certain.
-_FALLBACK_HOLIDAYS = {(1, 1), (5, 1), (10, 1), (10, 2), (10, 3)}
 _MAX_SCAN_DAYS = 3700  # ten years: a calendar with no working day must not loop forever
 
 
@@ -41,6 +40,8 @@ class WorkCalendar:
     extra_workdays: frozenset[date] = frozenset()
     work_hours: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (time(14, 30), time(17, 30)))
     warned_years: set[int] = field(default_factory=set)
+    # years imported from the State Council's notices (`minqing calendar import`): they override chinese_calendar
+    years: dict[int, YearDays] = field(default_factory=dict)
     _cache: dict[date, bool] = field(default_factory=dict, repr=False)
     # working seconds from the start of _anchor to the start of each day seen: makes
     # working_seconds O(1), which reports over a million requests need
@@ -85,22 +86,32 @@ class WorkCalendar:
         return result
 
     def _chinese(self, d: date) -> bool:
+        imported = self.years.get(d.year)
+        if imported is not None:
+            return imported.is_workday(d)
         try:
             return chinese_calendar.is_workday(d)
         except NotImplementedError:
             if d.year not in self.warned_years:
                 self.warned_years.add(d.year)
-                first, last = chinese_calendar_years()
-                log.warning(
-                    "chinese_calendar knows holidays for %d-%d only; for %d the calendar falls back to "
-                    "Mon-Fri with 1 Jan, 1 May and 1-3 Oct off plus [calendar] extra_holidays/extra_workdays",
-                    first, last, d.year,
-                )
-            return d.weekday() < 5 and (d.month, d.day) not in _FALLBACK_HOLIDAYS
+                log.warning("%s", guess_warning(d.year), extra={"event": "calendar_guessed"})
+            return d.weekday() < 5 and d not in statutory_days(d.year)
 
     def uses_fallback(self, year: int) -> bool:
-        """True when the year lies beyond what chinese_calendar knows (chinese mode only)."""
-        return self.mode == "chinese" and year > chinese_calendar_years()[1]
+        """True when the year's days off are a guess: neither imported nor known to chinese_calendar (chinese mode)."""
+        if self.mode != "chinese" or year in self.years:
+            return False
+        first, last = chinese_calendar_years()
+        return not first <= year <= last
+
+    def use_years(self, years: Iterable[YearDays]) -> None:
+        """Take imported years (they override chinese_calendar for those years); forget what was worked out before."""
+        self.years = {y.year: y for y in years}
+        self._cache.clear()
+        self._day_offsets.clear()
+        self._day_periods.clear()
+        self._nth_workdays.clear()
+        self._anchor = None
 
     def workdays_from(self, d: date) -> Iterator[date]:
         """Working days from d (inclusive) onwards."""
@@ -246,6 +257,15 @@ class WorkCalendar:
     def working_days(self, a: datetime, b: datetime) -> float:
         """Working time between a and b, in working days."""
         return self.working_seconds(a, b) / 3600 / self.hours_per_day
+
+
+def guess_warning(year: int) -> str:
+    """What the operator is told about a year the calendar only guesses (log, check-config, alert)."""
+    first, last = chinese_calendar_years()
+    return (f"{year} 年的放假安排是推测的：chinese_calendar 只知道 {first}–{last} 年，也没有导入 {year} 年的国务院放假通知。"
+            f"暂按《全国年节及纪念日放假办法》（2024年修订）的法定假日（元旦1天、春节4天自除夕起、清明1天、劳动节2天、"
+            f"端午1天、中秋1天、国庆3天，农历日期按历法推算）加周一至周五计算，没有调休。"
+            f"通知发布后请运行 minqing calendar import 通知文件")
 
 
 def parse_dates(values: Iterable[str]) -> frozenset[date]:

@@ -14,6 +14,7 @@ from sqlalchemy import text as text_sql
 from sqlalchemy import Connection
 from sqlmodel import Session, col, func, select
 
+from routing.holidays import YearDays
 from routing.lifecycle import Step
 from routing.model import Event, EventKind, PersonRef, Rating, Request, Status, Stint, Tier
 from routing.notices import Notice, NoticeUnit
@@ -23,6 +24,7 @@ from storage.locks import advisory_key
 from storage.fastsql import Raw, placeholders
 from storage.tables import (
     AuditRow,
+    CalendarDay,
     EventRow,
     FailedMessage,
     Meta,
@@ -320,6 +322,13 @@ class SqlRepository:
         return list(self.session.exec(
             select(FailedMessage).where(FailedMessage.county == self.county).order_by(FailedMessage.id)
         ))
+
+    def trouble_counts(self) -> tuple[int, int]:
+        """How many messages the bot failed to handle (kept), and how many outbox messages it gave up."""
+        failed = self.raw.scalar("SELECT count(*) FROM failed_messages WHERE county = :c", {"c": self.county})
+        given_up = self.raw.scalar("SELECT count(*) FROM outbox WHERE county = :c AND status IN ('failed', 'abandoned')",
+                                   {"c": self.county})
+        return int(failed or 0), int(given_up or 0)
 
     def rooms_of(self, contact_id: str) -> list[str]:
         """The rooms a contact was seen writing in, most recent first."""
@@ -822,6 +831,36 @@ class SqlRepository:
         """Store a changed row."""
         self.session.add(row)
         self.session.flush()
+
+    # --- imported holiday years ---------------------------------------------------
+    def calendar_years(self) -> list[YearDays]:
+        """The holiday years imported for this county (`minqing calendar import`), by year."""
+        rows = self.session.exec(select(CalendarDay).where(CalendarDay.county == self.county)
+                                 .order_by(CalendarDay.year, CalendarDay.day)).all()
+        years: dict[int, tuple[set, set]] = {}
+        for row in rows:
+            off, work = years.setdefault(row.year, (set(), set()))
+            (off if row.kind == "off" else work).add(row.day)
+        return [YearDays(y, frozenset(off), frozenset(work)) for y, (off, work) in sorted(years.items())]
+
+    def calendar_sources(self) -> dict[int, tuple[str, datetime]]:
+        """For each imported year, the file it was imported from and when."""
+        rows = self.session.exec(select(CalendarDay.year, CalendarDay.source, func.max(CalendarDay.imported_at))
+                                 .where(CalendarDay.county == self.county)
+                                 .group_by(CalendarDay.year, CalendarDay.source)).all()
+        return {year: (source, UTCDateTime().process_result_value(at, None) if at.tzinfo is None else at)
+                for year, source, at in rows}
+
+    def store_calendar_year(self, year: YearDays, source: str, at: datetime) -> bool:
+        """Store an imported year, replacing what was imported for it before; True when it replaced one."""
+        done = self.session.execute(delete(CalendarDay).where(CalendarDay.county == self.county,
+                                                              CalendarDay.year == year.year))
+        for kind, days in (("off", year.off), ("work", year.work)):
+            for d in sorted(days):
+                self.session.add(CalendarDay(county=self.county, year=year.year, day=d, kind=kind, source=source,
+                                             imported_at=at))
+        self.session.flush()
+        return bool(done.rowcount)
 
     # --- meta and audit ----------------------------------------------------------
     def get_meta(self, name: str) -> str | None:

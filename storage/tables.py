@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
@@ -357,3 +357,22 @@ class AuditRow(SQLModel, table=True):
     who: str
     action: str
     detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class CalendarDay(SQLModel, table=True):
+    """A day of an imported holiday year (`minqing calendar import`): a day off ("off") or a make-up working day
+    ("work"). An imported year overrides chinese_calendar's data for that year."""
+
+    __tablename__ = "calendar_days"
+    __table_args__ = (
+        UniqueConstraint("county", "day", name="uq_calendar_days"),
+        Index("ix_calendar_days_county_year", "county", "year"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    county: str
+    year: int
+    day: date
+    kind: str  # "off" or "work"
+    source: str  # the imported file's name
+    imported_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

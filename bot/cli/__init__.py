@@ -5,12 +5,14 @@
 - `bot.cli.simulate`: replay, demo;
 - `bot.cli.requests`: list, show, rooms, failed;
 - `bot.cli.people`: people, people pin, people unpin;
+- `bot.cli.calendar`: calendar import, calendar show;
 - `bot.cli.review`: export, report;
 - `bot.cli.tagger`: tagger train, tagger eval.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import sys
 from typing import Annotated, NoReturn
@@ -19,6 +21,7 @@ import typer
 
 from bot.cli import notices, operate, requests, review, simulate
 from bot.cli.common import BAD_CONFIG, FAILURE, Exit, err, first_line
+from bot.cli.calendar import calendar_app
 from bot.cli.people import people_app
 from bot.cli.tagger import tagger_app
 from bot.config import ConfigError
@@ -53,11 +56,28 @@ for _name, _command in COMMANDS:
     app.command(_name, context_settings=CONTEXT_SETTINGS.get(_name))(_command)
 app.add_typer(tagger_app, name="tagger")
 app.add_typer(people_app, name="people")
+app.add_typer(calendar_app, name="calendar")
+
+
+def version() -> str:
+    """This installation's version (from the package metadata pyproject.toml gave it)."""
+    try:
+        return importlib.metadata.version("minqing-relay")
+    except importlib.metadata.PackageNotFoundError:  # run from a source folder that was never installed
+        return "未安装（源码目录）"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"minqing-relay（民情直通车）{version()}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _main(
     ctx: typer.Context,
+    _version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                           help="显示版本号并退出。")] = False,
     log_level: Annotated[str | None, typer.Option(
         "--log-level", help="debug, info, warning or error (default: info for run, else warning).")] = None,
     log_format: Annotated[str, typer.Option("--log-format", help="text or json (one JSON object a line).")] = "text",

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from bot.clock import SystemClock
 from bot.config import Config, ConfigError, load_config
+from routing.holidays import YearDays
 from storage.db import Database, DatabaseError, database_url
 
 
@@ -88,9 +89,18 @@ def open_database(config: Config, db: str | None, *, must_exist: bool = False) -
         if must_exist and not database.has_tables():
             raise Exit(FAILURE, f"{database.safe_url} holds no minqing-relay data yet")
         database.create()
+        load_years(config, database)
         return database
     except DatabaseError as e:
         raise Exit(FAILURE, str(e)) from None
+
+
+def load_years(config: Config, database: Database) -> list[YearDays]:
+    """Give the config's calendar the holiday years imported into this database (`calendar import`); returns them."""
+    with database.snapshot() as tx:
+        years = tx.calendar_years()
+    config.policy.calendar.use_years(years)
+    return years
 
 
 def open_all(config: Path, db: str | None) -> tuple[Console, Config, Database]:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Annotated
 
@@ -10,9 +14,11 @@ import typer
 from rich.tree import Tree
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.alerts import channels
 from bot.app import model_problem
 from bot.cli.common import (
-    BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, err, first_line, folder_must_exist, load, open_database, stdout,
+    BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, err, first_line, folder_must_exist, load, load_years, open_database,
+    stdout,
 )
 from bot.clock import SystemClock
 from bot.config import calendar_warnings
@@ -56,30 +62,137 @@ def check_config(path: Annotated[Path, typer.Argument(help="The config file to c
                   "建议运行 minqing people 查出微信号后写进配置）：")
         for m in by_name:
             out.print(f"  {m.unit_name} {m.name}", markup=False, highlight=False)
+    a = config.raw.alerts
+    if not a.enabled:
+        out.print("告警：未配置（机器人停止工作时只写日志；见配置的 [alerts]）", markup=False, highlight=False)
+    else:
+        found, problems = channels(a)
+        named = [f"企业微信群机器人（环境变量 {a.wecom_webhook_env}）" if a.wecom_webhook_env else "",
+                 f"邮件 {a.smtp_host}:{a.smtp_port} → {'、'.join(a.mail_to)}" if a.smtp_host else ""]
+        out.print("告警：" + "，".join(n for n in named if n), markup=False, highlight=False)
+        for p in problems:  # this shell may lack the bot's environment: a warning here, an error at `run`
+            err.print(f"warning: {p}", markup=False, highlight=False)
+    _imported_years(config)
     for w in calendar_warnings(config, SystemClock().now().astimezone(config.tz).date()):
         err.print(f"warning: {w}", markup=False, highlight=False)
     out.print(f"[green]OK[/] {path}: {len(county.townships)} townships, {len(county.villages())} villages, "
               f"{len(county.rooms)} rooms, {len(county.members())} handlers")
 
 
+def _imported_years(config) -> None:
+    """The holiday years imported into the config's database, when it exists (check-config creates nothing)."""
+    url = database_url(config.database, config.base_dir)
+    if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).exists():
+        return
+    try:
+        database = Database(url, config.county.name, create=False)
+    except (DatabaseError, SQLAlchemyError):
+        return  # an old or unreachable database: the run would say so; the config itself is what is checked here
+    try:
+        if database.has_tables():
+            load_years(config, database)
+    except (DatabaseError, SQLAlchemyError):
+        pass
+    finally:
+        database.dispose()
+
+
+BACKUP_NAME = re.compile(r"minqing-(\d{8}-\d{6})(?:-(\d+))?\.(?:sqlite|dump)")
+
+
 def backup(
-    out_file: Annotated[Path, typer.Argument(help="Where to write the copy (a SQLite file).")],
+    target: Annotated[Path, typer.Argument(
+        help="备份写到哪里：一个新文件名；或一个已有的文件夹，在里面按时间命名（minqing-年月日-时分秒.sqlite / .dump）。")],
+    keep: Annotated[int | None, typer.Option(
+        "--keep", min=1, help="备份写进文件夹时，只保留最近的 N 份，更早的删除（只删本命令按时间命名的文件）。")] = None,
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
 ) -> None:
-    """Copy the SQLite database consistently while the bot runs (for PostgreSQL use pg_dump)."""
+    """备份数据库，机器人运行时也可以：SQLite 用它的在线备份得到一致的副本；PostgreSQL 用 pg_dump（自定义格式，pg_restore 恢复）。"""
     cfg = load(config)
-    if out_file.exists():
-        raise Exit(BAD_CONFIG, f"{out_file} exists; choose a new file name")
-    folder_must_exist(out_file, "备份文件")
+    if keep is not None and not target.exists() and target.parent.is_dir():
+        target.mkdir()  # the first of a series of backups: their folder
+    folder = target.is_dir()
+    if keep is not None and not folder:
+        raise Exit(BAD_CONFIG, f"--keep 只能配合文件夹使用：{target} 不是已有的文件夹")
+    if not folder:
+        if target.exists():
+            raise Exit(BAD_CONFIG, f"{target} 已存在：请换一个新文件名（备份从不覆盖文件）")
+        folder_must_exist(target, "备份文件")
     database = open_database(cfg, db)
-    if not database.is_sqlite:
-        raise Exit(BAD_CONFIG, "the database is PostgreSQL: back it up with pg_dump")
     try:
-        pages = database.backup_to(out_file)
-    except DatabaseError as e:
-        raise Exit(FAILURE, str(e)) from None
-    stdout().print(f"backed up {database.safe_url} to {out_file} ({pages} pages)")
+        out_file = _backup_name(target, ".sqlite" if database.is_sqlite else ".dump") if folder else target
+        try:
+            if database.is_sqlite:
+                pages = database.backup_to(out_file)
+                detail = f"{pages} 页"
+            else:
+                _pg_dump(database, out_file)
+                detail = "pg_dump 自定义格式，用 pg_restore 恢复"
+        except DatabaseError as e:
+            raise Exit(FAILURE, str(e)) from None
+    finally:
+        database.dispose()
+    out = stdout()
+    out.print(f"已把 {database.safe_url} 备份到 {out_file}（{detail}）", markup=False, highlight=False)
+    if keep is not None:
+        removed = prune_backups(target, keep)
+        if removed:
+            out.print(f"只保留最近 {keep} 份：删除了 {len(removed)} 份旧备份（{'、'.join(p.name for p in removed)}）",
+                      markup=False, highlight=False)
+
+
+def _backup_name(folder: Path, suffix: str) -> Path:
+    """A new file in `folder` named by the local time (a second backup in the same second gets -2, -3 ...)."""
+    stamp = SystemClock().now().astimezone().strftime("%Y%m%d-%H%M%S")
+    path = folder / f"minqing-{stamp}{suffix}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / f"minqing-{stamp}-{n}{suffix}"
+    return path
+
+
+def prune_backups(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` backups this command wrote in `folder` (by the time in their names)."""
+    found = [p for p in folder.iterdir() if p.is_file() and BACKUP_NAME.fullmatch(p.name)]
+    def newest_first(p: Path) -> tuple[str, int]:
+        m = BACKUP_NAME.fullmatch(p.name)
+        return m.group(1), int(m.group(2) or 1)
+
+    found.sort(key=newest_first, reverse=True)
+    removed = found[keep:]
+    for p in removed:
+        p.unlink()
+        for extra in ("-wal", "-shm", "-journal"):  # left by SQLite when someone opened that copy
+            p.with_name(p.name + extra).unlink(missing_ok=True)
+    return sorted(removed)
+
+
+def _pg_dump(database: Database, out_file: Path) -> None:
+    """Dump the PostgreSQL database with pg_dump (custom format); DatabaseError says why not."""
+    exe = shutil.which("pg_dump")
+    if exe is None:
+        raise DatabaseError("找不到 pg_dump：请安装 PostgreSQL 客户端（Debian/Ubuntu：apt install postgresql-client）")
+    url = database.engine.url.set(drivername="postgresql")
+    env = dict(os.environ)
+    if url.password:  # by the environment, not the command line other users can see
+        env["PGPASSWORD"] = str(url.password)
+    args = [exe, "--format=custom", f"--file={out_file}"]
+    # a URL that sets a search_path (options=-csearch_path=X) uses that schema alone: dump that schema
+    schema = re.search(r"search_path=([\w$]+)", str(url.query.get("options", "")))
+    if schema:
+        args.append(f"--schema={schema.group(1)}")
+    args.append(f"--dbname={url.set(password=None).render_as_string(hide_password=False)}")
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=3600, check=False, env=env)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        out_file.unlink(missing_ok=True)
+        raise DatabaseError(f"pg_dump 没有完成：{e}") from None
+    if done.returncode != 0:
+        out_file.unlink(missing_ok=True)  # a half-written dump must not pass for a backup
+        last = (done.stderr.strip().splitlines() or [""])[-1]
+        raise DatabaseError(f"pg_dump 失败（退出码 {done.returncode}）：{last}")
 
 
 def run(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:

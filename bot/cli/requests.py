@@ -108,6 +108,8 @@ def show(
 
 def rooms(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
     """List the rooms (group topics) messages came from; rooms not in the config are ignored until added."""
+    from bot.monitor import account_rooms, missing_rooms
+
     out, cfg, database = open_all(config, db)
     with database.transaction() as tx:
         seen = tx.rooms()
@@ -119,6 +121,19 @@ def rooms(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
     missing = [room for room in cfg.county.rooms if room not in {r.topic for r in seen}]
     if missing:
         out.print("配置中但还没收到过消息的群: " + "、".join(missing))
+    account = account_rooms(database)
+    if account is None:
+        out.print("还不知道机器人账号在哪些群里（minqing run 登录后每小时核对一次）")
+        return
+    at, topics = account
+    unseen = missing_rooms(cfg.county.rooms, topics)
+    if not unseen:
+        out.print(f"配置的 {len(cfg.county.rooms)} 个群都在机器人账号的群里（{iso(at, cfg.tz)[:16]} 核对）")
+        return
+    out.print(f"[bold red]配置了但机器人账号不在其中的群[/]（{iso(at, cfg.tz)[:16]} 核对，这些群的诉求收不到）：")
+    for m in unseen:
+        hint = f"  ← 最接近的群名：{m.closest}" if m.closest else "  ← 账号的群里没有相近的名字"
+        out.print(f"  ✗ {m.room}{hint}", markup=False, highlight=False)
 
 
 def failed(config: ConfigOpt = Path("config.toml"), db: DbOpt = None, unmask: UnmaskOpt = False) -> None:

@@ -292,10 +292,14 @@ class WechatyGateway:
         except Exception:
             log.exception("handling the logout event failed")
 
-    def _on_scan(self, payload: Any) -> None:
+    async def _on_scan(self, payload: Any) -> None:
         status = getattr(getattr(payload, "status", None), "name", "?")
         log.warning("the gateway's WeChat account is not logged in; it waits for a QR code scan (%s): %s",
                     status, getattr(payload, "qrcode", None) or "no QR code yet", extra={"event": "scan"})
+        try:
+            await self.listener.on_scan(status)
+        except Exception:
+            log.exception("handling the scan event failed")
 
     async def _consume(self, queue: asyncio.Queue[str]) -> None:
         """Handle announced messages in the order the stream announced them: those waiting together (a burst,
@@ -424,6 +428,13 @@ class WechatyGateway:
                 log.warning("two groups are named %r; messages go to the first one", t)
             elif t:
                 self._room_ids[t] = r.room_id
+
+    async def room_topics(self) -> list[str]:
+        """The names of every group the account is in (asked of the gateway now, and remembered for sending)."""
+        rooms = await self.bot.Room.find_all()
+        topics = sorted({r.payload.topic for r in rooms if r.payload and r.payload.topic})
+        self._rooms_loaded = float("-inf")  # the next send looks the groups up afresh too
+        return topics
 
     async def reachable(self, contact_id: str) -> bool:
         """True when the account can message this contact privately (a friend of the account)."""

@@ -44,6 +44,9 @@ class Listener(Protocol):
     async def on_messages(self, messages: list[Inbound]) -> None:
         """Messages that arrived together, in the order the gateway delivered them (awaited one burst at a time)."""
 
+    async def on_scan(self, status: str) -> None:
+        """The gateway's account is not logged in and shows a QR code to scan."""
+
 
 class Gateway(Protocol):
     """One chat gateway the bot connects to (the Wechaty adapter implements it)."""
@@ -65,6 +68,9 @@ class Gateway(Protocol):
 
     async def reachable(self, contact_id: str) -> bool:
         """True when the account can message this contact privately."""
+
+    async def room_topics(self) -> list[str]:
+        """The names (topics) of every group the logged-in account is in."""
 
     async def close(self) -> None:
         """Leave the gateway for good (at shutdown)."""

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
+from bot.alerts import Alerter, Channel, channels
 from bot.app import Relay
 from bot.clock import Clock, SystemClock
 from bot.config import Config
@@ -38,6 +39,7 @@ from bot.wechat.outages import Outage, OutageTracker
 from bot.logs import redact
 from bot.messaging.scheduler import JobRunner
 from bot.messaging.sender import RateLimiter, Sender
+from bot.monitor import Monitor
 from routing.model import Inbound
 from routing.ports import Outbound
 from storage.db import Database
@@ -71,6 +73,7 @@ class LiveSettings:
     cache_dir: Path
     room_interval: timedelta
     per_minute: int
+    alert_channels: tuple[Channel, ...] = ()
 
 
 def live_settings(config: Config, environ: Mapping[str, str] | None = None) -> LiveSettings:
@@ -95,6 +98,9 @@ def live_settings(config: Config, environ: Mapping[str, str] | None = None) -> L
         problems.append(f"[bot] data_dir: {data_dir} is not a folder")
     if problems:
         raise StartupError("cannot start: " + "; ".join(problems))
+    found, alert_problems = channels(config.raw.alerts, env)
+    if alert_problems:
+        raise StartupError("; ".join(alert_problems))
     s = config.raw.sending
     return LiveSettings(
         endpoint=endpoint,
@@ -104,6 +110,7 @@ def live_settings(config: Config, environ: Mapping[str, str] | None = None) -> L
         cache_dir=data_dir / CACHE_FOLDER,
         room_interval=timedelta(seconds=s.room_interval_seconds),
         per_minute=s.per_minute,
+        alert_channels=tuple(found),
     )
 
 
@@ -146,10 +153,13 @@ class LiveBot:
         self.backoff = Backoff(RECONNECT_FIRST, RECONNECT_LIMIT)
         self.outages = OutageTracker(SETTLE)
         self.logins = 0
+        self.alerter = Alerter(config.county.name, settings.alert_channels, clock)
+        self.monitor = Monitor(config, db, self.alerter)
         self.session_since: float | None = None  # when the current gateway session began (monotonic)
         self.stopping: asyncio.Event | None = None
         self._connection_stop: asyncio.Event | None = None  # set once sending has stopped (see _signal)
         self._stop_task: asyncio.Task | None = None
+        self._rooms_task: asyncio.Task | None = None
         self.gateway: Gateway
         self.relay: Relay
         self.sender: Sender
@@ -171,6 +181,7 @@ class LiveBot:
         # and taking over its pacing) once the gateway is logged in, and lets it go when it stops
         self.sender = Sender(self.relay.outbox, transport, self.limiter, self.clock,
                              ready=lambda: self.gateway.logged_in, lock=self.db.send_lock())
+        await asyncio.to_thread(self._reschedule)
         self.jobs = JobRunner(self.relay, self.clock)
         self.jobs.on_queued = self.sender.wake
         self.sender.start()
@@ -183,6 +194,8 @@ class LiveBot:
             await self._supervise()
         finally:
             keeper.cancel()
+            if self._rooms_task is not None and not self._rooms_task.done():
+                self._rooms_task.cancel()
             await asyncio.to_thread(self.jobs.stop)
             if self._stop_task is not None:
                 await self._stop_task
@@ -190,6 +203,7 @@ class LiveBot:
             if self.outages.online:
                 await asyncio.to_thread(self._write_mark, self.clock.now())
             await self.gateway.close()
+            await asyncio.to_thread(self.alerter.stop)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             log.info("minqing-relay stopped", extra={"event": "stopped"})
@@ -263,6 +277,8 @@ class LiveBot:
 
     async def _offline(self, reason: str) -> None:
         now = self.clock.now()
+        if not reason.startswith("the account logged out") and reason != "the bot is stopping":
+            self.monitor.offline(now, reason)
         if self.outages.went_offline(now, reason):
             log.warning("offline since %s: messages posted in the groups from now on do not reach the bot",
                         now.astimezone(self.config.tz).isoformat(timespec="seconds"), extra={"event": "offline"})
@@ -282,7 +298,10 @@ class LiveBot:
                     log.warning("connected to the gateway at %s for %.0fs, but its WeChat account is not logged in: "
                                 "log it in on the gateway (scan its QR code)", self.settings.endpoint,
                                 time.monotonic() - since, extra={"event": "not_logged_in"})
+                    self.monitor.connected()  # the gateway answers: it waits for a login
+                    self.monitor.scanning(self.clock.now())
                 now = self.clock.now()
+                await self._watch(now)
                 outage = self.outages.due(now)
                 if outage is not None:
                     await asyncio.to_thread(self.announce, outage, now)
@@ -292,10 +311,35 @@ class LiveBot:
             except Exception:
                 log.exception("housekeeping failed; trying again in a second")
 
+    async def _watch(self, now: datetime) -> None:
+        """The operator's alerts: time thresholds, the database (once a minute), the rooms (hourly, logged in)."""
+        self.monitor.check(now)
+        await asyncio.to_thread(self.monitor.check_data, now)
+        if self.gateway.logged_in and self.monitor.rooms_due(now):
+            await self.check_rooms(now)
+
+    async def check_rooms(self, now: datetime) -> None:
+        """Compare the configured rooms with the account's groups (log and alert each missing one)."""
+        self.monitor.rooms_checked = now  # once an hour, whether the gateway answers or not
+        try:
+            topics = await asyncio.wait_for(self.gateway.room_topics(), 60)
+        except Exception as e:  # the gateway's own errors: try again at the next hour
+            log.warning("could not list the account's groups: %s", e, extra={"event": "rooms_unknown"})
+            return
+        missing = await asyncio.to_thread(self.monitor.check_rooms, now, topics)
+        log.info("rooms checked: %d configured, the account is in %d groups, %d configured ones missing",
+                 len(self.config.county.rooms), len(topics), len(missing), extra={"event": "rooms_checked"})
+
     # --- the gateway's events ------------------------------------------------------------------
+    async def on_scan(self, status: str) -> None:
+        """The gateway waits for its account's QR code to be scanned."""
+        self.monitor.connected()
+        self.monitor.scanning(self.clock.now())
+
     async def on_login(self, user_id: str, name: str) -> None:
-        """Logged in: reset the backoff, close the outage, let the sender go."""
+        """Logged in: reset the backoff, close the outage, let the sender go, check the rooms."""
         self.logins += 1
+        self.monitor.logged_in()
         self.backoff.reset()
         now = self.clock.now()
         ended = self.outages.came_online(now)
@@ -307,11 +351,14 @@ class LiveBot:
                             timespec="seconds"), ended.end.astimezone(self.config.tz).isoformat(timespec="seconds"),
                         ended.reason, extra={"event": "reconnected"})
         self.sender.wake()
+        # off the login event's path: listing the groups asks the gateway, which may take a while
+        self._rooms_task = asyncio.get_running_loop().create_task(self.check_rooms(now), name="minqing-rooms")
 
     async def on_logout(self, reason: str) -> None:
         """The account logged out of WeChat: the bot hears nothing until it logs in again."""
         log.error("the WeChat account logged out of the gateway (%s); log it in again on the gateway", reason,
                   extra={"event": "logout"})
+        self.monitor.logged_out(self.clock.now(), reason)
         await self._offline(f"the account logged out: {reason}")
 
     async def on_message(self, msg: Inbound) -> None:
@@ -350,6 +397,14 @@ class LiveBot:
                     "、".join(n.room for n in notices) or "no group had activity", extra={"event": "outage_notice"})
         self.sender.wake()
         return queued
+
+    def _reschedule(self) -> None:
+        """Guessed deadlines of years imported since (`minqing calendar import` while the bot ran): recomputed."""
+        with self.db.transaction() as tx:
+            changed = self.relay.service.reschedule_provisional(tx, self.clock.now())
+        if changed:
+            log.info("deadlines of %d requests worked out again with the imported holiday years", len(changed),
+                     extra={"event": "rescheduled"})
 
     def _read_mark(self) -> datetime | None:
         with self.db.transaction() as tx:

@@ -3,6 +3,8 @@
 import getpass
 import json
 
+import pytest
+
 from bot.config import load_config
 from tests.bot.cli_helpers import run
 from tests.conftest import EXAMPLE, LT, PX
@@ -155,3 +157,51 @@ def test_people_pin_and_unpin(tmp_path):
     assert r.code == 2 and "没有名为" in r.err
     r = run("people", "pin", "张书记", "wxid_x", "-c", CFG, "--db", db)
     assert r.code == 2 and "wechat_id" in r.err
+
+
+def test_backup_into_a_folder_keeps_the_newest_n(tmp_path):
+    db = replay(tmp_path, ("2026-10-12T09:00:00+08:00", LT, "唐命学", "@民情直通车 路灯坏了"))
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    for old in ("minqing-20250101-020000.sqlite", "minqing-20250102-020000.sqlite"):
+        (folder / old).write_bytes(b"old")
+    (folder / "notes.txt").write_text("not a backup", encoding="utf-8")
+    r = run("backup", str(folder), "--keep", "2", "-c", CFG, "--db", db)
+    assert r.code == 0, r.err
+    assert "删除了 1 份旧备份（minqing-20250101-020000.sqlite）" in r.out
+    names = sorted(p.name for p in folder.iterdir())
+    assert names[0] == "minqing-20250102-020000.sqlite" and names[-1] == "notes.txt" and len(names) == 3
+    newest = folder / names[1]
+    assert json.loads(run("list", "-c", CFG, "--db", str(newest), "--json").out)[0]["text"] == "路灯坏了"
+    again = run("backup", str(folder), "--keep", "1", "-c", CFG, "--db", db)  # the same second: a name of its own
+    assert again.code == 0, again.err
+    kept = sorted(p.name for p in folder.iterdir() if p.name.startswith("minqing-"))
+    assert len(kept) == 1 and kept[0] != newest.name
+    assert run("backup", str(tmp_path / "one.db"), "-c", CFG, "--db", db).code == 0
+    assert run("backup", str(tmp_path / "one.db"), "--keep", "3", "-c", CFG, "--db", db).code == 2  # a file
+    first = run("backup", str(tmp_path / "new"), "--keep", "3", "-c", CFG, "--db", db)  # the folder is made
+    assert first.code == 0 and len(list((tmp_path / "new").iterdir())) == 1
+
+
+def test_backup_of_postgresql_with_pg_dump(tmp_path, pg_only):
+    import shutil
+    import subprocess
+
+    if shutil.which("pg_restore") is None:
+        pytest.skip("pg_restore is not installed")
+    url, _county = pg_only
+    folder = tmp_path / "b"
+    folder.mkdir()
+    r = run("backup", str(folder), "--keep", "3", "-c", CFG, "--db", url)
+    assert r.code == 0, r.err
+    (dump,) = folder.iterdir()
+    assert dump.suffix == ".dump"
+    listing = subprocess.run(["pg_restore", "--list", str(dump)], capture_output=True, text=True, check=True).stdout
+    assert " requests " in listing and " calendar_days " in listing
+
+
+def test_version_is_the_installed_packages():
+    from importlib.metadata import version
+
+    r = run("--version")
+    assert r.code == 0 and r.out.strip() == f"minqing-relay（民情直通车）{version('minqing-relay')}"

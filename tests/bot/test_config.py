@@ -7,7 +7,7 @@ import pytest
 from bot.config import ConfigError, calendar_warnings, load_config, parse_config
 from routing.durations import Unit
 from routing.model import Role
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, config_with
 
 TEXT = EXAMPLE.read_text(encoding="utf-8")
 
@@ -181,3 +181,15 @@ def test_calendar_warning_for_years_chinese_calendar_does_not_know(example_confi
     assert calendar_warnings(example_config, date(2026, 11, 28))  # next year is 2027
     assert "2027" in calendar_warnings(example_config, date(2026, 11, 28))[0]
     assert calendar_warnings(example_config, date(2025, 3, 1)) == []
+
+
+def test_the_next_years_guess_is_warned_of_from_1_november_and_not_once_it_is_imported():
+    from routing.holidays import YearDays, statutory_days
+
+    config = config_with()
+    assert calendar_warnings(config, date(2026, 10, 31)) == []
+    (warning,) = calendar_warnings(config, date(2026, 11, 1))
+    assert "2027 年的放假安排是推测的" in warning
+    config.policy.calendar.use_years([YearDays(2027, statutory_days(2027), frozenset())])
+    assert calendar_warnings(config, date(2026, 11, 1)) == []
+    assert "2028" in calendar_warnings(config, date(2028, 1, 5))[0]

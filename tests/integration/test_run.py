@@ -317,3 +317,22 @@ def test_an_urgent_notice_down_the_tiers_through_the_gateway(gateway: Gateway, m
     units = {u["unit"]: u for u in notice["units"]}
     assert notice["urgent"] is True and units["盘信镇民主村"]["acknowledged_by"] == "滕主任"
     assert units["盘信镇楼台村"]["acknowledged_at"] is None and units["盘信镇楼台村"]["reminded_at"] is not None
+
+
+def test_at_login_a_misnamed_room_is_reported_with_the_closest_group(gateway: Gateway, minqing) -> None:
+    """The account's groups come from the real gateway (python-wechaty's Room.find_all): a configured room
+    with one wrong character is logged with the group whose name is closest; `minqing rooms` marks it."""
+    bot = minqing()
+    typo = "民主村干群联心群"
+    bot.config_path.write_text(bot.config_path.read_text(encoding="utf-8").replace(OTHER_VILLAGE, typo),
+                               encoding="utf-8")
+    started(bot, gateway)
+    checked = bot.wait_log("rooms_checked", timeout=30)
+    assert "1 configured ones missing" in checked["msg"], checked
+    (missing,) = bot.events("room_missing")
+    assert typo in missing["msg"] and f"closest: '{OTHER_VILLAGE}'" in missing["msg"]
+    rooms = subprocess.run([sys.executable, "-m", "bot.cli", "rooms", "-c", str(bot.config_path)],
+                           capture_output=True, text=True, timeout=60, cwd=bot.cwd, env=bot.env)
+    assert rooms.returncode == 0, rooms.stderr
+    assert f"✗ {typo}  ← 最接近的群名：{OTHER_VILLAGE}" in rooms.stdout
+    assert bot.stop() == 0

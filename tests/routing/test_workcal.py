@@ -75,7 +75,7 @@ def test_extra_days_from_the_config():
     assert cal.is_workday(date(2026, 10, 11)) and not cal.is_workday(date(2026, 10, 12))
 
 
-def test_2027_falls_back_to_weekdays_with_fixed_holidays_and_warns_once(cal, caplog):
+def test_2027_falls_back_to_weekdays_with_the_statutory_holidays_and_warns_once(cal, caplog):
     with caplog.at_level(logging.WARNING):
         assert not cal.is_workday(date(2027, 1, 1))  # Friday, New Year
         assert cal.is_workday(date(2027, 1, 4))  # Monday
@@ -83,7 +83,13 @@ def test_2027_falls_back_to_weekdays_with_fixed_holidays_and_warns_once(cal, cap
         assert not cal.is_workday(date(2027, 5, 1))
         assert not cal.is_workday(date(2027, 10, 1)) and not cal.is_workday(date(2027, 10, 3))
         assert cal.is_workday(date(2027, 10, 4))
-    assert sum("falls back" in r.message for r in caplog.records) == 1
+        # the lunar holidays of the 2024 revision of the holiday law: 除夕 (Fri 5 Feb) to 初三, 清明, 端午, 中秋
+        assert not cal.is_workday(date(2027, 2, 5)) and not cal.is_workday(date(2027, 2, 8))
+        assert cal.is_workday(date(2027, 2, 9))
+        assert not cal.is_workday(date(2027, 4, 5))  # 清明, a Monday
+        assert not cal.is_workday(date(2027, 6, 9))  # 端午, a Wednesday
+        assert not cal.is_workday(date(2027, 9, 15))  # 中秋, a Wednesday
+    assert sum("推测" in r.message for r in caplog.records) == 1
     assert cal.uses_fallback(2027) and not cal.uses_fallback(2026)
 
 

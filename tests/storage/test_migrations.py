@@ -296,5 +296,37 @@ def test_revision_0007_adds_notices_to_a_database_at_0006(old_db, tmp_path):
         assert any("【通知#1 确认情况】" in s.text and "已收到 1/2" in s.text for s in chat.take())
         with db.transaction() as tx:
             assert tx.next_number() == last_request + 1  # the request counter went on where it was
+
+
+def test_revisions_0007_and_0008_add_the_imported_holiday_years_to_a_database_at_0006(old_db, tmp_path):
+    """A database at revision 0006 (as the previous version left it) upgraded: it gets the table of imported
+    holiday years, keeps its requests, and `minqing calendar import` stores a year in it."""
+    from alembic import command
+
+    policy = config_with().policy
+    engine = create_engine(old_db)
+    try:
+        with engine.begin() as conn:
+            cfg = migrate.alembic_config(conn, {COUNTY: policy})
+            command.stamp(cfg, migrate.BASELINE)
+            command.upgrade(cfg, "0006")
+        with engine.connect() as conn:
+            assert migrate.state(conn).revision == "0006"
+            assert not inspect(conn).has_table("calendar_days")
+            before = conn.execute(text("SELECT count(*) FROM requests WHERE county = :c"), {"c": COUNTY}).scalar()
+    finally:
+        engine.dispose()
+    assert run("migrate", "-c", str(EXAMPLE), "--db", old_db).code == 0
+    notice = tmp_path / "2099.txt"
+    notice.write_text("国务院办公厅关于2099年部分节假日安排的通知\n一、元旦：1月1日放假1天。\n"
+                      "二、春节：1月19日至27日放假调休，共9天。1月17日（星期六）上班。\n", encoding="utf-8")
+    r = run("calendar", "import", str(notice), "-c", str(EXAMPLE), "--db", old_db)
+    assert r.code == 0, r.err
+    db = Database(old_db, COUNTY)
+    try:
+        with db.snapshot() as tx:
+            (year,) = tx.calendar_years()
+            assert tx.count() == before
+        assert year.year == 2099 and len(year.off) == 10 and len(year.work) == 1
     finally:
         db.dispose()
