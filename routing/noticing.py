@@ -8,9 +8,10 @@ tick never says anything twice.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from routing.digest import DigestLine
 from routing.grammar import Malformed, Parsed
 from routing.model import PersonRef, Role
 from routing.notices import (
@@ -36,6 +37,17 @@ URGENT_VERB = "紧急通知"
 TIMER = "notice:"  # a notice's timer: notice:<number>
 MAX_MENTIONS = 40  # a report mentions at most this many handlers of units that have not acknowledged
 UNIT_ROLES = (Role.VILLAGE_CADRE, Role.TOWNSHIP_STAFF, Role.TOWNSHIP_LEADER)
+NOTICES_IN_DIGEST = timedelta(days=30)  # a township digest counts the notices of the last 30 days still unanswered
+
+
+def notices_line(awaiting: list[Notice], township: str) -> DigestLine | None:
+    """A township digest's line of the notices some of its units have not acknowledged, or None."""
+    items = []
+    for n in awaiting:
+        names = [u.village or u.township for u in n.waiting() if u.township == township]
+        if names:
+            items.append({"n": n, "units": names})
+    return DigestLine("_digest_notices.j2", {"items": items}) if items else None
 
 
 def timer_name(number: int) -> str:

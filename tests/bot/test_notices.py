@@ -428,3 +428,18 @@ def test_the_export_gives_each_units_acknowledgement_and_its_response_rate(tmp_p
     assert [(x[0], x[2], x[5], x[6]) for x in rates] == [("普觉镇茶园村", 1, 1, 1)]  # 民主村 is not 普觉镇's
     details = [row for row in wb["通知明细"].iter_rows(min_row=2, values_only=True)]
     assert [(x[0], x[7], x[11]) for x in details] == [(2, "普觉镇茶园村", "代驻村")]
+
+
+def test_township_digests_count_the_notices_their_units_have_not_answered(chat):
+    chat.say(PX, "杨主任", "通知 全镇 明天开会")
+    chat.say(CTY, "吴科长", "通知 全县 防汛")
+    chat.say(LT, "唐驻村", "收到 通知#2")
+    chat.say(CY, "代驻村", "收到")
+    chat.say(PJ, "罗主任", "收到")
+    chat.say(PJ_LT, "田支书", "收到")
+    chat.take()
+    chat.at("2026-10-13 08:30")
+    digests = {s.room: s.text for s in chat.take() if "每日简报" in s.text}
+    assert digests[PXL].splitlines()[-1] == "通知未回复2条：通知#1 楼台村、民主村；通知#2 盘信镇、民主村"
+    assert "通知未回复" not in digests["普觉镇党政班子群"]  # every unit of 普觉镇 answered: a quiet day, one line
+    assert len(digests["普觉镇党政班子群"].splitlines()) == 1

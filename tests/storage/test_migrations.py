@@ -296,6 +296,8 @@ def test_revision_0007_adds_notices_to_a_database_at_0006(old_db, tmp_path):
         assert any("【通知#1 确认情况】" in s.text and "已收到 1/2" in s.text for s in chat.take())
         with db.transaction() as tx:
             assert tx.next_number() == last_request + 1  # the request counter went on where it was
+    finally:
+        db.dispose()
 
 
 def test_revisions_0007_and_0008_add_the_imported_holiday_years_to_a_database_at_0006(old_db, tmp_path):
