@@ -72,6 +72,13 @@ def _reopen(request: Request, c: Change) -> None:
     request.last_reminded_at = None
 
 
+def _relabel(request: Request, c: Change) -> None:
+    """分类 #N: the category only; the stint's deadlines were set when it started and stay as they are."""
+    if not c.note:
+        raise ValueError("a category correction needs the new category")
+    request.category = c.note
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """What a kind of event does: from which statuses it may happen, the status it leads to, and the
@@ -107,6 +114,8 @@ RULES: dict[EventKind, Rule] = {
     # a proposal reminds the cadres too: no separate reminder before remind_every has passed
     EventKind.PROPOSED: Rule(frozenset({O}), None, ("proposed_at", *_REMINDED)),
     EventKind.ALERTED: Rule(frozenset({O, A}), None, ("alerted_at",)),
+    # any status: a closed request's category counts in reports and trains the classifier
+    EventKind.RECATEGORIZED: Rule(frozenset(Status), None, effect=_relabel),
 }
 
 
@@ -226,8 +235,9 @@ def transition(
     return Step(event, request.current, ended if r.starts else None, started=r.starts)
 
 
-def register(request: Request, actor: PersonRef, rule: str | None = None, provisional: bool = False) -> Step:
-    """The first event of a new request's log, and its first stint."""
+def register(request: Request, actor: PersonRef, rule: str | None = None, provisional: bool = False,
+             data: dict | None = None) -> Step:
+    """The first event of a new request's log, and its first stint (`data`: more of what the tagger found)."""
     request.stint = 1
     request.current = Stint(
         number=request.number, seq=1, tier=request.tier, started_at=request.created_at, start=EventKind.REGISTERED,
@@ -243,7 +253,7 @@ def register(request: Request, actor: PersonRef, rule: str | None = None, provis
         to_status=request.status,
         note=request.text,
         rule=rule,
-        data={"category": request.category, "urgent": request.urgent},
+        data={"category": request.category, "urgent": request.urgent, **(data or {})},
         stint=1,
     )
     return Step(event, request.current, started=True)

@@ -95,6 +95,7 @@ class EventKind(str, enum.Enum):
     REMINDED = "reminded"  # overdue reminder by the bot
     PROPOSED = "proposed"  # the bot asked the village cadres to confirm escalation
     ALERTED = "alerted"  # an urgent request shown to the township at once
+    RECATEGORIZED = "recategorized"  # a handler corrected the category (分类 #N 类别): a relabel only
 
 
 @dataclass(frozen=True, slots=True)
