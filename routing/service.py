@@ -821,12 +821,17 @@ class RelayService:
                             tuple(m.ref for m in township.staff + township.leaders)))
 
 
+_CATEGORY_LEADS = ("改成", "改为", "改到", "应为", "应该是", "应是", "为", "是")
 _CATEGORY_NOISE = " \t\n\"'“”‘’「」【】[]<>《》:：,，、.。;；!！?？"
 
 
 def category_name(text: str, names: list[str]) -> str | None:
     """The category a 分类 command names (`交通运输`, `“交通运输”`, `交通运输类`), or None when it names none."""
     given = normalize(text).strip(_CATEGORY_NOISE)
+    for lead in _CATEGORY_LEADS:  # 分类 #3 改成交通运输
+        if given.startswith(lead):
+            given = given[len(lead):].strip(_CATEGORY_NOISE)
+            break
     for candidate in (given, given.removesuffix("类")):
         if candidate in names:
             return candidate
