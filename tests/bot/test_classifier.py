@@ -265,3 +265,73 @@ def test_segmentation_uses_jieba_through_its_public_api_only():
     for s in ("A4区恒鑫澜北湾小区居民遭遇停水", "楼台村3组的产业路不通，希望修一条", "请问C3县易俗河镇现在还能申请廉租房吗？"):
         text = s.lower()
         assert list(segment(text)) == [w for w in jieba.lcut(text, HMM=False) if any(ch.isalnum() for ch in w)]
+
+
+# --- several files, self-training, calibration ------------------------------------------------
+def test_cli_trains_on_history_plus_corrections_and_raw_texts(segmented_csv, tmp_path, minqing):
+    rng = random.Random(11)
+    # corrections as `tagger corrections` writes them: raw text, the corrected label
+    corrections = _write_csv(tmp_path / "corrections.csv",
+                             [("".join(_message(rng, "交通运输")) + "，车票又涨价了", "交通运输") for _ in range(5)],
+                             ("text", "label"))
+    pool = _write_csv(tmp_path / "pool.csv", [("".join(_message(rng, lb)), "x") for lb in TOPICS for _ in range(5)],
+                      ("留言主题", "留言详情"))
+    out = tmp_path / "m.npz"
+    code, output = minqing("tagger", "train", str(segmented_csv), str(corrections), "--unlabelled", str(pool),
+                           "--out", str(out))
+    assert code == 0, output
+    model = load_model(out)
+    assert model.meta["texts"] == 85 and model.meta["input"] == "raw+segmented"
+    assert model.meta["unlabelled"] == 20 and model.meta["self_trained"] == 20
+    assert "自训练" in output
+    code, output = minqing("tagger", "train", str(segmented_csv), str(tmp_path / "absent.csv"), "--out", str(out))
+    assert code == 3 and "absent.csv" in output
+
+
+def test_temperature_and_guess_threshold_are_fitted_on_held_out_scores():
+    from bot.tagging.model import softmax
+    from bot.tagging.training import fit_temperature, guess_threshold
+
+    rng = np.random.default_rng(0)
+    # scores whose right class wins by a margin the temperature must learn to read
+    truth = rng.integers(0, 3, 3000)
+    scores = rng.normal(0, 1, (3000, 3))
+    scores[np.arange(3000), truth] += 1.5
+    t = fit_temperature(scores, truth)
+    p = softmax(scores, t)
+    # calibrated: the mean top probability is close to the accuracy
+    top = p.argmax(axis=1)
+    assert abs(p.max(axis=1).mean() - (top == truth).mean()) < 0.03
+    threshold = guess_threshold(p.max(axis=1), top == truth, 0.95)
+    sure = p.max(axis=1) >= threshold
+    assert (top == truth)[sure].mean() >= 0.95 and 0.2 < (~sure).mean() < 0.9
+    # the lowest such cut: one step lower would fall below the target
+    lower = p.max(axis=1) >= np.sort(p.max(axis=1)[~sure])[-1]
+    assert (top == truth)[lower].mean() < 0.95
+
+
+def test_a_model_trained_on_enough_texts_marks_its_guesses_and_eval_reports_them(tmp_path, minqing):
+    rng = random.Random(12)
+    rows = [(" ".join(_message(rng, label)), label) for label in TOPICS for _ in range(60)]
+    # ambiguous messages: words of two categories at once
+    rows += [(" ".join(rng.sample(TOPICS["交通运输"], 2) + rng.sample(TOPICS["教育文体"], 2)), rng.choice(["交通运输", "教育文体"]))
+             for _ in range(40)]
+    path = _write_csv(tmp_path / "big.csv", rows)
+    data = read_labelled(path)
+    model = train(data.texts, data.labels)
+    assert 0 < model.guess_below < 1 and model.temperature > 0
+    assert model.meta["calibration"]["seed"] == 20240611
+    clear = model.decide("学校的老师乱收学费，学生上学难")
+    assert clear.category == "教育文体" and clear.sure and clear.probability >= model.guess_below
+    mixed = model.decide("班车 学校")
+    assert not mixed.sure and mixed.probability < model.guess_below
+    out = model.save(tmp_path / "m.npz")
+    code, output = minqing("tagger", "eval", str(path), "--model", str(out))
+    assert code == 0 and "猜测（校准概率低于" in output and "确定（校准概率不低于" in output
+
+
+def test_an_older_model_file_is_refused_with_a_clear_message(tmp_path):
+    old = tmp_path / "old.npz"
+    np.savez(old, format=np.array("minqing-tagger/1"), classes=np.array(["a", "b"]))
+    with pytest.raises(ModelError, match="older format.*tagger train"):
+        load_model(old)
