@@ -128,7 +128,8 @@ def _docs(texts: Sequence[str], labels: Sequence[str], flags: Sequence[bool]) ->
     return docs, ys, openings
 
 
-def _fit(docs: list[list[str]], ys: list[str], classes: list[str], c: float, min_df: int) -> TextModel:
+def _fit(docs: list[list[str]], ys: list[str], classes: list[str], c: float, min_df: int,
+         weights: np.ndarray | None = None) -> TextModel:
     """An NB-weighted linear SVM (one per category) over TF-IDF features, as a compact TextModel."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
@@ -145,10 +146,11 @@ def _fit(docs: list[list[str]], ys: list[str], classes: list[str], c: float, min
         # category than in the others. Features common to every category (function words, which
         # the segmented corpus dropped but chat messages keep) then weigh next to nothing.
         mine = y == name
-        p = 1.0 + np.asarray(present[mine].sum(axis=0)).ravel()
-        q = 1.0 + np.asarray(present[~mine].sum(axis=0)).ravel()
+        counted = present if weights is None else present.multiply(weights[:, None]).tocsr()
+        p = 1.0 + np.asarray(counted[mine].sum(axis=0)).ravel()
+        q = 1.0 + np.asarray(counted[~mine].sum(axis=0)).ravel()
         ratio = np.log((p / p.sum()) / (q / q.sum())).astype(np.float32)
-        svm = LinearSVC(C=c, random_state=0).fit(x.multiply(ratio).tocsr(), mine.astype(int))
+        svm = LinearSVC(C=c, random_state=0).fit(x.multiply(ratio).tocsr(), mine.astype(int), sample_weight=weights)
         coef[:, k] = svm.coef_.ravel() * ratio
         intercept[k] = svm.intercept_[0]
     return TextModel(classes=list(classes), terms=[str(t) for t in vectorizer.get_feature_names_out()],
@@ -159,7 +161,7 @@ def _same(doc: list[str]) -> list[str]:
     return doc
 
 
-def _recipe(texts, labels, flags, unlabelled, classes, c, min_df) -> tuple[TextModel, int]:
+def _recipe(texts, labels, flags, unlabelled, classes, c, min_df, pseudo_weight=1.0) -> tuple[TextModel, int]:
     """Fit on the labelled texts; then, when unlabelled texts are given, tag them with that model and fit
     again on both (one round of self-training). Returns the model and how many texts it tagged itself."""
     docs, ys, _ = _docs(texts, labels, flags)
@@ -169,7 +171,8 @@ def _recipe(texts, labels, flags, unlabelled, classes, c, min_df) -> tuple[TextM
     pseudo = [model.predict(t) for t in unlabelled]
     kept = [(t, p) for t, p in zip(unlabelled, pseudo) if p is not None]
     more, more_ys, _ = _docs([t for t, _ in kept], [p for _, p in kept], [False] * len(kept))
-    return _fit(docs + more, ys + more_ys, classes, c, min_df), len(kept)
+    weights = np.concatenate([np.ones(len(docs)), np.full(len(more), pseudo_weight)]).astype(np.float64)
+    return _fit(docs + more, ys + more_ys, classes, c, min_df, weights), len(kept)
 
 
 def fit_temperature(scores: np.ndarray, truth: np.ndarray) -> float:
