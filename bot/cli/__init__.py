@@ -6,7 +6,7 @@
 - `bot.cli.requests`: list, show, rooms, failed;
 - `bot.cli.people`: people, people pin, people unpin;
 - `bot.cli.review`: export, report;
-- `bot.cli.tagger`: tagger train, tagger eval.
+- `bot.cli.tagger`: tagger train, tagger eval, tagger corrections.
 """
 
 from __future__ import annotations
