@@ -183,3 +183,16 @@ def test_help_lists_the_category_command_for_handlers(chat):
     said = chat.say(LT, "石支书", "帮助")
     assert "分类 #编号 类别" in said[0].text
     assert "分类 #编号" not in chat.say(LT, "王大妈", "帮助")[0].text
+
+
+def test_reminders_and_the_township_digest_show_the_corrected_category(chat):
+    from tests.conftest import PXL
+    from tests.fakes import local
+
+    n = register(chat)
+    chat.say(LT, "石支书", f"分类 #{n} 经济管理")
+    chat.run_jobs_until(local("2026-10-14 09:00"))  # nobody claims it: overdue, reminded, in Wednesday's digest
+    said = chat.take()
+    lines = [s for s in said if f"#{n} 楼台村·" in s.text]
+    assert {s.room for s in lines} >= {LT, PXL}, said
+    assert all(f"#{n} 楼台村·经济管理" in s.text for s in lines)
