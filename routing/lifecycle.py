@@ -72,6 +72,13 @@ def _reopen(request: Request, c: Change) -> None:
     request.last_reminded_at = None
 
 
+def _relabel(request: Request, c: Change) -> None:
+    """分类 #N: the category only; the stint's deadlines were set when it started and stay as they are."""
+    if not c.note:
+        raise ValueError("a category correction needs the new category")
+    request.category = c.note
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """What a kind of event does: from which statuses it may happen, the status it leads to, and the
@@ -109,6 +116,8 @@ RULES: dict[EventKind, Rule] = {
     EventKind.ALERTED: Rule(frozenset({O, A}), None, ("alerted_at",)),
     # the only change of a stint's deadlines: those of a guessed year, when the year's real calendar arrives
     EventKind.RESCHEDULED: Rule(frozenset({O, A}), None),
+    # any status: a closed request's category counts in reports and trains the classifier
+    EventKind.RECATEGORIZED: Rule(frozenset(Status), None, effect=_relabel),
 }
 
 
@@ -228,8 +237,9 @@ def transition(
     return Step(event, request.current, ended if r.starts else None, started=r.starts)
 
 
-def register(request: Request, actor: PersonRef, rule: str | None = None, provisional: bool = False) -> Step:
-    """The first event of a new request's log, and its first stint."""
+def register(request: Request, actor: PersonRef, rule: str | None = None, provisional: bool = False,
+             data: dict | None = None) -> Step:
+    """The first event of a new request's log, and its first stint (`data`: more of what the tagger found)."""
     request.stint = 1
     request.current = Stint(
         number=request.number, seq=1, tier=request.tier, started_at=request.created_at, start=EventKind.REGISTERED,
@@ -245,7 +255,7 @@ def register(request: Request, actor: PersonRef, rule: str | None = None, provis
         to_status=request.status,
         note=request.text,
         rule=rule,
-        data={"category": request.category, "urgent": request.urgent},
+        data={"category": request.category, "urgent": request.urgent, **(data or {})},
         stint=1,
     )
     return Step(event, request.current, started=True)

@@ -96,6 +96,7 @@ class EventKind(str, enum.Enum):
     PROPOSED = "proposed"  # the bot asked the village cadres to confirm escalation
     ALERTED = "alerted"  # an urgent request shown to the township at once
     RESCHEDULED = "rescheduled"  # deadlines of a guessed calendar year worked out again once the year was imported
+    RECATEGORIZED = "recategorized"  # a handler corrected the category (分类 #N 类别): a relabel only
 
 
 @dataclass(frozen=True, slots=True)

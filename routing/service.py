@@ -570,6 +570,25 @@ class RelayService(NoticeDesk):
         mentions = (req.handler_ref,) if req.handler_ref else self._tier_handlers(req)
         turn.say(room, "reopened_post.j2", mentions, r=req, reason=p.arg or None)
 
+    def cmd_recategorize(self, turn: Turn, p: Parsed, req: Request) -> None:
+        """分类 #N 类别: correct the category (an event); a relabel only, the stint's deadlines stay as they are."""
+        names = self.tagger.category_names
+        name = category_name(p.arg, names)
+        if name is None:
+            turn.reply("recategorize_unknown.j2", r=req, given=p.arg, names=names)
+            return
+        if name == req.category:
+            turn.reply("recategorized.j2", r=req, old=None)
+            return
+        confidential = self.policy.escalation.confidential
+        if name in confidential or req.category in confidential:
+            # who may see a confidential request is decided at registration; a relabel cannot undo or redo that
+            turn.reply("recategorize_confidential.j2", r=req, name=name if name in confidential else req.category)
+            return
+        old = req.category
+        self._change(turn, req, EventKind.RECATEGORIZED, note=name, data={"from": old, "to": name})
+        turn.reply("recategorized.j2", r=req, old=old)
+
     def cmd_help(self, turn: Turn, p: Parsed, req: None) -> None:
         """帮助: the commands this sender can use here."""
         turn.reply("help.j2", handler=bool(turn.roles), place=turn.place, bot=self.policy.bot_name,
@@ -785,20 +804,26 @@ class RelayService(NoticeDesk):
             private=turn.msg.private,
         )
         rule = "confidential" if confidential else "direct_to_township" if direct else None
-        step = register(req, turn.sender, rule=rule, provisional=self._provisional((ack_due, resolve_due)))
+        found = {"guess": True} if tags.guess else {}
+        if tags.probability is not None:
+            found["probability"] = round(tags.probability, 3)
+        step = register(req, turn.sender, rule=rule, provisional=self._provisional((ack_due, resolve_due)), data=found)
         req.next_due_at = due_at(req, self.policy)
         turn.tx.add(req, step)
         log.info("request #%d registered in %s (%s%s)", req.number, place.room, req.category,
                  ", urgent" if req.urgent else "")
+        # a guessed category: the village's cadres are asked to confirm or correct it (分类 #N)
+        guess = tags.guess and not confidential
+        cadres = self._tier_handlers(req, Tier.VILLAGE) if guess and not direct else ()
         if turn.msg.private:
-            turn.reply("registered.j2", r=req, direct=direct)
+            turn.reply("registered.j2", r=req, direct=direct, guess=guess)
             if not direct:  # the village's cadres handle it: they see it in their room, masked
-                turn.say(place.room, "private_post.j2", self._tier_handlers(req), r=req)
+                turn.say(place.room, "private_post.j2", self._tier_handlers(req), r=req, guess=guess)
         elif confidential:
             turn.reply("registered_confidential.j2", r=req)
-            turn.tell(req.requester_ref, "registered.j2", r=req, direct=direct)
+            turn.tell(req.requester_ref, "registered.j2", r=req, direct=direct, guess=False)
         else:
-            turn.reply("registered.j2", r=req, direct=direct)
+            turn.reply("registered.j2", *cadres, r=req, direct=direct, guess=guess)
         if direct:
             turn.say(self._tier_room(req), "escalated_post.j2", self._tier_handlers(req),
                      r=req, by=None, reason=None, waited=timedelta(0), rule=rule)
@@ -863,6 +888,23 @@ class RelayService(NoticeDesk):
                             tuple(m.ref for m in township.staff + township.leaders)))
 
 
+_CATEGORY_LEADS = ("改成", "改为", "改到", "应为", "应该是", "应是", "为", "是")
+_CATEGORY_NOISE = " \t\n\"'“”‘’「」【】[]<>《》:：,，、.。;；!！?？"
+
+
+def category_name(text: str, names: list[str]) -> str | None:
+    """The category a 分类 command names (`交通运输`, `“交通运输”`, `交通运输类`), or None when it names none."""
+    given = normalize(text).strip(_CATEGORY_NOISE)
+    for lead in _CATEGORY_LEADS:  # 分类 #3 改成交通运输
+        if given.startswith(lead):
+            given = given[len(lead):].strip(_CATEGORY_NOISE)
+            break
+    for candidate in (given, given.removesuffix("类")):
+        if candidate in names:
+            return candidate
+    return None
+
+
 def _draft_key(contact_id: str) -> str:
     """Where a private request waits while its sender says which village it is for."""
     return f"draft:{contact_id}"
@@ -897,6 +939,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("todo", ("待办",), Need.NONE, Need.NONE, Who.ROOM_HANDLER, RelayService.cmd_todo),
     Command("rate", ("满意", "不满意", "不太满意", "不大满意", "不是很满意", "不怎么满意"), Need.OPTIONAL,
             Need.OPTIONAL, Who.REQUESTER, RelayService.cmd_rate, RATING),
+    Command("recategorize", ("分类",), Need.REQUIRED, Need.REQUIRED, Who.HANDLER, RelayService.cmd_recategorize),
     Command("help", ("帮助", "菜单"), Need.NONE, Need.NONE, Who.ANYONE, RelayService.cmd_help),
     # notices down the tiers (shared/design.md, section 8)
     Command("notice", ("通知", URGENT_VERB), Need.NONE, Need.REQUIRED, Who.ANYONE, RelayService.cmd_notice,

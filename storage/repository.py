@@ -570,6 +570,13 @@ class SqlRepository:
             out += [Record(requests[n], tuple(stints[n]), tuple(ratings[n])) for n in part if n in requests]
         return out
 
+    def corrected(self) -> list[Request]:
+        """The requests whose category a handler corrected (分类 #N), by number, with their current category."""
+        numbers = self.raw.column("SELECT DISTINCT number FROM events WHERE county = :c AND kind = :k ORDER BY number",
+                                  {"c": self.county, "k": EventKind.RECATEGORIZED.value})
+        found = self.get_many(numbers)
+        return [found[n] for n in numbers if n in found]
+
     def get_many(self, numbers: list[int]) -> dict[int, Request]:
         """Requests by number."""
         if not numbers:

@@ -7,7 +7,7 @@
 - `bot.cli.people`: people, people pin, people unpin;
 - `bot.cli.calendar`: calendar import, calendar show;
 - `bot.cli.review`: export, report;
-- `bot.cli.tagger`: tagger train, tagger eval.
+- `bot.cli.tagger`: tagger train, tagger eval, tagger corrections.
 """
 
 from __future__ import annotations

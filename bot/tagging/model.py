@@ -19,135 +19,48 @@ from pathlib import Path
 
 import numpy as np
 
+from routing.tagging import Decision
 from routing.text import fold
 
-FORMAT = "minqing-tagger/1"
-NGRAMS = (1, 3)
-WORD_CACHE_SIZE = 200_000
-UNKNOWN_WORD_CACHE_SIZE = 65_536
+FORMAT = "minqing-tagger/2"
+CHAR_NGRAMS = (1, 3)
+SEGMENT_CACHE_SIZE = 65_536  # messages whose words are remembered (a county's chat repeats itself)
+WORD_PREFIX = "w:"  # a feature that is a whole word, not a character n-gram
 
-_WORD = re.compile(r"\w", re.UNICODE)
+_WORD = re.compile(r"\w")
+_RUN = re.compile(r"\w+")
 
 
 class ModelError(Exception):
     """A model file that cannot be used (missing, unreadable, or not a tagger model)."""
 
 
-# --- segmentation --------------------------------------------------------------------
-_jieba = None
-
-
-def _tokenizer():
+# --- segmentation: stock jieba through its public API ----------------------------------------
+@functools.cache
+def _jieba():
     # jieba builds its prefix dictionary on first use (about a second): do it once, on purpose
-    global _jieba
-    if _jieba is None:
-        import jieba
+    import jieba
 
-        jieba.setLogLevel(logging.WARNING)
-
-        from jieba import finalseg
-
-        # The hidden-Markov guess at unknown words (place and person names) is the costliest step;
-        # the same names come back again and again in a county's chat.
-        @functools.lru_cache(maxsize=UNKNOWN_WORD_CACHE_SIZE)
-        def unknown_words(run: str) -> tuple[str, ...]:
-            return tuple(finalseg.cut(run))
-
-        han, skip = jieba.re_han_default, jieba.re_skip_default
-
-        class Tokenizer(jieba.Tokenizer):
-            """jieba's default cut (with HMM) with its hot loops written tighter; it cuts text exactly the same."""
-
-            def cut(self, sentence, cut_all=False, HMM=True, use_paddle=False):  # noqa: N803 (jieba's name)
-                if cut_all or not HMM or use_paddle:
-                    yield from super().cut(sentence, cut_all, HMM, use_paddle)
-                    return
-                for block in han.split(jieba.strdecode(sentence)):
-                    if not block:
-                        continue
-                    if han.match(block):
-                        yield from self._cut_dag(block)
-                    else:
-                        for x in skip.split(block):
-                            if skip.match(x):
-                                yield x
-                            else:
-                                yield from x
-
-            def _cut_dag(self, sentence):
-                # jieba's Tokenizer.__cut_DAG, with the unknown-word guesses remembered
-                route = {}
-                self.calc(sentence, self.get_DAG(sentence), route)
-                x, n, run = 0, len(sentence), ""
-                while x < n:
-                    y = route[x][1] + 1
-                    if y - x == 1:
-                        run += sentence[x]
-                    else:
-                        if run:
-                            yield from self._single_chars(run, unknown_words)
-                            run = ""
-                        yield sentence[x:y]
-                    x = y
-                if run:
-                    yield from self._single_chars(run, unknown_words)
-
-            def _single_chars(self, run, guess):
-                if len(run) == 1:
-                    yield run
-                elif not self.FREQ.get(run):
-                    yield from guess(run)
-                else:
-                    yield from run
-
-            def get_DAG(self, sentence):  # noqa: N802 (jieba's name)
-                self.check_initialized()
-                freq = self.FREQ
-                n = len(sentence)
-                dag = {}
-                for k in range(n):
-                    ends = []
-                    i = k
-                    frag = sentence[k]
-                    while i < n and frag in freq:
-                        if freq[frag]:
-                            ends.append(i)
-                        i += 1
-                        frag = sentence[k:i + 1]
-                    dag[k] = ends or [k]
-                return dag
-
-            def calc(self, sentence, DAG, route):  # noqa: N803 (jieba's name)
-                n = len(sentence)
-                route[n] = (0, 0)
-                logtotal = math.log(self.total)
-                get = self.FREQ.get
-                log = math.log
-                for idx in range(n - 1, -1, -1):
-                    # the first best (log frequency, end) pair, as jieba's max() picks it
-                    best = None
-                    for x in DAG[idx]:
-                        candidate = (log(get(sentence[idx:x + 1]) or 1) - logtotal + route[x + 1][0], x)
-                        if best is None or candidate > best:
-                            best = candidate
-                    route[idx] = best
-
-        tokenizer = Tokenizer()
-        tokenizer.initialize()
-        tokenizer.unknown_words = unknown_words
-        _jieba = tokenizer
-    return _jieba
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
 
 
-def forget_unknown_words() -> None:
-    """Empty the segmenter's memory of unknown words (for benchmarks that must start cold)."""
-    if _jieba is not None:
-        _jieba.unknown_words.cache_clear()
+@functools.lru_cache(maxsize=SEGMENT_CACHE_SIZE)
+def segment(text: str) -> tuple[str, ...]:
+    """The words of normalised text, cut by jieba's dictionary (no guessing of unknown words: the
+    character n-grams beside the words cover names the dictionary lacks); punctuation dropped."""
+    return tuple(w for w in _jieba().lcut(text, HMM=False) if _WORD.search(w))
+
+
+def clear_cache() -> None:
+    """Forget the words of the messages seen so far (for benchmarks that must start cold)."""
+    segment.cache_clear()
 
 
 def warm_up() -> None:
     """Load the word segmenter now rather than on the first message."""
-    _tokenizer()
+    segment("村里的路灯坏了")
 
 
 def normalize(text: str) -> str:
@@ -155,13 +68,36 @@ def normalize(text: str) -> str:
     return fold(text).text.lower()
 
 
+def unsegment(text: str) -> str:
+    """A text already cut into words (a segmented corpus) put back together, to be cut as a chat message is."""
+    return "".join(text.split())
+
+
+def features(text: str, segmented: bool = False) -> list[str]:
+    """What the model sees of a text: its jieba words, and the character 1- to 3-grams of each run of letters.
+
+    A segmented text is joined up first and cut again, so that training on a segmented corpus sees
+    exactly the words that raw chat messages will give.
+    """
+    text = normalize(text)
+    if segmented:
+        text = unsegment(text)
+    out = [WORD_PREFIX + w for w in segment(text)]
+    lo, hi = CHAR_NGRAMS
+    for run in _RUN.findall(text):
+        size = len(run)
+        for n in range(lo, hi + 1):
+            if n == 1:
+                out.extend(run)
+            else:
+                out.extend([run[i:i + n] for i in range(size - n + 1)])
+    return out
+
+
 def words(text: str, segmented: bool = False) -> list[str]:
     """The words of text: split on spaces when already segmented, else cut with jieba."""
     text = normalize(text)
-    if segmented:
-        return text.split()
-    # punctuation carries no topic, and jieba keeps it as words of its own
-    return [w for w in _tokenizer().lcut(text) if w.isalnum() or _WORD.search(w)]
+    return text.split() if segmented else list(segment(text))
 
 
 def looks_segmented(texts: Sequence[str]) -> bool:
@@ -177,21 +113,6 @@ def looks_segmented(texts: Sequence[str]) -> bool:
     return chunks > 0 and cjk / chunks <= 4.0
 
 
-def char_ngrams(ws: Sequence[str], lo: int = NGRAMS[0], hi: int = NGRAMS[1]) -> list[str]:
-    """Character n-grams inside each word, padded with a space on each side (a word boundary marker)."""
-    out: list[str] = []
-    append = out.append
-    for w in ws:
-        if lo <= 1:
-            out.extend(w)
-        p = " " + w + " "
-        size = len(p)
-        for n in range(max(lo, 2), hi + 1):
-            for i in range(size - n + 1):
-                append(p[i:i + n])
-    return out
-
-
 # --- the opening of a message ----------------------------------------------------------
 # A petition's title, or a message's first sentence, ends at a blank run or a sentence mark.
 _BOUNDARY = re.compile(r"\s{2,}|\u3000|\n|[。！？!?；;]")
@@ -199,20 +120,35 @@ OPENING_MAX_WORDS = 25
 OPENING_FALLBACK_WORDS = 8
 
 
-def opening(text: str, segmented: bool) -> list[str] | None:
-    """The words of text's title or first sentence, when text is longer than that; else None."""
+def opening(text: str, segmented: bool) -> str | None:
+    """Text's title or first sentence (a segmented text: its first words), when text is longer than that."""
+    text = text.strip()
     all_words = words(text, segmented)
-    m = _BOUNDARY.search(text.strip())
-    head = words(text.strip()[:m.start()], segmented) if m else []
+    m = _BOUNDARY.search(text)
+    head_text = text[:m.start()] if m else ""
+    head = words(head_text, segmented) if head_text else []
     if not 2 <= len(head) <= OPENING_MAX_WORDS:
         head = all_words[:OPENING_FALLBACK_WORDS]
-    return head if len(head) < len(all_words) else None
+        head_text = (" " if segmented else "").join(head)
+    return head_text if len(head) < len(all_words) else None
+
+
+def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities from decision scores divided by a temperature (rows of a 2-D array, or one vector)."""
+    z = np.asarray(scores, dtype=np.float64) / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 # --- the model ---------------------------------------------------------------------------
 @dataclass(slots=True)
 class TextModel:
-    """A linear model over TF-IDF weighted character n-grams of words; `predict` tags one text."""
+    """A linear model over TF-IDF weighted words and character n-grams; `predict` tags one text.
+
+    `meta["temperature"]` turns its scores into calibrated probabilities, and a category whose
+    probability is below `meta["guess_below"]` is only a guess (`decide`).
+    """
 
     classes: list[str]
     terms: list[str]
@@ -221,11 +157,9 @@ class TextModel:
     intercept: np.ndarray  # float32, one per class
     meta: dict = field(default_factory=dict)
     _index: dict[str, int] = field(init=False, repr=False)
-    _word_rows: dict[str, tuple[int, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._index = {t: i for i, t in enumerate(self.terms)}
-        self._word_rows = {}
         self.idf = np.ascontiguousarray(self.idf, dtype=np.float32)
         self.coef = np.ascontiguousarray(self.coef, dtype=np.float32)
         self.intercept = np.ascontiguousarray(self.intercept, dtype=np.float32)
@@ -233,54 +167,63 @@ class TextModel:
                 or self.intercept.shape != (len(self.classes),):
             raise ModelError("the model's arrays do not fit together")
 
-    def _rows(self, word: str) -> tuple[int, ...]:
-        # words repeat across chat messages: remember which known n-grams each word holds
-        rows = self._word_rows.get(word)
-        if rows is None:
-            get = self._index.get
-            rows = tuple(i for i in map(get, char_ngrams((word,))) if i is not None)
-            if len(self._word_rows) >= WORD_CACHE_SIZE:
-                self._word_rows.clear()
-            self._word_rows[word] = rows
-        return rows
+    @property
+    def temperature(self) -> float:
+        """What the scores are divided by before the softmax (fitted on held-out texts at training)."""
+        return float(self.meta.get("temperature") or 1.0)
 
-    def vector(self, ws: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
-        """The rows and L2-normalised TF-IDF weights of the known n-grams in words, or None."""
-        rows_of = self._rows
-        found = [i for w in ws for i in rows_of(w)]
+    @property
+    def guess_below(self) -> float:
+        """A category whose calibrated probability is below this is a guess (0: never)."""
+        return float(self.meta.get("guess_below") or 0.0)
+
+    def vector(self, feats: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The rows and L2-normalised TF-IDF weights of the known features, or None."""
+        get = self._index.get
+        found = [i for i in map(get, feats) if i is not None]
         if not found:
             return None
         counts = Counter(found)
         if len(counts) == len(found):
-            # every n-gram once: its weight is just its idf
+            # every feature once: its weight is just its idf
             rows = np.array(found, dtype=np.intp)
             weights = self.idf[rows]
         else:
             rows = np.fromiter(counts.keys(), np.intp, len(counts))
             tf = np.fromiter(counts.values(), np.float32, len(counts))
             weights = (np.log(tf) + 1.0) * self.idf[rows]
-        return rows, weights / np.sqrt(weights @ weights)
+        return rows, weights / math.sqrt(float(weights @ weights))
 
-    def scores_of_words(self, ws: Sequence[str]) -> np.ndarray | None:
-        """One decision score per class for already segmented words, or None when none is known."""
-        v = self.vector(ws)
+    def scores_of(self, feats: Sequence[str]) -> np.ndarray | None:
+        """One decision score per class for a text's features, or None when none is known."""
+        v = self.vector(feats)
         if v is None:
             return None
         rows, weights = v
         return weights @ self.coef[rows] + self.intercept
 
     def scores(self, text: str, segmented: bool = False) -> np.ndarray | None:
-        """One decision score per class (in `classes` order), or None when no n-gram is known."""
-        return self.scores_of_words(words(text, segmented))
+        """One decision score per class (in `classes` order), or None when no feature is known."""
+        return self.scores_of(features(text, segmented))
+
+    def probabilities(self, text: str, segmented: bool = False) -> np.ndarray | None:
+        """Calibrated probabilities per class, or None when no feature is known."""
+        s = self.scores(text, segmented)
+        return None if s is None else softmax(s, self.temperature)
+
+    def decide(self, text: str) -> Decision | None:
+        """The category of a raw chat message, its calibrated probability and whether it is sure; None when
+        the model knows nothing of the message."""
+        s = self.scores(text)
+        if s is None:
+            return None
+        k = int(s.argmax())
+        p = float(softmax(s, self.temperature)[k])
+        return Decision(self.classes[k], p, p >= self.guess_below)
 
     def predict(self, text: str) -> str | None:
         """The category of a raw chat message, or None when the model knows none of its words."""
         s = self.scores(text)
-        return None if s is None else self.classes[int(s.argmax())]
-
-    def predict_words(self, ws: Sequence[str]) -> str | None:
-        """The category of already segmented words, or None."""
-        s = self.scores_of_words(ws)
         return None if s is None else self.classes[int(s.argmax())]
 
     # --- file ---------------------------------------------------------------------------
@@ -307,7 +250,11 @@ class TextModel:
         p = Path(path)
         try:
             with np.load(p, allow_pickle=False) as data:
-                if "format" not in data.files or str(data["format"]) != FORMAT:
+                found = str(data["format"]) if "format" in data.files else None
+                if found is not None and found.startswith("minqing-tagger/") and found != FORMAT:
+                    raise ModelError(f"{p} is a minqing tagger model of an older format ({found}); "
+                                     f"train it again with `minqing tagger train` (expected {FORMAT})")
+                if found != FORMAT:
                     raise ModelError(f"{p} is not a minqing tagger model (expected format {FORMAT})")
                 return cls(
                     classes=[str(c) for c in data["classes"].tolist()],
@@ -333,4 +280,3 @@ def load_model(path: str | Path, warm: bool = True) -> TextModel:
     if warm:
         warm_up()
     return model
-

@@ -98,9 +98,23 @@ def test_every_kind_is_refused_outside_its_statuses(status, kind):
     r = make_request(1, status=status)
     if status in RULES[kind].allowed:
         to_tier = Tier.TOWNSHIP if kind in (EventKind.ESCALATED, EventKind.SENT_BACK) else None
-        event = transition(r, kind, T, ME, to_tier=to_tier).event
+        note = "交通运输" if kind is EventKind.RECATEGORIZED else None  # a relabel names the new category
+        event = transition(r, kind, T, ME, to_tier=to_tier, note=note).event
         assert event.kind is kind and event.from_status is status
     else:
         with pytest.raises(TransitionError):
             transition(r, kind, T, ME)
         assert r.status is status
+
+
+def test_a_category_correction_is_a_relabel_only():
+    r = make_request(1)
+    before = (r.ack_due_at, r.resolve_due_at, r.status, r.tier, r.stint, r.handler, r.acknowledged_at)
+    step = transition(r, EventKind.RECATEGORIZED, T + H, ME, note="交通运输", data={"from": r.category, "to": "交通运输"})
+    assert r.category == "交通运输"
+    # the deadlines of the stint, its status, tier and handler stay as they were; it is no response either
+    assert (r.ack_due_at, r.resolve_due_at, r.status, r.tier, r.stint, r.handler, r.acknowledged_at) == before
+    assert not step.started and step.ended is None
+    assert (step.current.ack_due_at, step.current.resolve_due_at) == before[:2]
+    with pytest.raises(ValueError):
+        transition(r, EventKind.RECATEGORIZED, T + H, ME)
