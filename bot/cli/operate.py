@@ -20,8 +20,11 @@ from storage.db import Database, DatabaseError, database_url
 from storage.migrate import upgrade
 
 
-def check_config(path: Annotated[Path, typer.Argument(help="The config file to check.")]) -> None:
-    """Validate a config; print the tier tree, or every problem (exit 2)."""
+def check_config(path: Annotated[Path, typer.Argument(help="要检查的配置文件。")]) -> None:
+    """检查配置文件。
+
+    没有问题时列出县、镇、村三级和各群、各经办人；有问题时列出每一处（退出码 2）。
+    """
     out = stdout()
     config = load(path)
     if problem := model_problem(config):
@@ -47,7 +50,7 @@ def check_config(path: Annotated[Path, typer.Argument(help="The config file to c
         out.print(f"  {name}: 办结 {d}")
     for name, d in sorted(p.sla.category_acknowledge.items()):
         out.print(f"  {name}: 响应 {d}")
-    auto = p.escalation.auto_after or "never"
+    auto = p.escalation.auto_after or "不自动上报"
     out.print(f"上报: 提请 {p.escalation.propose_after}, 自动 {auto}; 直报镇级: "
               f"{'、'.join(sorted(p.escalation.direct_to_township)) or '—'}")
     by_name = [m for m in county.members() if not m.wechat_id]
@@ -57,33 +60,39 @@ def check_config(path: Annotated[Path, typer.Argument(help="The config file to c
         for m in by_name:
             out.print(f"  {m.unit_name} {m.name}", markup=False, highlight=False)
     for w in calendar_warnings(config, SystemClock().now().astimezone(config.tz).date()):
-        err.print(f"warning: {w}", markup=False, highlight=False)
-    out.print(f"[green]OK[/] {path}: {len(county.townships)} townships, {len(county.villages())} villages, "
-              f"{len(county.rooms)} rooms, {len(county.members())} handlers")
+        err.print(f"警告：{w}", markup=False, highlight=False)
+    out.print(f"[green]配置无误[/] {path}：{len(county.townships)} 个镇，{len(county.villages())} 个村，"
+              f"{len(county.rooms)} 个群，{len(county.members())} 名经办人")
 
 
 def backup(
-    out_file: Annotated[Path, typer.Argument(help="Where to write the copy (a SQLite file).")],
+    out_file: Annotated[Path, typer.Argument(help="备份写到哪里（一个新的 SQLite 文件）。")],
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
 ) -> None:
-    """Copy the SQLite database consistently while the bot runs (for PostgreSQL use pg_dump)."""
+    """备份 SQLite 数据库。
+
+    机器人运行时也可以备份，得到的是一致的副本；PostgreSQL 数据库请用 pg_dump 备份。
+    """
     cfg = load(config)
     if out_file.exists():
-        raise Exit(BAD_CONFIG, f"{out_file} exists; choose a new file name")
+        raise Exit(BAD_CONFIG, f"{out_file} 已存在：请换一个新文件名，以免覆盖原有文件")
     folder_must_exist(out_file, "备份文件")
     database = open_database(cfg, db)
     if not database.is_sqlite:
-        raise Exit(BAD_CONFIG, "the database is PostgreSQL: back it up with pg_dump")
+        raise Exit(BAD_CONFIG, "数据库是 PostgreSQL：请用 pg_dump 备份")
     try:
         pages = database.backup_to(out_file)
     except DatabaseError as e:
         raise Exit(FAILURE, str(e)) from None
-    stdout().print(f"backed up {database.safe_url} to {out_file} ({pages} pages)")
+    stdout().print(f"已把 {database.safe_url} 备份到 {out_file}（{pages} 页）")
 
 
 def run(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
-    """Run the bot in the WeChat groups through a Wechaty puppet-service gateway, until SIGINT/SIGTERM."""
+    """运行机器人（接入真实微信群）。
+
+    通过 Wechaty puppet-service 网关接入微信群，直到收到 SIGINT/SIGTERM（Ctrl+C 或 systemctl stop）为止。
+    """
     from bot.wechat.supervisor import StartupError, live_settings, run_live
 
     cfg = load(config)
@@ -101,7 +110,10 @@ def run(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
 
 
 def migrate(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
-    """升级数据库结构到本版本（升级前请先备份）；共用一个数据库的各县一起升级，本县的历史数据按本县配置补全。"""
+    """升级数据库结构到本版本（升级前请先备份）。
+
+    共用一个数据库的各县一起升级，本县的历史数据按本县配置补全。
+    """
     cfg = load(config)
     url = database_url(db, Path.cwd()) if db else database_url(cfg.database, cfg.base_dir)
     try:

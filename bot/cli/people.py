@@ -20,7 +20,7 @@ from storage.repository import LEGACY_UNIT
 ROLE_NAMES = {"village_cadre": "村干部", "township_staff": "镇工作人员", "township_leader": "镇领导",
               "county_staff": "县工作人员"}
 
-people_app = typer.Typer(help="经办人身份：列出群里见过的人和微信号；pin/unpin 更正某个经办人名字对应的微信号。",
+people_app = typer.Typer(help="经办人身份：群里见过的人和微信号。\n\npin/unpin 更正某个经办人名字对应的微信号。",
                          invoke_without_command=True, no_args_is_help=False)
 
 UnitOpt = Annotated[str | None, typer.Option("--unit", help="单位：如 盘信镇 或 盘信镇楼台村（同名经办人在多个单位时必填）。")]
@@ -112,7 +112,10 @@ def unpin(
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
 ) -> None:
-    """解除经办人名字的认定：他下次在本单位的群里发言时重新认定（记入审计）。"""
+    """解除经办人名字的认定。
+
+    他下次在本单位的群里发言时重新认定（记入审计）。
+    """
     out, cfg, database = open_all(config, db)
     m = _member(cfg, name, unit)
     now = SystemClock().now()
