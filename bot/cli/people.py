@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import BAD_CONFIG, ConfigOpt, DbOpt, Exit, open_all
-from bot.cli.listing import iso
+from bot.cli.listing import minute
 from bot.clock import SystemClock
 from bot.config import Config
 from routing.org import Member
@@ -54,14 +54,14 @@ def people(ctx: typer.Context, config: ConfigOpt = Path("config.toml"), db: DbOp
         elif p.name in pinned_names:
             note = "名字冲突：无权限"
         table.add_row(p.name, p.contact_id or "—", "、".join(role) or "群众", "、".join(p.rooms), str(p.messages),
-                      iso(p.last_seen, cfg.tz)[:16], note)
+                      minute(p.last_seen, cfg.tz), note)
     out.print(table)
     if pins:
         units = {m.unit: m.unit_name for m in cfg.county.members()}
         listing = Table("经办人", "单位", "认定的微信号", "认定时间", box=None, title="名字认定")
         for p in pins:
             unit = "所有单位（旧版认定）" if p.unit == LEGACY_UNIT else units.get(p.unit, p.unit)
-            listing.add_row(p.name, unit, p.contact_id, iso(p.at, cfg.tz)[:16])
+            listing.add_row(p.name, unit, p.contact_id, minute(p.at, cfg.tz))
         out.print(listing)
 
 

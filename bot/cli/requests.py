@@ -15,7 +15,7 @@ from pathlib import Path
 from bot.cli.common import (
     BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, UnmaskOpt, audit, load, open_all, open_database, stdout,
 )
-from bot.cli.listing import iso, request_json
+from bot.cli.listing import minute, request_json
 from bot.messaging.render import STATUS_NAMES, TIER_NAMES
 from routing.model import EventKind, Request, Status, Tier
 from routing.ports import RequestFilter
@@ -141,7 +141,7 @@ def show(
         # the requester acts too (a rating): a villager's name, masked like the requester's
         actor = e.actor if unmask or e.actor != r.requester else mask_name(e.actor)
         note = " ".join(x for x in (e.rule and f"[{e.rule}]", e.note) if x)
-        table.add_row(iso(e.at, cfg.tz)[:16].replace("T", " "), EVENT_NAMES[e.kind], TIER_NAMES[e.tier],
+        table.add_row(minute(e.at, cfg.tz), EVENT_NAMES[e.kind], TIER_NAMES[e.tier],
                       escape(actor or "系统"),
                       f"{STATUS_NAMES[e.from_status.value] if e.from_status else ''}→"
                       f"{STATUS_NAMES[e.to_status.value] if e.to_status else ''}",
@@ -159,12 +159,12 @@ def rooms(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
         seen = tx.rooms()
     table = Table("群名", "在配置中", "消息数", "首次", "最近", box=None)
     for r in seen:
-        table.add_row(r.topic, "是" if r.configured else "否（忽略）", str(r.messages), iso(r.first_seen, cfg.tz)[:16],
-                      iso(r.last_seen, cfg.tz)[:16])
+        table.add_row(r.topic, "是" if r.configured else "否（忽略）", str(r.messages), minute(r.first_seen, cfg.tz),
+                      minute(r.last_seen, cfg.tz))
     out.print(table)
     missing = [room for room in cfg.county.rooms if room not in {r.topic for r in seen}]
     if missing:
-        out.print("配置中但还没收到过消息的群: " + "、".join(missing))
+        out.print("配置中但还没收到过消息的群：" + "、".join(missing))
 
 
 def failed(config: ConfigOpt = Path("config.toml"), db: DbOpt = None, unmask: UnmaskOpt = False) -> None:
@@ -180,7 +180,7 @@ def failed(config: ConfigOpt = Path("config.toml"), db: DbOpt = None, unmask: Un
     table = Table("时间", "群", "发送人", "内容", "错误", box=None)
     shown = (lambda v: v) if unmask else mask
     for r in rows:
-        table.add_row(iso(r.ts, cfg.tz)[:16], r.room, r.sender if unmask else mask_name(r.sender),
+        table.add_row(minute(r.ts, cfg.tz), r.room, r.sender if unmask else mask_name(r.sender),
                       escape(shown(r.text)[:40]), escape(shown(r.error)[:60]))
     out.print(table)
     out.print(f"共 {len(rows)} 条未处理的消息")

@@ -236,7 +236,7 @@ def test_a_duration_beyond_its_cap_fails_check_config_not_the_registrations(tmp_
     bad = tmp_path / "bad.toml"
     bad.write_text(EXAMPLE.read_text(encoding="utf-8").replace('resolve = "5 workdays"', 'resolve = "99999999 days"'),
                    encoding="utf-8")
-    clean(run("check-config", str(bad)), 2, "sla.resolve: 时长 '99999999 days' 太长：days 最多 365")
+    clean(run("check-config", str(bad)), 2, "sla.resolve：时长 '99999999 days' 太长：days 最多 365")
     f = tmp_path / "in.jsonl"
     f.write_bytes(FIRST + b"\n")
     clean(run("replay", "-c", str(bad), str(f)), 2, "sla.resolve")
@@ -250,8 +250,8 @@ def test_check_config_reports_problems_of_every_kind_at_once(tmp_path):
                    .replace('rating_window = "3 days"', 'rating_window = "400 days"'),  # a cap
                    encoding="utf-8")
     r = run("check-config", str(bad))
-    clean(r, 2, "3 problem(s)", "sla.acknowledge: unknown unit", "townships[0].villages[1].room: room",
-          "sla.rating_window: 时长 '400 days' 太长")
+    clean(r, 2, "配置有 3 处问题", "sla.acknowledge：'1 weeks' 里的单位 'weeks' 不认识",
+          "townships[0].villages[1].room：群 '楼台村干群连心群' 已在", "sla.rating_window：时长 '400 days' 太长")
 
 
 def test_an_unexpected_error_is_one_line_and_its_traceback_only_at_debug_level(tmp_path, monkeypatch):

@@ -91,7 +91,7 @@ def test_list_and_show_mask_people_and_numbers_unless_unmasked_which_is_audited(
 def test_list_table_and_filters(tmp_path):
     db = replay(tmp_path, ("2026-10-12T09:00:00+08:00", LT, "唐命学", "@民情直通车 路灯坏了"))
     r = run("list", "-c", CFG, "--db", db)
-    assert r.code == 0 and "路灯坏了" in r.out and "1 requests" in r.out
+    assert r.code == 0 and "路灯坏了" in r.out and "共 1 条诉求" in r.out
     assert json.loads(run("list", "-c", CFG, "--db", db, "--json", "--status", "closed").out) == []
     assert run("list", "-c", CFG, "--db", db, "--status", "bogus").code == 2
 
@@ -100,7 +100,8 @@ def test_show_and_people(tmp_path):
     db = replay(tmp_path, ("2026-10-12T09:00:00+08:00", LT, "唐命学", "@民情直通车 路灯坏了"),
                 ("2026-10-12T09:10:00+08:00", LT, "石支书", "认领 #1"))
     r = run("show", "1", "-c", CFG, "--db", db)
-    assert r.code == 0 and "claimed" in r.out
+    assert r.code == 0 and "认领" in r.out and "待认领→办理中" in r.out and "claimed" not in r.out
+    assert "村        楼台村" in r.out and "状态      办理中" in r.out  # the fields, labelled in Chinese
     assert run("show", "9", "-c", CFG, "--db", db).code == 1
     r = run("people", "-c", CFG, "--db", db)
     assert r.code == 0 and "wxid_石支书" in r.out and "楼台村村干部" in r.out
@@ -116,7 +117,7 @@ def test_check_config(tmp_path):
     bad.write_text(EXAMPLE.read_text(encoding="utf-8").replace('resolve = "5 workdays"', 'resolve = "5 weeks"'),
                    encoding="utf-8")
     r = run("check-config", str(bad))
-    assert r.code == 2 and "sla.resolve: unknown unit" in r.err
+    assert r.code == 2 and "sla.resolve：'5 weeks' 里的单位 'weeks' 不认识" in r.err
 
 
 def test_usage_errors_exit_2():
