@@ -139,7 +139,7 @@ def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | N
             replayer.feed(lines)
         replayer.finish(until)
     except ReplayInputError as e:
-        raise Exit(BAD_INPUT, f"{file}: {e}") from None
+        raise Exit(BAD_INPUT, f"{file} {e}") from None
     finally:
         if stream is not stdin:
             stream.close()

@@ -128,21 +128,21 @@ def listing(db: str) -> list[dict]:
     (b'{"ts": "2026-10-12T09:10:00+08:00", "room": "' + "楼台村".encode()[:-1] + b'", "sender": "a", "text": "x"}',
      "不是 UTF-8 文本"),
     (b'{"ts": "2026-10-12T09:10:00+08:00", "n": ' + b"9" * 5000 + b"}", "无法读取的值"),
-    (b"{not json", "not JSON"),
+    (b"{not json", "不是 JSON"),
 ], ids=["year-9999", "year-1", "nested-json", "invalid-utf8", "huge-integer", "not-json"])
 def test_a_bad_replay_line_exits_3_with_its_number_keeping_the_lines_before(tmp_path, bad, reason):
     db = str(tmp_path / "r.db")
     f = tmp_path / "in.jsonl"
     f.write_bytes(b"\n".join([FIRST, bad, AFTER]) + b"\n")
     r = run("replay", "-c", CFG, "--db", db, str(f))
-    clean(r, 3, "line 2", reason)
+    clean(r, 3, "第 2 行", reason)
     assert ["已登记为 #1" in s["text"] for s in r.json_lines()] == [True]  # the line before: replayed
     assert [x["text"] for x in listing(db)] == ["报修 路灯坏了"]  # ...and kept; nothing after the bad line
 
 
 def test_invalid_utf8_on_standard_input_is_named_by_its_line(tmp_path):
     r = run("replay", "-c", CFG, "-", stdin=FIRST + b"\n" + AFTER + b"\n\xff\xfe\n")
-    clean(r, 3, "-: line 3", "不是 UTF-8 文本")
+    clean(r, 3, "- 第 3 行", "不是 UTF-8 文本")
     assert len(r.json_lines()) == 2
 
 
