@@ -97,7 +97,7 @@ def _unexpected(e: Exception) -> NoReturn:
     """One line about an error nobody foresaw; the traceback only at `--log-level debug`."""
     log = logging.getLogger("minqing")
     if log.isEnabledFor(logging.DEBUG):
-        log.exception("failed: %s", e, extra={"event": "failed"})
+        log.exception("出错了：%s", e, extra={"event": "failed"})
     else:
         log.error("出错了（%s）：%s（加 --log-level debug 可看到详细信息）", type(e).__name__, first_line(e),
                   extra={"event": "failed"})

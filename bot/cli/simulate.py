@@ -46,7 +46,7 @@ def replay(
     runs: list[Relay] = []
     with _temporary_db(cfg, db) as database:
         emitted = _run_replay(cfg, database, file, until_ts, runs)
-    logging.getLogger(__name__).info("replay done: the bot said %d messages", emitted)
+    logging.getLogger(__name__).info("重放结束：机器人共说了 %d 条消息", emitted)
     if runs and runs[0].failed:
         raise Exit(FAILURE, f"有 {runs[0].failed} 条消息没能处理（已保存在数据库里，用 minqing failed 查看）")
 
