@@ -132,6 +132,8 @@ def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | N
     stdin = getattr(sys.stdin, "buffer", sys.stdin)
     try:
         stream = stdin if str(file) == "-" else file.open("rb")
+    except FileNotFoundError:
+        raise Exit(BAD_CONFIG, f"找不到文件 {file}") from None
     except OSError as e:
         raise Exit(BAD_CONFIG, f"无法读取 {file}：{e.strerror}") from None
     try:
