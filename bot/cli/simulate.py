@@ -30,7 +30,8 @@ def replay(
     file: Annotated[Path, typer.Argument(help="聊天消息文件，JSON Lines 格式，每行一条（'-' 表示从标准输入读）。")],
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
-    until: Annotated[str | None, typer.Option("--until", help="读完最后一行后，把模拟时钟继续走到这个时间（ISO 8601，例如 2026-10-16T18:00:00+08:00）。")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", help="读完最后一行后，把模拟时钟继续走到这个时间（ISO 8601，例如 2026-10-16T18:00:00+08:00）。")] = None,
 ) -> None:
     """重放聊天消息（模拟时钟），输出机器人说的话。
 

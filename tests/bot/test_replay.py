@@ -81,7 +81,8 @@ def test_time_going_backwards_inside_one_file(tmp_path):
     ('["a list"]', "应是一个 JSON 对象"),
     ('{"ts": "yesterday", "room": "r", "sender": "s", "text": "t"}', "ISO 8601"),
     ('{"ts": "2026-10-09T10:00:00+08:00", "room": "r", "text": "t"}', "'sender' 应是字符串"),
-    ('{"ts": "2026-10-09T10:00:00+08:00", "room": "r", "sender": "s", "text": "t", "mentions": "x"}', "'mentions' 应是名字的列表"),
+    ('{"ts": "2026-10-09T10:00:00+08:00", "room": "r", "sender": "s", "text": "t", "mentions": "x"}',
+     "'mentions' 应是名字的列表"),
 ])
 def test_malformed_lines_exit_3_and_name_the_line(tmp_path, bad, reason):
     r = run("replay", "-c", CFG, write(tmp_path / "in.jsonl", REGISTER, bad))
