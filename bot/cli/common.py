@@ -55,7 +55,7 @@ DbOpt = Annotated[
 ]
 UnmaskOpt = Annotated[
     bool,
-    typer.Option("--unmask", help="显示提出人姓名和内容里的电话、身份证、银行卡号码（会记入审计）。"),
+    typer.Option("--unmask", help="不打码：显示姓名和号码（记入审计）。"),
 ]
 
 

@@ -29,11 +29,11 @@ def list_requests(
     db: DbOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON 数组（字段见设计文档第 4 节，供其他程序读取）。")] = False,
     status: Annotated[list[str] | None, typer.Option(
-        "--status", help="只列出这些状态：open、acknowledged、resolved、closed、rejected（可多次给出）。")] = None,
+        "--status", help="只列出这些状态（可给多次）：open / acknowledged / resolved / closed / rejected")] = None,
     township: Annotated[str | None, typer.Option("--township", help="只列出这个镇的诉求。")] = None,
     village: Annotated[str | None, typer.Option("--village", help="只列出这个村的诉求。")] = None,
     tier: Annotated[str | None, typer.Option(
-        "--tier", help="只列出在这一级办理的诉求：village（村级）、township（镇级）或 county（县级）。")] = None,
+        "--tier", help="只列出在这一级的诉求：village（村级） / township（镇级） / county（县级）")] = None,
     unmask: UnmaskOpt = False,
 ) -> None:
     """列出诉求。
