@@ -1,4 +1,4 @@
-"""The other commands: list --json (a contract), check-config, people, show, demo."""
+"""The other commands: list --json (a contract), check-config, people, show, demo; the help of the commands."""
 
 import getpass
 import json
@@ -156,3 +156,31 @@ def test_people_pin_and_unpin(tmp_path):
     assert r.code == 2 and "没有名为" in r.err
     r = run("people", "pin", "张书记", "wxid_x", "-c", CFG, "--db", db)
     assert r.code == 2 and "wechat_id" in r.err
+
+
+# the commands whose help is written here; export, report and tagger have their own modules
+CHINESE_HELP = ("check-config", "replay", "list", "show", "rooms", "failed", "backup", "migrate", "run", "demo",
+                "notices", "people", "people pin", "people unpin")
+
+
+def test_help_is_chinese_and_nothing_is_cut_at_80_columns():
+    import re
+
+    import typer
+
+    from bot.cli import app
+
+    han = re.compile(r"[\u4e00-\u9fff]")
+    root = typer.main.get_command(app)
+    assert han.search(root.help)
+    for name in CHINESE_HELP:
+        command = root
+        for part in name.split():
+            command = command.commands[part]
+        assert han.search(command.help or ""), name
+        for param in command.params:
+            if param.name != "help":
+                assert han.search(getattr(param, "help", None) or ""), (name, param.name)
+        r = run(*name.split(), "--help")  # rendered 80 columns wide, as an ordinary terminal
+        assert r.code == 0 and "…" not in r.out, (name, r.out)
+    assert all(han.search(p.help) for p in root.params if p.name != "help")  # --log-level, --log-format
