@@ -60,6 +60,12 @@ def test_example_builds_the_county_and_policy(example_config):
     ('direct_to_township = ["纪检监察"]', 'direct_to_township = ["不存在的类"]', "escalation.direct_to_township[0]",
      "未知的分类 '不存在的类'"),
     ('plugin_port = 8790', 'plugin_port = 80', "wechaty.plugin_port", "应不小于 1024"),
+    ('on_mention = true', 'on_mention = "maybe"', "intake.on_mention", "应是 true 或 false"),
+    ('per_minute = 20', 'per_minute = "x"', "sending.per_minute", "应是整数"),
+    ('max_attempts = 5', 'max_attempts = 2.5', "sending.max_attempts", "应是整数，不能带小数"),
+    ('cadres = [{ name = "滕主任" }]', 'cadres = "滕主任"', "townships[0].villages[1].cadres", "应是列表"),
+    ('keywords = ["着火", "失火", "火灾", "塌方"', 'keywords = [1, "失火", "火灾", "塌方"', "urgency.keywords[0]",
+     "应是字符串"),
 ])
 def test_mistakes_are_reported_with_key_path_and_reason(old, new, path, reason):
     assert old in TEXT
