@@ -50,8 +50,8 @@ def check_config(path: Annotated[Path, typer.Argument(help="要检查的配置�
         out.print(f"  {name}: 办结 {d}")
     for name, d in sorted(p.sla.category_acknowledge.items()):
         out.print(f"  {name}: 响应 {d}")
-    auto = p.escalation.auto_after or "不自动上报"
-    out.print(f"上报: 提请 {p.escalation.propose_after}, 自动 {auto}; 直报镇级: "
+    auto = f"自动 {p.escalation.auto_after}" if p.escalation.auto_after else "不自动上报"
+    out.print(f"上报: 提请 {p.escalation.propose_after}, {auto}; 直报镇级: "
               f"{'、'.join(sorted(p.escalation.direct_to_township)) or '—'}")
     by_name = [m for m in county.members() if not m.wechat_id]
     if by_name:
