@@ -176,9 +176,9 @@ def rooms(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
     at, topics = account
     unseen = missing_rooms(cfg.county.rooms, topics)
     if not unseen:
-        out.print(f"配置的 {len(cfg.county.rooms)} 个群都在机器人账号的群里（{iso(at, cfg.tz)[:16]} 核对）")
+        out.print(f"配置的 {len(cfg.county.rooms)} 个群都在机器人账号的群里（{minute(at, cfg.tz)} 核对）")
         return
-    out.print(f"[bold red]配置了但机器人账号不在其中的群[/]（{iso(at, cfg.tz)[:16]} 核对，这些群的诉求收不到）：")
+    out.print(f"[bold red]配置了但机器人账号不在其中的群[/]（{minute(at, cfg.tz)} 核对，这些群的诉求收不到）：")
     for m in unseen:
         hint = f"  ← 最接近的群名：{m.closest}" if m.closest else "  ← 账号的群里没有相近的名字"
         out.print(f"  ✗ {m.room}{hint}", markup=False, highlight=False)
