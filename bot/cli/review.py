@@ -41,11 +41,11 @@ FORMATS = ("csv", "xlsx")
 
 log = logging.getLogger(__name__)
 
-FromOpt = Annotated[str, typer.Option("--from", help="First day of the period (YYYY-MM-DD, local time).")]
-ToOpt = Annotated[str, typer.Option("--to", help="Last day of the period, inclusive.")]
-TownshipOpt = Annotated[str | None, typer.Option("--township", help="Only this township.")]
-VillageOpt = Annotated[str | None, typer.Option("--village", help="Only villages of this name.")]
-CategoryOpt = Annotated[str | None, typer.Option("--category", help="Only this category.")]
+FromOpt = Annotated[str, typer.Option("--from", help="统计期第一天（YYYY-MM-DD，当地日期）。")]
+ToOpt = Annotated[str, typer.Option("--to", help="统计期最后一天（含当日）。")]
+TownshipOpt = Annotated[str | None, typer.Option("--township", help="只统计这个镇。")]
+VillageOpt = Annotated[str | None, typer.Option("--village", help="只统计这个名字的村。")]
+CategoryOpt = Annotated[str | None, typer.Option("--category", help="只统计这个分类。")]
 JobsOpt = Annotated[int | None, typer.Option(
     "--jobs", min=1, max=64,
     help="并行进程数（默认：本机处理器数，最多 4）。诉求按编号分成若干段，各进程读完一段再取下一段，结果与单进程完全相同。")]
@@ -76,8 +76,8 @@ def notice_lines(tx, cfg: Config, scope: Scope, now: datetime):
 def export_cmd(
     date_from: FromOpt,
     date_to: ToOpt,
-    out: Annotated[Path, typer.Option("--out", help="The file to write (CSV also writes <name>-summary.csv).")],
-    fmt: Annotated[str | None, typer.Option("--format", help="csv or xlsx (default: from --out).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="要写入的文件（CSV 另写 <文件名>-summary.csv 和通知的两个文件）。")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv 或 xlsx（默认按 --out 的扩展名）。")] = None,
     township: TownshipOpt = None,
     village: VillageOpt = None,
     category: CategoryOpt = None,
@@ -86,13 +86,15 @@ def export_cmd(
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
 ) -> None:
-    """Export per-request times and per-unit 三率 of a period, for performance reviews (and each unit's
-    acknowledgement of the notices due in it, with 通知响应率)."""
+    """导出一段时期的诉求明细和三率，供绩效考核用。
+
+    每件诉求的各项时间和用时、各单位（镇、村、分类、经办人）的三率，以及各单位确认通知的用时和通知响应率。
+    """
     from bot.review import export as exporting  # openpyxl: loaded only when needed
     from bot.review.text import notes_lines
     fmt = fmt or out.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
-        raise Exit(BAD_CONFIG, f"--format is csv or xlsx (got {fmt or 'nothing'!r})")
+        raise Exit(BAD_CONFIG, f"--format 只能是 csv 或 xlsx（现在是 {fmt or '空'!r}）")
     cfg = load(config)
     scope = scope_or_exit(cfg, date_from, date_to, township, village, category)
     folder_must_exist(out, "--out")
@@ -134,11 +136,11 @@ def export_cmd(
     except exporting.RowLimitError as e:
         raise Exit(BAD_CONFIG, str(e)) from None
     except OSError as e:
-        raise Exit(FAILURE, f"cannot write {out}: {e.strerror or e}") from None
+        raise Exit(FAILURE, f"无法写入 {out}：{e.strerror or e}") from None
     finally:
         database.dispose()
     log.info("export: %d requests to %s", result.rows, ", ".join(map(str, result.files)))
-    stdout().print(f"{result.rows} requests → " + ", ".join(str(p) for p in result.files))
+    stdout().print(f"{result.rows} 件诉求 → " + "、".join(str(p) for p in result.files))
 
 def report_cmd(
     out: Annotated[Path, typer.Option("--out", help="要写入的 HTML 文件。")],
@@ -173,11 +175,11 @@ def report_cmd(
         before = parts.read(database, cfg, previous_scope(scope, cfg), now, jobs=n, weeks=False, overdue_listed=0)
         write_report(review, cfg, out, before.review)
     except OSError as e:
-        raise Exit(FAILURE, f"cannot write {out}: {e.strerror or e}") from None
+        raise Exit(FAILURE, f"无法写入 {out}：{e.strerror or e}") from None
     finally:
         database.dispose()
     total = review.overall()
-    stdout().print(f"{total.requests} requests → {out}")
+    stdout().print(f"{total.requests} 件诉求 → {out}")
 
 
 def _request_page(cfg: Config, number: int, out: Path, db: str | None) -> None:
@@ -195,7 +197,7 @@ def _request_page(cfg: Config, number: int, out: Path, db: str | None) -> None:
             raise Exit(FAILURE, f"没有诉求 #{number}")
         write_page(render_timeline(records[0], events, cfg, now), out)
     except OSError as e:
-        raise Exit(FAILURE, f"cannot write {out}: {e.strerror or e}") from None
+        raise Exit(FAILURE, f"无法写入 {out}：{e.strerror or e}") from None
     finally:
         database.dispose()
     stdout().print(f"#{number} → {out}")

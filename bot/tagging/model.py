@@ -165,7 +165,7 @@ class TextModel:
         self.intercept = np.ascontiguousarray(self.intercept, dtype=np.float32)
         if self.coef.shape != (len(self.terms), len(self.classes)) or self.idf.shape != (len(self.terms),) \
                 or self.intercept.shape != (len(self.classes),):
-            raise ModelError("the model's arrays do not fit together")
+            raise ModelError("分类模型文件内部不一致（各数组的大小对不上）：请重新训练")
 
     @property
     def temperature(self) -> float:
@@ -252,10 +252,10 @@ class TextModel:
             with np.load(p, allow_pickle=False) as data:
                 found = str(data["format"]) if "format" in data.files else None
                 if found is not None and found.startswith("minqing-tagger/") and found != FORMAT:
-                    raise ModelError(f"{p} is a minqing tagger model of an older format ({found}); "
-                                     f"train it again with `minqing tagger train` (expected {FORMAT})")
+                    raise ModelError(f"{p} 是旧格式（{found}）的分类模型：请用 `minqing tagger train` 重新训练"
+                                     f"（现在的格式是 {FORMAT}）")
                 if found != FORMAT:
-                    raise ModelError(f"{p} is not a minqing tagger model (expected format {FORMAT})")
+                    raise ModelError(f"{p} 不是民情直通车的分类模型（应为 {FORMAT} 格式）")
                 return cls(
                     classes=[str(c) for c in data["classes"].tolist()],
                     terms=data["terms"].tolist(),
@@ -265,13 +265,13 @@ class TextModel:
                     meta=json.loads(str(data["meta"])),
                 )
         except FileNotFoundError:
-            raise ModelError(f"model file not found: {p}") from None
+            raise ModelError(f"找不到分类模型文件：{p}") from None
         except IsADirectoryError:
-            raise ModelError(f"model file is a directory: {p}") from None
+            raise ModelError(f"分类模型文件是一个文件夹：{p}") from None
         except PermissionError:
-            raise ModelError(f"model file cannot be read (permission denied): {p}") from None
+            raise ModelError(f"没有权限读取分类模型文件：{p}") from None
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as e:
-            raise ModelError(f"{p} is not a readable minqing tagger model: {e}") from None
+            raise ModelError(f"{p} 不是可读的民情直通车分类模型：{e}") from None
 
 
 def load_model(path: str | Path, warm: bool = True) -> TextModel:

@@ -38,9 +38,9 @@ def _open_csv(p: Path):
     try:
         return p.open(encoding="utf-8-sig", newline="")
     except FileNotFoundError:
-        raise DataError(f"{p}: file not found") from None
+        raise DataError(f"{p}：找不到文件") from None
     except OSError as e:
-        raise DataError(f"{p}: cannot read: {e.strerror or e}") from None
+        raise DataError(f"{p}：无法读取：{e.strerror or e}") from None
 
 
 def _columns(p: Path, header: list[str], wanted: Sequence[Sequence[str]]) -> list[str]:
@@ -48,7 +48,7 @@ def _columns(p: Path, header: list[str], wanted: Sequence[Sequence[str]]) -> lis
         if all(c in header for c in cols):
             return list(cols)
     names = " or ".join("+".join(map(repr, cols)) for cols in wanted)
-    raise DataError(f"{p}: no column {names} (columns: {', '.join(header) or 'none'})")
+    raise DataError(f"{p}：没有 {names} 列（现有的列：{'、'.join(header) or '无'}）")
 
 
 def read_labelled(path: str | Path, text_cols: Sequence[str] | None = None, label_col: str = "label") -> Labelled:
@@ -64,8 +64,8 @@ def read_labelled(path: str | Path, text_cols: Sequence[str] | None = None, labe
             wanted = [tuple(text_cols)] if text_cols else list(DEFAULT_TEXT_COLS)
             if label_col not in header:
                 missing = [c for c in (*wanted[0], label_col) if c not in header]
-                raise DataError(f"{p}: no column {', '.join(map(repr, missing))} "
-                                f"(columns: {', '.join(header) or 'none'})")
+                raise DataError(f"{p}：没有 {', '.join(map(repr, missing))} 列"
+                                f"（现有的列：{'、'.join(header) or '无'}）")
             cols = _columns(p, header, wanted)
             for row in reader:
                 text = "\n".join((row.get(c) or "").strip() for c in cols).strip()
@@ -76,11 +76,11 @@ def read_labelled(path: str | Path, text_cols: Sequence[str] | None = None, labe
                 texts.append(text)
                 labels.append(label)
     except UnicodeDecodeError as e:
-        raise DataError(f"{p}: not UTF-8 text ({e.reason})") from None
+        raise DataError(f"{p}：不是 UTF-8 编码的文本（{e.reason}）") from None
     except csv.Error as e:
-        raise DataError(f"{p}: cannot read as CSV: {e}") from None
+        raise DataError(f"{p}：无法按 CSV 读取：{e}") from None
     if not texts:
-        raise DataError(f"{p}: no rows with both a text and a label")
+        raise DataError(f"{p}：没有同时有文本和类别的行")
     return Labelled(texts, labels, skipped)
 
 
@@ -93,9 +93,9 @@ def read_texts(path: str | Path, text_cols: Sequence[str] | None = None) -> list
             cols = _columns(p, list(reader.fieldnames or []), [tuple(text_cols)] if text_cols else RAW_TEXT_COLS)
             out = ["\n".join((row.get(c) or "").strip() for c in cols).strip() for row in reader]
     except UnicodeDecodeError as e:
-        raise DataError(f"{p}: not UTF-8 text ({e.reason})") from None
+        raise DataError(f"{p}：不是 UTF-8 编码的文本（{e.reason}）") from None
     except csv.Error as e:
-        raise DataError(f"{p}: cannot read as CSV: {e}") from None
+        raise DataError(f"{p}：无法按 CSV 读取：{e}") from None
     return [t for t in out if t]
 
 
@@ -110,7 +110,7 @@ def _flags(texts: Sequence[str], segmented: bool | Sequence[bool] | None) -> lis
         flag = looks_segmented(texts) if segmented is None else segmented
         return [flag] * len(texts)
     if len(segmented) != len(texts):
-        raise DataError("as many segmented flags as texts are needed")
+        raise DataError("每条文本都要有一个是否已分词的标记")
     return [bool(f) for f in segmented]
 
 
@@ -213,10 +213,10 @@ def train(
     """Train the classifier: NB-SVM over jieba words and character n-grams, one round of self-training on
     `unlabelled` raw texts when given, and a temperature and guess threshold fitted on a held-out part."""
     if len(texts) != len(labels):
-        raise DataError("as many labels as texts are needed")
+        raise DataError("每条文本都要有一个类别")
     classes = sorted(set(labels))
     if len(classes) < 2:
-        raise DataError(f"at least two categories are needed to train (found {len(classes)})")
+        raise DataError(f"训练至少需要两个类别（现在只有 {len(classes)} 个）")
     flags = _flags(texts, segmented)
     min_df = min_df if len(texts) >= 50 else 1
     unlabelled = [t for t in unlabelled if t and t.strip()]

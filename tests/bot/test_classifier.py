@@ -116,15 +116,15 @@ def test_score_and_confusion():
 
 # --- bad model files ---------------------------------------------------------------
 def test_unusable_model_files_say_what_is_wrong(tmp_path):
-    with pytest.raises(ModelError, match="not found"):
+    with pytest.raises(ModelError, match="找不到分类模型文件"):
         load_model(tmp_path / "missing.npz")
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"not a model")
-    with pytest.raises(ModelError, match="not a readable"):
+    with pytest.raises(ModelError, match="不是可读的"):
         load_model(garbage)
     other = tmp_path / "other.npz"
     np.savez(other, x=np.arange(3))
-    with pytest.raises(ModelError, match="not a minqing tagger model"):
+    with pytest.raises(ModelError, match="不是民情直通车的分类模型"):
         load_model(other)
 
 
@@ -176,12 +176,12 @@ def test_cli_joins_several_text_columns(tmp_path, minqing):
 def test_cli_exit_codes(segmented_csv, tmp_path, minqing):
     bad = _write_csv(tmp_path / "bad.csv", [("x", "y")], ("text", "category"))
     code, output = minqing("tagger", "train", str(bad), "--out", str(tmp_path / "m.npz"))
-    assert code == 3 and "no column 'tokens', 'label'" in output
+    assert code == 3 and "没有 'tokens', 'label' 列" in output
     one = _write_csv(tmp_path / "one.csv", [("学校 老师", "教育文体")] * 3)
     assert minqing("tagger", "train", str(one), "--out", str(tmp_path / "m.npz"))[0] == 3
     assert minqing("tagger", "train", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "m.npz"))[0] == 3
     code, output = minqing("tagger", "eval", str(segmented_csv), "--model", str(tmp_path / "none.npz"))
-    assert code == 2 and "not found" in output
+    assert code == 2 and "找不到分类模型文件" in output
     code, _ = minqing("tagger", "train", str(segmented_csv), "--out", str(tmp_path / "m.npz"), "--input", "weird")
     assert code == 2
     code, _ = minqing("tagger", "train", str(segmented_csv))  # no --out
@@ -213,7 +213,7 @@ def test_config_model_is_loaded_and_keywords_still_override(model, tmp_path):
 def test_missing_model_is_a_config_error_at_start_not_at_message_time(tmp_path):
     config = load_config(_config_with_model(tmp_path, "missing.npz"))
     assert "tagging.model" in model_problem(config)
-    with pytest.raises(ConfigError, match="model file not found"):
+    with pytest.raises(ConfigError, match="找不到分类模型文件"):
         build_tagger(config)
 
 
@@ -228,7 +228,7 @@ def test_replay_with_a_missing_model_stops_with_a_config_error(tmp_path, minqing
     messages.write_text('{"ts": "2026-10-09T09:15:00+08:00", "room": "楼台村干群连心群", "sender": "杨", '
                         '"text": "@民情直通车 路灯坏了", "mentions": ["民情直通车"]}\n', encoding="utf-8")
     code, output = minqing("replay", str(messages), "--config", str(_config_with_model(tmp_path, "missing.npz")))
-    assert code == 2 and "model file not found" in output
+    assert code == 2 and "找不到分类模型文件" in output
 
 
 # --- on the real petitions, when they are there ---------------------------------------------
@@ -333,5 +333,5 @@ def test_a_model_trained_on_enough_texts_marks_its_guesses_and_eval_reports_them
 def test_an_older_model_file_is_refused_with_a_clear_message(tmp_path):
     old = tmp_path / "old.npz"
     np.savez(old, format=np.array("minqing-tagger/1"), classes=np.array(["a", "b"]))
-    with pytest.raises(ModelError, match="older format.*tagger train"):
+    with pytest.raises(ModelError, match="旧格式.*tagger train"):
         load_model(old)
