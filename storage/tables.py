@@ -129,7 +129,8 @@ class EventRow(SQLModel, table=True):
     """One entry of a request's append-only log."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_county_number", "county", "number"), Index("ix_events_county_at", "county", "at"))
+    __table_args__ = (Index("ix_events_county_number", "county", "number"), Index("ix_events_county_at", "county", "at"),
+                      Index("ix_events_county_kind_at", "county", "kind", "at"))
 
     id: int | None = Field(default=None, primary_key=True)
     county: str

@@ -105,15 +105,17 @@ BACKUP_NAME = re.compile(r"minqing-(\d{8}-\d{6})(?:-(\d+))?\.(?:sqlite|dump)")
 
 def backup(
     target: Annotated[Path, typer.Argument(
-        help="备份写到哪里：一个新文件名；或一个已有的文件夹，在里面按时间命名（minqing-年月日-时分秒.sqlite / .dump）。")],
+        help="新文件名，或文件夹（在里面按时间命名）。")],
     keep: Annotated[int | None, typer.Option(
-        "--keep", min=1, help="备份写进文件夹时，只保留最近的 N 份，更早的删除（只删本命令按时间命名的文件）。")] = None,
+        "--keep", min=1, help="只保留文件夹里最近的 N 份备份。")] = None,
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
 ) -> None:
     """备份数据库（机器人运行时也可以）。
 
     SQLite 用它的在线备份得到一致的副本；PostgreSQL 用 pg_dump（自定义格式，用 pg_restore 恢复）。
+    写进文件夹时按时间命名（minqing-年月日-时分秒.sqlite 或 .dump）；--keep N 只保留最近的 N 份，
+    更早的删除（只删本命令按时间命名的文件）。
     """
     cfg = load(config)
     if keep is not None and not target.exists() and target.parent.is_dir():

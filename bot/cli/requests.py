@@ -89,6 +89,7 @@ EVENT_NAMES = {
     EventKind.RESOLVED: "办结", EventKind.REJECTED: "不予受理", EventKind.SATISFIED: "评价：满意",
     EventKind.UNSATISFIED: "评价：不满意", EventKind.EXPIRED: "评价期满关闭", EventKind.URGED: "催办",
     EventKind.REMINDED: "逾期提醒", EventKind.PROPOSED: "提请上报", EventKind.ALERTED: "紧急通报",
+    EventKind.RECATEGORIZED: "更正分类", EventKind.RESCHEDULED: "重算时限",
 }
 FIELD_LABELS = {
     "id": "编号", "status": "状态", "tier": "层级", "township": "镇", "village": "村", "category": "分类",

@@ -234,3 +234,10 @@ def test_help_is_chinese_and_nothing_is_cut_at_80_columns():
         r = run(*name.split(), "--help")  # rendered 80 columns wide, as an ordinary terminal
         assert r.code == 0 and "…" not in r.out, (name, r.out)
     assert all(han.search(p.help) for p in root.params if p.name != "help")  # --log-level, --log-format
+
+
+def test_show_names_every_kind_of_event():
+    from bot.cli.requests import EVENT_NAMES
+    from routing.model import EventKind
+
+    assert set(EVENT_NAMES) == set(EventKind)

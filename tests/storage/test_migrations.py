@@ -332,3 +332,36 @@ def test_revisions_0007_and_0008_add_the_imported_holiday_years_to_a_database_at
         assert year.year == 2099 and len(year.off) == 10 and len(year.work) == 1
     finally:
         db.dispose()
+
+
+def test_revision_0009_finds_a_periods_ratings_by_index(old_db):
+    """After the upgrade from the previous version's 0006, the ratings of a period (满意率 of reviews and digests)
+    are found through the county-kind-time index, not by reading every event of the period."""
+    from alembic import command
+
+    engine = create_engine(old_db)
+    try:
+        with engine.begin() as conn:
+            cfg = migrate.alembic_config(conn, {COUNTY: config_with().policy})
+            command.stamp(cfg, migrate.BASELINE)
+            command.upgrade(cfg, "0006")
+        with engine.connect() as conn:
+            assert "ix_events_county_kind_at" not in {i["name"] for i in inspect(conn).get_indexes("events")}
+            ratings = conn.execute(text("SELECT count(*) FROM events WHERE county = :c AND kind IN "
+                                        "('satisfied', 'unsatisfied')"), {"c": COUNTY}).scalar()
+    finally:
+        engine.dispose()
+    assert run("migrate", "-c", str(EXAMPLE), "--db", old_db).code == 0
+    engine = create_engine(old_db)
+    sql = ("SELECT number FROM events WHERE county = :c AND kind IN ('satisfied', 'unsatisfied') "
+           "AND at >= :s AND at < :e")
+    p = {"c": COUNTY, "s": "2026-01-01", "e": "2027-01-01"}
+    try:
+        with engine.connect() as conn:
+            assert "ix_events_county_kind_at" in {i["name"] for i in inspect(conn).get_indexes("events")}
+            assert len(conn.execute(text(sql), p).all()) == ratings > 0  # the fixture's ratings are all found
+            if old_db.startswith("sqlite"):  # PostgreSQL plans by its statistics
+                plan = " ".join(str(row[-1]) for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql), p))
+                assert "ix_events_county_kind_at" in plan, plan
+    finally:
+        engine.dispose()
