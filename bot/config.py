@@ -31,14 +31,14 @@ class ConfigError(Exception):
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
         self.source = source
         self.problems = problems
-        lines = [f"{source}: {len(problems)} problem(s) in the config"]
-        lines += [f"  {path}: {reason}" if path else f"  {reason}" for path, reason in problems]
+        lines = [f"{source}：配置有 {len(problems)} 处问题"]
+        lines += [f"  {path}：{reason}" if path else f"  {reason}" for path, reason in problems]
         super().__init__("\n".join(lines))
 
 
 def _duration(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError("must be a string such as \"1 workdays\"")
+        raise ValueError("应是一个时长字符串，例如 \"1 workdays\"")
     try:
         Duration.parse(value)
     except DurationError as e:
@@ -48,10 +48,10 @@ def _duration(value: Any) -> str:
 
 def _clock(value: Any) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
-        raise ValueError(f"{value!r} is not a time of day in the form HH:MM")
+        raise ValueError(f"{value!r} 不是 HH:MM 格式的时刻，例如 \"08:30\"")
     hh, mm = (int(x) for x in value.strip().split(":"))
     if hh > 23 or mm > 59:
-        raise ValueError(f"{value!r} is not a time of day")
+        raise ValueError(f"{value!r} 不是一天中的时刻（小时 0–23，分钟 0–59）")
     return value.strip()
 
 
@@ -59,7 +59,7 @@ def _nonblank(value: Any) -> Any:
     if isinstance(value, str):
         value = value.strip()
         if not value:
-            raise ValueError("must not be empty")
+            raise ValueError("不能为空")
     return value
 
 
@@ -67,23 +67,23 @@ def _date(value: Any) -> str:
     try:
         date.fromisoformat(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{value!r} is not a date in the form YYYY-MM-DD") from None
+        raise ValueError(f"{value!r} 不是 YYYY-MM-DD 格式的日期，例如 \"2026-10-01\"") from None
     return value
 
 
 def _period_times(value: str) -> tuple[time, time]:
     m = re.fullmatch(r"\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*", value)
     if not m:
-        raise ValueError(f"{value!r} is not a period in the form HH:MM-HH:MM")
+        raise ValueError(f"{value!r} 不是 HH:MM-HH:MM 格式的时段，例如 \"08:30-12:00\"")
     return _parse_time(_clock(m.group(1))), _parse_time(_clock(m.group(2)))
 
 
 def _period(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a period in the form HH:MM-HH:MM")
+        raise ValueError(f"{value!r} 不是 HH:MM-HH:MM 格式的时段，例如 \"08:30-12:00\"")
     start, end = _period_times(value)
     if start >= end:
-        raise ValueError(f"{value!r} ends before it starts")
+        raise ValueError(f"{value!r} 的结束时刻不晚于开始时刻")
     return value
 
 
@@ -115,7 +115,7 @@ class BotCfg(_Section):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {v!r} (e.g. \"Asia/Shanghai\")") from None
+            raise ValueError(f"未知的时区 {v!r}（中国用 \"Asia/Shanghai\"）") from None
         return v
 
 
@@ -128,7 +128,7 @@ class WechatyCfg(_Section):
     @classmethod
     def _endpoint(cls, v: str) -> str:
         if not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", v):
-            raise ValueError(f"{v!r} is not host:port")
+            raise ValueError(f"{v!r} 不是“主机:端口”的写法，例如 \"127.0.0.1:8788\"")
         return v
 
 
@@ -181,12 +181,12 @@ class CalendarCfg(_Section):
     @classmethod
     def _hours(cls, v: list[str]) -> list[str]:
         if not v:
-            raise ValueError("list at least one working period, e.g. \"08:30-12:00\"")
+            raise ValueError("至少写一个上班时段，例如 \"08:30-12:00\"")
         previous = None
         for period in v:
             start, end = _period_times(period)
             if previous is not None and start < previous:
-                raise ValueError(f"{period!r} overlaps or comes before the previous period")
+                raise ValueError(f"{period!r} 与前一个时段重叠，或排在它前面（时段请按时间先后写）")
             previous = end
         return v
 
@@ -234,7 +234,7 @@ class DigestCfg(_Section):
             return v
         parts = v.split()
         if len(parts) != 2 or parts[0].upper() not in WEEKDAYS:
-            raise ValueError(f"{v!r} is not a weekday and a time, e.g. \"MON 09:00\"")
+            raise ValueError(f"{v!r} 不是“星期 时刻”的写法，例如 \"MON 09:00\"（星期用 MON、TUE、WED、THU、FRI、SAT、SUN）")
         _clock(parts[1])
         return v
 
@@ -263,7 +263,7 @@ class ReportCfg(_Section):
     @classmethod
     def _some_weight(cls, v: RateWeightsCfg) -> RateWeightsCfg:
         if v.response + v.resolution + v.satisfaction <= 0:
-            raise ValueError("at least one weight must be above 0")
+            raise ValueError("三项权重至少要有一项大于 0")
         return v
 
 
@@ -348,14 +348,37 @@ def _loc(loc: tuple) -> str:
 
 
 _PYDANTIC_REASONS = {
-    "extra_forbidden": "unknown key",
-    "missing": "required key is missing",
+    "extra_forbidden": "未知的配置项（拼写错了，或放错了小节）",
+    "missing": "缺少必填项",
+    "string_type": "应是字符串（用英文双引号括起来）",
+    "int_type": "应是整数",
+    "int_parsing": "应是整数",
+    "int_from_float": "应是整数，不能带小数",
+    "float_type": "应是数字",
+    "float_parsing": "应是数字",
+    "finite_number": "应是有限的数字",
+    "bool_type": "应是 true 或 false",
+    "bool_parsing": "应是 true 或 false",
+    "list_type": "应是列表，例如 [\"a\", \"b\"]",
+    "model_type": "应是一个表（小节）",
+    "model_attributes_type": "应是一个表（小节）",
+    "dict_type": "应是一个表（小节）",
+    "greater_than_equal": "应不小于 {ge}",
+    "greater_than": "应大于 {gt}",
+    "less_than_equal": "应不大于 {le}",
+    "less_than": "应小于 {lt}",
+    "too_short": "至少要有 {min_length} 项",
+    "literal_error": "只能是 {expected}",
 }
 
 
 def _reason(err: dict) -> str:
     if err["type"] in _PYDANTIC_REASONS:
-        return _PYDANTIC_REASONS[err["type"]]
+        try:
+            ctx = {k: str(v).replace(" or ", " 或 ") for k, v in err.get("ctx", {}).items()}  # literal_error's list
+            return _PYDANTIC_REASONS[err["type"]].format(**ctx)
+        except (KeyError, IndexError):
+            pass
     msg = err["msg"]
     return msg.removeprefix("Value error, ")
 
@@ -413,9 +436,11 @@ def load_config(path: str | Path) -> Config:
     try:
         data = p.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(str(p), [("", "file not found")]) from None
+        raise ConfigError(str(p), [("", "找不到配置文件")]) from None
+    except IsADirectoryError:
+        raise ConfigError(str(p), [("", "这是文件夹，不是配置文件")]) from None
     except OSError as e:
-        raise ConfigError(str(p), [("", f"cannot read: {e.strerror or e}")]) from None
+        raise ConfigError(str(p), [("", f"无法读取配置文件：{e.strerror or e}")]) from None
     try:
         text = data.decode("utf-8-sig")  # Notepad starts UTF-8 files with a byte order mark
     except UnicodeDecodeError as e:
@@ -429,7 +454,7 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(source, [("", f"not valid TOML: {e}")]) from None
+        raise ConfigError(source, [("", f"不是有效的 TOML：{e}")]) from None
     except RecursionError:
         raise ConfigError(source, [("", "TOML 嵌套层数太多，不是本程序的配置")]) from None
     problems: list[tuple[str, str]] = []
@@ -438,7 +463,7 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         token_env = wechaty.get("token_env", "WECHATY_PUPPET_SERVICE_TOKEN")
         problems.append((
             "wechaty.token",
-            f"the token is never read from the file; remove it and set the environment variable {token_env}",
+            f"token 不能写在配置文件里（程序不会读它）：请删掉这一行，改为设置环境变量 {token_env}",
         ))
         data = {**data, "wechaty": {k: v for k, v in wechaty.items() if k != "token"}}  # said once, not twice
     raw: ConfigFile | None = None
@@ -485,7 +510,7 @@ def _cross_check(data: dict) -> list[tuple[str, str]]:
         if name is None:
             return
         if name in rooms:
-            problems.append((path, f"room {name!r} is already used at {rooms[name]}"))
+            problems.append((path, f"群 {name!r} 已在 {rooms[name]} 用过（每个群只能配置一次）"))
         else:
             rooms[name] = path
 
@@ -495,7 +520,7 @@ def _cross_check(data: dict) -> list[tuple[str, str]]:
         tp = f"townships[{i}]"
         town = _name(t, "name")
         if town is not None and town in towns:
-            problems.append((f"{tp}.name", f"township {town!r} is already defined at {towns[town]}"))
+            problems.append((f"{tp}.name", f"镇 {town!r} 已在 {towns[town]} 定义过"))
         if town is not None:
             towns.setdefault(town, tp)
         room(f"{tp}.room", _name(t, "room"))
@@ -506,7 +531,7 @@ def _cross_check(data: dict) -> list[tuple[str, str]]:
             village = _name(v, "name")
             if village is not None and village in villages:
                 problems.append((f"{vp}.name",
-                                 f"village {village!r} is already defined in {town} at {villages[village]}"))
+                                 f"{town}的村 {village!r} 已在 {villages[village]} 定义过"))
             if village is not None:
                 villages.setdefault(village, vp)
             room(f"{vp}.room", _name(v, "room"))
@@ -519,19 +544,19 @@ def _cross_check(data: dict) -> list[tuple[str, str]]:
     for i, c in _tables(_table(data, "sla").get("category")):
         name = _name(c, "name")
         if name is not None and name not in known:
-            problems.append((f"sla.category[{i}].name", f"unknown category {name!r}; known: {hint}"))
+            problems.append((f"sla.category[{i}].name", f"未知的分类 {name!r}；现有分类：{hint}"))
         if "acknowledge" not in c and "resolve" not in c:
-            problems.append((f"sla.category[{i}]", "give acknowledge or resolve (or both)"))
+            problems.append((f"sla.category[{i}]", "请写 acknowledge 或 resolve（或两个都写）"))
     for i, name in _names(_table(data, "escalation").get("direct_to_township")):
         if name not in known:
-            problems.append((f"escalation.direct_to_township[{i}]", f"unknown category {name!r}; known: {hint}"))
+            problems.append((f"escalation.direct_to_township[{i}]", f"未知的分类 {name!r}；现有分类：{hint}"))
     for i, name in _names(_table(data, "privacy").get("confidential")):
         if name not in known or name == OTHER:
-            problems.append((f"privacy.confidential[{i}]", f"unknown category {name!r}; known: {hint}"))
+            problems.append((f"privacy.confidential[{i}]", f"未知的分类 {name!r}；现有分类：{hint}"))
     seen_cats: set[str] = set()
     for i, name in categories:
         if name is not None and name in seen_cats:
-            problems.append((f"categories[{i}].name", f"category {name!r} is defined twice"))
+            problems.append((f"categories[{i}].name", f"分类 {name!r} 定义了两次"))
         if name is not None:
             seen_cats.add(name)
     calendar = _table(data, "calendar")
@@ -539,7 +564,7 @@ def _cross_check(data: dict) -> list[tuple[str, str]]:
         {d for _, d in _names(calendar.get(key))} for key in ("extra_holidays", "extra_workdays"))
     overlap = holidays & workdays
     if overlap:
-        problems.append(("calendar", f"dates both extra holiday and extra workday: {', '.join(sorted(overlap))}"))
+        problems.append(("calendar", f"这些日期既写在 extra_holidays 又写在 extra_workdays：{'、'.join(sorted(overlap))}"))
     return problems
 
 
@@ -566,13 +591,13 @@ def _check_people(data: dict) -> list[tuple[str, str]]:
             if name is None:
                 continue
             if name in listed:
-                problems.append((pp, f"{name!r} is listed twice"))
+                problems.append((pp, f"{name!r} 列了两次"))
             listed.add(name)
             if wechat_id:
                 prev = ids.get(wechat_id)
                 if prev and prev[1] != name:
                     problems.append((f"{pp}.wechat_id",
-                                     f"wechat_id {wechat_id!r} already belongs to {prev[1]!r} at {prev[0]}"))
+                                     f"wechat_id {wechat_id!r} 已属于 {prev[0]} 的 {prev[1]!r}"))
                 ids.setdefault(wechat_id, (pp, name))
     return problems
 

@@ -57,22 +57,23 @@ class Duration:
         m = _PATTERN.match(text or "")
         if not m:
             raise DurationError(
-                f"{text!r} is not a duration; write a number and a unit, "
-                "e.g. \"1 workdays\", \"4 workhours\", \"2 hours\" or \"3 days\""
+                f"{text!r} 不是时长：请写数字加单位，"
+                "例如 \"1 workdays\"、\"4 workhours\"、\"2 hours\" 或 \"3 days\""
             )
         amount = float(m.group(1))
         unit = _UNITS.get(m.group(2).lower())
         if unit is None:
             raise DurationError(
-                f"unknown unit {m.group(2)!r} in {text!r}; use workdays, workhours, hours or days"
+                f"{text!r} 里的单位 {m.group(2)!r} 不认识：单位只能是 workdays（工作日）、workhours（工作小时）、"
+                "hours（小时）或 days（天）"
             )
         if amount <= 0:
-            raise DurationError(f"{text!r} must be longer than zero")
+            raise DurationError(f"时长 {text!r} 必须大于零")
         if amount > MAX_AMOUNT[unit]:  # before int(): "1" followed by 400 zeros is float infinity
             limits = "、".join(f"{cap} {u.value}" for u, cap in MAX_AMOUNT.items())
             raise DurationError(f"时长 {text!r} 太长：{unit.value} 最多 {MAX_AMOUNT[unit]}（上限：{limits}）")
         if unit in (Unit.WORKDAYS, Unit.DAYS) and amount != int(amount):
-            raise DurationError(f"{text!r}: {unit.value} must be a whole number")
+            raise DurationError(f"时长 {text!r}：{unit.value} 必须是整数")
         return cls(amount, unit)
 
     def __str__(self) -> str:

@@ -119,7 +119,7 @@ class Database:
         try:
             parsed = make_url(url)
         except ArgumentError as e:
-            raise DatabaseError(f"not a database URL: {url!r} ({e})") from None
+            raise DatabaseError(f"不是数据库 URL：{url!r}（{e}）") from None
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._file: Path | None = None  # the SQLite database's file (None: in memory, or not SQLite)
         self._local_send_lock = threading.Lock()
@@ -130,7 +130,7 @@ class Database:
             if db and db != ":memory:":
                 folder = Path(db).expanduser().parent
                 if not folder.exists():
-                    raise DatabaseError(f"folder {folder} of the database does not exist")
+                    raise DatabaseError(f"数据库所在的文件夹 {folder} 不存在")
                 check_sqlite_file(Path(db).expanduser())
                 self._file = Path(db).expanduser().resolve()
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
@@ -140,7 +140,7 @@ class Database:
             # hide_parameters: an error's message never carries what people wrote (logs stay free of it)
             self.engine = create_engine(url, hide_parameters=True, **kwargs)
         except Exception as e:  # the driver's own errors differ per backend
-            raise DatabaseError(f"cannot open {self.safe_url}: {e}") from None
+            raise DatabaseError(f"无法打开数据库 {self.safe_url}：{e}") from None
         if self.is_sqlite:
             _sqlite_setup(self.engine, synchronous)
         if create:

@@ -29,7 +29,7 @@ from bot.logs import setup_logging
 
 app = typer.Typer(
     name="minqing",
-    help="民情直通车 minqing-relay: villagers' requests relayed up the village, township and county groups.",
+    help="民情直通车（minqing-relay）：在村、镇、县三级微信群里登记群众诉求，按规则逐级上报、跟踪办结。",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -79,14 +79,14 @@ def _main(
     _version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
                                            help="显示版本号并退出。")] = False,
     log_level: Annotated[str | None, typer.Option(
-        "--log-level", help="debug, info, warning or error (default: info for run, else warning).")] = None,
-    log_format: Annotated[str, typer.Option("--log-format", help="text or json (one JSON object a line).")] = "text",
+        "--log-level", help="日志级别：debug、info、warning 或 error（run 默认 info，其他命令默认 warning）。")] = None,
+    log_format: Annotated[str, typer.Option("--log-format", help="日志格式：text 或 json（每行一个 JSON 对象）。")] = "text",
 ) -> None:
-    """Set up logging for every command."""
+    """为每个命令设置日志。"""
     log_level = log_level or ("info" if ctx.invoked_subcommand == "run" else "warning")
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int) or log_format not in ("text", "json"):
-        raise typer.BadParameter("--log-level is debug|info|warning|error and --log-format is text|json")
+        raise typer.BadParameter("--log-level 只能是 debug、info、warning、error 之一，--log-format 只能是 text 或 json")
     setup_logging(level, log_format)
 
 
@@ -117,7 +117,7 @@ def _unexpected(e: Exception) -> NoReturn:
     """One line about an error nobody foresaw; the traceback only at `--log-level debug`."""
     log = logging.getLogger("minqing")
     if log.isEnabledFor(logging.DEBUG):
-        log.exception("failed: %s", e, extra={"event": "failed"})
+        log.exception("出错了：%s", e, extra={"event": "failed"})
     else:
         log.error("出错了（%s）：%s（加 --log-level debug 可看到详细信息）", type(e).__name__, first_line(e),
                   extra={"event": "failed"})

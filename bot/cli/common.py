@@ -48,15 +48,15 @@ def stdout() -> Console:
 
 ConfigOpt = Annotated[
     Path,
-    typer.Option("--config", "-c", envvar="MINQING_CONFIG", help="The config file (TOML).", show_default=True),
+    typer.Option("--config", "-c", envvar="MINQING_CONFIG", help="配置文件（TOML）。", show_default=True),
 ]
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", help="Database path or URL (default: the database named in the config)."),
+    typer.Option("--db", help="数据库文件路径或 URL（默认：配置里写的数据库）。"),
 ]
 UnmaskOpt = Annotated[
     bool,
-    typer.Option("--unmask", help="Show requesters' names and the phone, ID and card numbers in texts (audited)."),
+    typer.Option("--unmask", help="不打码：显示姓名和号码（记入审计）。"),
 ]
 
 
@@ -87,7 +87,7 @@ def open_database(config: Config, db: str | None, *, must_exist: bool = False) -
     try:
         database = Database(url, config.county.name, create=False)
         if must_exist and not database.has_tables():
-            raise Exit(FAILURE, f"{database.safe_url} holds no minqing-relay data yet")
+            raise Exit(FAILURE, f"{database.safe_url} 里还没有民情直通车的数据")
         database.create()
         load_years(config, database)
         return database

@@ -14,6 +14,11 @@ def iso(when: datetime | None, tz: ZoneInfo) -> str | None:
     return when.astimezone(tz).isoformat() if when else None
 
 
+def minute(when: datetime | None, tz: ZoneInfo) -> str:
+    """A time as the tables show it (2026-10-12 09:00, local), or a dash."""
+    return when.astimezone(tz).strftime("%Y-%m-%d %H:%M") if when else "—"
+
+
 def request_json(r: Request, tz: ZoneInfo, *, unmask: bool = False) -> dict:
     """One request as the listing shows it; the requester's name and the numbers in the text masked unless `unmask`."""
     return {

@@ -26,8 +26,11 @@ from storage.db import Database, DatabaseError, database_url
 from storage.migrate import upgrade
 
 
-def check_config(path: Annotated[Path, typer.Argument(help="The config file to check.")]) -> None:
-    """Validate a config; print the tier tree, or every problem (exit 2)."""
+def check_config(path: Annotated[Path, typer.Argument(help="要检查的配置文件。")]) -> None:
+    """检查配置文件。
+
+    没有问题时列出县、镇、村三级和各群、各经办人；有问题时列出每一处（退出码 2）。
+    """
     out = stdout()
     config = load(path)
     if problem := model_problem(config):
@@ -53,8 +56,8 @@ def check_config(path: Annotated[Path, typer.Argument(help="The config file to c
         out.print(f"  {name}: 办结 {d}")
     for name, d in sorted(p.sla.category_acknowledge.items()):
         out.print(f"  {name}: 响应 {d}")
-    auto = p.escalation.auto_after or "never"
-    out.print(f"上报: 提请 {p.escalation.propose_after}, 自动 {auto}; 直报镇级: "
+    auto = f"自动 {p.escalation.auto_after}" if p.escalation.auto_after else "不自动上报"
+    out.print(f"上报: 提请 {p.escalation.propose_after}, {auto}; 直报镇级: "
               f"{'、'.join(sorted(p.escalation.direct_to_township)) or '—'}")
     by_name = [m for m in county.members() if not m.wechat_id]
     if by_name:
@@ -74,9 +77,9 @@ def check_config(path: Annotated[Path, typer.Argument(help="The config file to c
             err.print(f"warning: {p}", markup=False, highlight=False)
     _imported_years(config)
     for w in calendar_warnings(config, SystemClock().now().astimezone(config.tz).date()):
-        err.print(f"warning: {w}", markup=False, highlight=False)
-    out.print(f"[green]OK[/] {path}: {len(county.townships)} townships, {len(county.villages())} villages, "
-              f"{len(county.rooms)} rooms, {len(county.members())} handlers")
+        err.print(f"警告：{w}", markup=False, highlight=False)
+    out.print(f"[green]配置无误[/] {path}：{len(county.townships)} 个镇，{len(county.villages())} 个村，"
+              f"{len(county.rooms)} 个群，{len(county.members())} 名经办人")
 
 
 def _imported_years(config) -> None:
@@ -108,7 +111,10 @@ def backup(
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
 ) -> None:
-    """备份数据库，机器人运行时也可以：SQLite 用它的在线备份得到一致的副本；PostgreSQL 用 pg_dump（自定义格式，pg_restore 恢复）。"""
+    """备份数据库（机器人运行时也可以）。
+
+    SQLite 用它的在线备份得到一致的副本；PostgreSQL 用 pg_dump（自定义格式，用 pg_restore 恢复）。
+    """
     cfg = load(config)
     if keep is not None and not target.exists() and target.parent.is_dir():
         target.mkdir()  # the first of a series of backups: their folder
@@ -196,7 +202,10 @@ def _pg_dump(database: Database, out_file: Path) -> None:
 
 
 def run(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
-    """Run the bot in the WeChat groups through a Wechaty puppet-service gateway, until SIGINT/SIGTERM."""
+    """运行机器人（接入真实微信群）。
+
+    通过 Wechaty puppet-service 网关接入微信群，直到收到 SIGINT/SIGTERM（Ctrl+C 或 systemctl stop）为止。
+    """
     from bot.wechat.supervisor import StartupError, live_settings, run_live
 
     cfg = load(config)
@@ -214,7 +223,10 @@ def run(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
 
 
 def migrate(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
-    """升级数据库结构到本版本（升级前请先备份）；共用一个数据库的各县一起升级，本县的历史数据按本县配置补全。"""
+    """升级数据库结构到本版本（升级前请先备份）。
+
+    共用一个数据库的各县一起升级，本县的历史数据按本县配置补全。
+    """
     cfg = load(config)
     url = database_url(db, Path.cwd()) if db else database_url(cfg.database, cfg.base_dir)
     try:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from bot.cli.common import BAD_CONFIG, ConfigOpt, DbOpt, Exit, open_all
-from bot.cli.listing import iso
+from bot.cli.listing import minute
 from bot.clock import SystemClock
 from bot.config import Config
 from routing.org import Member
@@ -20,7 +20,7 @@ from storage.repository import LEGACY_UNIT
 ROLE_NAMES = {"village_cadre": "村干部", "township_staff": "镇工作人员", "township_leader": "镇领导",
               "county_staff": "县工作人员"}
 
-people_app = typer.Typer(help="经办人身份：列出群里见过的人和微信号；pin/unpin 更正某个经办人名字对应的微信号。",
+people_app = typer.Typer(help="经办人身份：群里见过的人和微信号。\n\npin/unpin 更正某个经办人名字对应的微信号。",
                          invoke_without_command=True, no_args_is_help=False)
 
 UnitOpt = Annotated[str | None, typer.Option("--unit", help="单位：如 盘信镇 或 盘信镇楼台村（同名经办人在多个单位时必填）。")]
@@ -54,14 +54,14 @@ def people(ctx: typer.Context, config: ConfigOpt = Path("config.toml"), db: DbOp
         elif p.name in pinned_names:
             note = "名字冲突：无权限"
         table.add_row(p.name, p.contact_id or "—", "、".join(role) or "群众", "、".join(p.rooms), str(p.messages),
-                      iso(p.last_seen, cfg.tz)[:16], note)
+                      minute(p.last_seen, cfg.tz), note)
     out.print(table)
     if pins:
         units = {m.unit: m.unit_name for m in cfg.county.members()}
         listing = Table("经办人", "单位", "认定的微信号", "认定时间", box=None, title="名字认定")
         for p in pins:
             unit = "所有单位（旧版认定）" if p.unit == LEGACY_UNIT else units.get(p.unit, p.unit)
-            listing.add_row(p.name, unit, p.contact_id, iso(p.at, cfg.tz)[:16])
+            listing.add_row(p.name, unit, p.contact_id, minute(p.at, cfg.tz))
         out.print(listing)
 
 
@@ -112,7 +112,10 @@ def unpin(
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
 ) -> None:
-    """解除经办人名字的认定：他下次在本单位的群里发言时重新认定（记入审计）。"""
+    """解除经办人名字的认定。
+
+    他下次在本单位的群里发言时重新认定（记入审计）。
+    """
     out, cfg, database = open_all(config, db)
     m = _member(cfg, name, unit)
     now = SystemClock().now()

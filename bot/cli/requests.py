@@ -15,9 +15,9 @@ from pathlib import Path
 from bot.cli.common import (
     BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, UnmaskOpt, audit, load, open_all, open_database, stdout,
 )
-from bot.cli.listing import iso, request_json
+from bot.cli.listing import minute, request_json
 from bot.messaging.render import STATUS_NAMES, TIER_NAMES
-from routing.model import Status, Tier
+from routing.model import EventKind, Request, Status, Tier
 from routing.ports import RequestFilter
 from routing.privacy import mask, mask_name
 
@@ -27,14 +27,19 @@ MAX_NUMBER = 2**31 - 1  # request numbers are stored in an INTEGER column (32 bi
 def list_requests(
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array (the documented listing).")] = False,
-    status: Annotated[list[str] | None, typer.Option("--status", help="Only these statuses.")] = None,
-    township: Annotated[str | None, typer.Option("--township")] = None,
-    village: Annotated[str | None, typer.Option("--village")] = None,
-    tier: Annotated[str | None, typer.Option("--tier", help="village, township or county.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON 数组（字段见设计文档第 4 节，供其他程序读取）。")] = False,
+    status: Annotated[list[str] | None, typer.Option(
+        "--status", help="只列出这些状态（可给多次）：open / acknowledged / resolved / closed / rejected")] = None,
+    township: Annotated[str | None, typer.Option("--township", help="只列出这个镇的诉求。")] = None,
+    village: Annotated[str | None, typer.Option("--village", help="只列出这个村的诉求。")] = None,
+    tier: Annotated[str | None, typer.Option(
+        "--tier", help="只列出在这一级的诉求：village（村级） / township（镇级） / county（县级）")] = None,
     unmask: UnmaskOpt = False,
 ) -> None:
-    """List requests (requesters' names and the numbers in texts masked unless --unmask)."""
+    """列出诉求。
+
+    提出人姓名和内容里的号码默认打码，加 --unmask 显示（会记入审计）。
+    """
     out = stdout()
     cfg = load(config)
     try:
@@ -45,7 +50,8 @@ def list_requests(
             village=village,
         )
     except (ValueError, KeyError) as e:
-        raise Exit(BAD_CONFIG, f"bad filter: {e}") from None
+        raise Exit(BAD_CONFIG, f"筛选条件不对（{e}）：--status 可以是 {'、'.join(s.value for s in Status)}，"
+                                f"--tier 可以是 village、township、county") from None
     database = open_database(cfg, db)
     if unmask:
         audit(database, "list_unmasked", {"status": status, "township": township, "village": village, "tier": tier})
@@ -63,7 +69,7 @@ def list_requests(
             r.created_at.astimezone(cfg.tz).strftime("%m-%d %H:%M"), escape(row["text"][:30]),
         )
     out.print(table)
-    out.print(f"{len(requests)} requests")
+    out.print(f"共 {len(requests)} 条诉求")
 
 
 def request_number(text: str) -> int:
@@ -78,13 +84,47 @@ def request_number(text: str) -> int:
     return number
 
 
+EVENT_NAMES = {
+    EventKind.REGISTERED: "登记", EventKind.CLAIMED: "认领", EventKind.ESCALATED: "上报", EventKind.SENT_BACK: "退回",
+    EventKind.RESOLVED: "办结", EventKind.REJECTED: "不予受理", EventKind.SATISFIED: "评价：满意",
+    EventKind.UNSATISFIED: "评价：不满意", EventKind.EXPIRED: "评价期满关闭", EventKind.URGED: "催办",
+    EventKind.REMINDED: "逾期提醒", EventKind.PROPOSED: "提请上报", EventKind.ALERTED: "紧急通报",
+}
+FIELD_LABELS = {
+    "id": "编号", "status": "状态", "tier": "层级", "township": "镇", "village": "村", "category": "分类",
+    "urgent": "紧急", "handler": "经办人", "requester": "提出人", "text": "内容", "created_at": "登记时间",
+    "acknowledged_at": "响应时间", "escalated_at": "上报时间", "resolved_at": "办结时间", "closed_at": "关闭时间",
+    "rating": "评价", "reopened": "重新办理", "ack_due_at": "响应时限", "resolve_due_at": "办结时限",
+}
+RATING_NAMES = {"satisfied": "满意", "unsatisfied": "不满意"}
+
+
+def request_fields(row: dict, r: Request) -> list[tuple[str, str]]:
+    """The fields of `minqing show`, labelled in Chinese: (label, value) from the listing's row."""
+    shown = {
+        "id": f"#{r.number}", "status": STATUS_NAMES[r.status.value], "tier": TIER_NAMES[r.tier],
+        "urgent": "是" if r.urgent else "否", "rating": RATING_NAMES.get(row["rating"] or "", "—"),
+        "reopened": f"{r.reopened} 次",
+    }
+    out = []
+    for key, label in FIELD_LABELS.items():
+        value = shown.get(key, row[key])
+        if key.endswith("_at"):
+            value = value[:16].replace("T", " ") if value else None
+        out.append((label, "—" if value is None or value == "" else str(value)))
+    return out
+
+
 def show(
-    number_text: Annotated[str, typer.Argument(metavar="N", help="The request number.")],
+    number_text: Annotated[str, typer.Argument(metavar="N", help="诉求编号。")],
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
     unmask: UnmaskOpt = False,
 ) -> None:
-    """Show one request with its whole event log (the requester's name and numbers in texts masked unless --unmask)."""
+    """显示一条诉求和它的全部办理记录。
+
+    提出人姓名和内容里的号码默认打码，加 --unmask 显示（会记入审计）。
+    """
     number = request_number(number_text)
     out, cfg, database = open_all(config, db)
     with database.transaction() as tx:
@@ -94,20 +134,28 @@ def show(
         raise Exit(FAILURE, f"没有诉求 #{number}")
     if unmask:
         audit(database, "show_unmasked", {"request": number})
-    out.print_json(json.dumps(request_json(r, cfg.tz, unmask=unmask), ensure_ascii=False))
-    table = Table("时间", "事件", "层级", "人", "状态", "说明", box=None)
+    fields = Table.grid(padding=(0, 2))
+    for label, value in request_fields(request_json(r, cfg.tz, unmask=unmask), r):
+        fields.add_row(label, escape(value))
+    out.print(fields)
+    table = Table("时间", "事件", "层级", "人", "状态", "说明", box=None, title="办理记录", title_justify="left")
     for e in events:
         # the requester acts too (a rating): a villager's name, masked like the requester's
         actor = e.actor if unmask or e.actor != r.requester else mask_name(e.actor)
         note = " ".join(x for x in (e.rule and f"[{e.rule}]", e.note) if x)
-        table.add_row(iso(e.at, cfg.tz), e.kind.value, e.tier.key, actor or "(bot)",
-                      f"{e.from_status.value if e.from_status else ''}→{e.to_status.value if e.to_status else ''}",
+        table.add_row(minute(e.at, cfg.tz), EVENT_NAMES[e.kind], TIER_NAMES[e.tier],
+                      escape(actor or "系统"),
+                      f"{STATUS_NAMES[e.from_status.value] if e.from_status else ''}→"
+                      f"{STATUS_NAMES[e.to_status.value] if e.to_status else ''}",
                       escape((note if unmask else mask(note))[:60]))
     out.print(table)
 
 
 def rooms(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
-    """List the rooms (group topics) messages came from; rooms not in the config are ignored until added."""
+    """列出收到过消息的群。
+
+    不在配置里的群，其中的消息一律忽略，写进配置后才处理；也列出配置了但还没收到过消息的群。
+    """
     from bot.monitor import account_rooms, missing_rooms
 
     out, cfg, database = open_all(config, db)
@@ -115,12 +163,12 @@ def rooms(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
         seen = tx.rooms()
     table = Table("群名", "在配置中", "消息数", "首次", "最近", box=None)
     for r in seen:
-        table.add_row(r.topic, "是" if r.configured else "否（忽略）", str(r.messages), iso(r.first_seen, cfg.tz)[:16],
-                      iso(r.last_seen, cfg.tz)[:16])
+        table.add_row(r.topic, "是" if r.configured else "否（忽略）", str(r.messages), minute(r.first_seen, cfg.tz),
+                      minute(r.last_seen, cfg.tz))
     out.print(table)
     missing = [room for room in cfg.county.rooms if room not in {r.topic for r in seen}]
     if missing:
-        out.print("配置中但还没收到过消息的群: " + "、".join(missing))
+        out.print("配置中但还没收到过消息的群：" + "、".join(missing))
     account = account_rooms(database)
     if account is None:
         out.print("还不知道机器人账号在哪些群里（minqing run 登录后每小时核对一次）")
@@ -128,16 +176,19 @@ def rooms(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
     at, topics = account
     unseen = missing_rooms(cfg.county.rooms, topics)
     if not unseen:
-        out.print(f"配置的 {len(cfg.county.rooms)} 个群都在机器人账号的群里（{iso(at, cfg.tz)[:16]} 核对）")
+        out.print(f"配置的 {len(cfg.county.rooms)} 个群都在机器人账号的群里（{minute(at, cfg.tz)} 核对）")
         return
-    out.print(f"[bold red]配置了但机器人账号不在其中的群[/]（{iso(at, cfg.tz)[:16]} 核对，这些群的诉求收不到）：")
+    out.print(f"[bold red]配置了但机器人账号不在其中的群[/]（{minute(at, cfg.tz)} 核对，这些群的诉求收不到）：")
     for m in unseen:
         hint = f"  ← 最接近的群名：{m.closest}" if m.closest else "  ← 账号的群里没有相近的名字"
         out.print(f"  ✗ {m.room}{hint}", markup=False, highlight=False)
 
 
 def failed(config: ConfigOpt = Path("config.toml"), db: DbOpt = None, unmask: UnmaskOpt = False) -> None:
-    """List the messages the bot failed to handle because of an error of its own (kept, never lost)."""
+    """列出机器人因自身出错而没能处理的消息。
+
+    这些消息都保存在数据库里，不会丢。
+    """
     out, cfg, database = open_all(config, db)
     if unmask:
         audit(database, "failed_unmasked", {})
@@ -146,7 +197,7 @@ def failed(config: ConfigOpt = Path("config.toml"), db: DbOpt = None, unmask: Un
     table = Table("时间", "群", "发送人", "内容", "错误", box=None)
     shown = (lambda v: v) if unmask else mask
     for r in rows:
-        table.add_row(iso(r.ts, cfg.tz)[:16], r.room, r.sender if unmask else mask_name(r.sender),
+        table.add_row(minute(r.ts, cfg.tz), r.room, r.sender if unmask else mask_name(r.sender),
                       escape(shown(r.text)[:40]), escape(shown(r.error)[:60]))
     out.print(table)
-    out.print(f"{len(rows)} failed messages")
+    out.print(f"共 {len(rows)} 条未处理的消息")

@@ -27,12 +27,16 @@ from bot.sim.replay import Replayer, ReplayInputError, parse_time, said_json
 
 
 def replay(
-    file: Annotated[Path, typer.Argument(help="JSON Lines of chat messages ('-' for standard input).")],
+    file: Annotated[Path, typer.Argument(help="聊天消息文件，JSON Lines 格式，每行一条（'-' 表示从标准输入读）。")],
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
-    until: Annotated[str | None, typer.Option("--until", help="Run the clock on to this time after the last line.")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", help="读完最后一行后，把模拟时钟继续走到这个时间（ISO 8601，例如 2026-10-16T18:00:00+08:00）。")] = None,
 ) -> None:
-    """Replay chat messages through the bot on a simulated clock; print what it said as JSON Lines."""
+    """重放聊天消息（模拟时钟），输出机器人说的话。
+
+    按模拟时钟把聊天消息逐条交给机器人，机器人说的话按 JSON Lines 输出到标准输出。
+    """
     cfg = load(config)
     until_ts = None
     if until:
@@ -43,9 +47,9 @@ def replay(
     runs: list[Relay] = []
     with _temporary_db(cfg, db) as database:
         emitted = _run_replay(cfg, database, file, until_ts, runs)
-    logging.getLogger(__name__).info("replay done: the bot said %d messages", emitted)
+    logging.getLogger(__name__).info("重放结束：机器人共说了 %d 条消息", emitted)
     if runs and runs[0].failed:
-        raise Exit(FAILURE, f"{runs[0].failed} messages could not be handled (kept in the database: `minqing failed`)")
+        raise Exit(FAILURE, f"有 {runs[0].failed} 条消息没能处理（已保存在数据库里，用 minqing failed 查看）")
 
 
 PROGRESS_EVERY = 500  # lines between two updates of the progress bar
@@ -129,14 +133,16 @@ def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | N
     stdin = getattr(sys.stdin, "buffer", sys.stdin)
     try:
         stream = stdin if str(file) == "-" else file.open("rb")
+    except FileNotFoundError:
+        raise Exit(BAD_CONFIG, f"找不到文件 {file}") from None
     except OSError as e:
-        raise Exit(BAD_CONFIG, f"cannot read {file}: {e.strerror}") from None
+        raise Exit(BAD_CONFIG, f"无法读取 {file}：{e.strerror}") from None
     try:
         with shown_progress(stream, _size(stream)) as lines:
             replayer.feed(lines)
         replayer.finish(until)
     except ReplayInputError as e:
-        raise Exit(BAD_INPUT, f"{file}: {e}") from None
+        raise Exit(BAD_INPUT, f"{file} {e}") from None
     finally:
         if stream is not stdin:
             stream.close()
@@ -144,7 +150,10 @@ def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | N
 
 
 def demo() -> None:
-    """Replay a scripted week in the example county on simulated groups; print the transcript and a summary."""
+    """演示：示例县模拟群里的一周。
+
+    在示例县的模拟群里重放编好的一周，输出各群的聊天记录和诉求汇总。
+    """
     from bot.sim.demo import run_demo
 
     # the summary table is wider than the 80 columns rich assumes when output is piped

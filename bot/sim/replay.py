@@ -28,7 +28,7 @@ class ReplayInputError(Exception):
     """A line of the input that cannot be replayed (exit status 3)."""
 
     def __init__(self, lineno: int, reason: str) -> None:
-        super().__init__(f"line {lineno}: {reason}")
+        super().__init__(f"第 {lineno} 行：{reason}" if lineno else reason)
         self.lineno = lineno
 
 
@@ -43,11 +43,11 @@ class Line:
 def parse_time(value: object, tz: ZoneInfo) -> datetime:
     """An ISO 8601 time; one without an offset is taken in the configured timezone."""
     if not isinstance(value, str):
-        raise ValueError("ts must be an ISO 8601 string such as 2026-10-09T09:15:00+08:00")
+        raise ValueError("ts 应是 ISO 8601 格式的时间字符串，例如 2026-10-09T09:15:00+08:00")
     try:
         t = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"ts {value!r} is not an ISO 8601 time") from None
+        raise ValueError(f"ts {value!r} 不是 ISO 8601 格式的时间，例如 2026-10-09T09:15:00+08:00") from None
     check_year(t, f"时间 {value!r}")  # on the local time, before any conversion can overflow
     return t if t.tzinfo else t.replace(tzinfo=tz)
 
@@ -59,13 +59,13 @@ def parse_line(raw: str, lineno: int, tz: ZoneInfo, bot_name: str) -> Line | Non
     try:
         obj = json.loads(raw)
     except json.JSONDecodeError as e:
-        raise ReplayInputError(lineno, f"not JSON: {e.msg} at column {e.colno}") from None
+        raise ReplayInputError(lineno, f"不是 JSON：第 {e.colno} 列出错（{e.msg}）") from None
     except RecursionError:
         raise ReplayInputError(lineno, "JSON 嵌套层数太多，不是一条聊天消息") from None
     except ValueError as e:  # e.g. an integer of more digits than Python converts
         raise ReplayInputError(lineno, f"JSON 里有无法读取的值（{str(e).split(':')[0]}）") from None
     if not isinstance(obj, dict):
-        raise ReplayInputError(lineno, "each line must be a JSON object")
+        raise ReplayInputError(lineno, "每一行应是一个 JSON 对象（{...}）")
     try:
         ts = parse_time(obj.get("ts"), tz)
     except ValueError as e:
@@ -74,20 +74,20 @@ def parse_line(raw: str, lineno: int, tz: ZoneInfo, bot_name: str) -> Line | Non
         return Line(ts, None)
     for key in ("sender", "text"):
         if not isinstance(obj.get(key), str):
-            raise ReplayInputError(lineno, f"{key!r} must be a string")
+            raise ReplayInputError(lineno, f"{key!r} 应是字符串")
     room = obj.get("room")
     if room is not None and (not isinstance(room, str) or not room.strip()):
-        raise ReplayInputError(lineno, "'room' must be a group name, or null (or left out) for a private message")
+        raise ReplayInputError(lineno, "'room' 应是群名；私信写 null 或不写")
     if not obj["sender"].strip():
-        raise ReplayInputError(lineno, "sender must not be empty")
+        raise ReplayInputError(lineno, "'sender' 不能为空")
     if room is None and not obj.get("sender_id"):
-        raise ReplayInputError(lineno, "a private message (no room) needs its 'sender_id'")
+        raise ReplayInputError(lineno, "私信（没有 room）必须写 'sender_id'")
     for key in ("sender_id", "id"):
         if obj.get(key) is not None and not isinstance(obj[key], str):
-            raise ReplayInputError(lineno, f"{key!r} must be a string")
+            raise ReplayInputError(lineno, f"{key!r} 应是字符串")
     mentions = obj.get("mentions") or []
     if not isinstance(mentions, list) or not all(isinstance(m, str) for m in mentions):
-        raise ReplayInputError(lineno, "'mentions' must be a list of names")
+        raise ReplayInputError(lineno, "'mentions' 应是名字的列表，例如 [\"民情直通车\"]")
     text = obj["text"]
     if len(text) > MAX_TEXT:
         log.warning("line %d: text of %d characters cut to %d", lineno, len(text), MAX_TEXT)
@@ -206,8 +206,8 @@ class Replayer:
                 line = parse_line(decode_line(raw, lineno), lineno, tz, bot)
                 if line is not None and self.mark is not None and line.ts < self.mark:
                     raise ReplayInputError(
-                        lineno, f"time goes backwards: {line.ts.isoformat()} is before {self.mark.isoformat()}, "
-                        "where the clock already is")
+                        lineno, f"时间倒退了：{line.ts.isoformat()} 早于时钟已经走到的 {self.mark.isoformat()}"
+                        "（同一个数据库上的重放接着上次的时间往下走）")
             except ReplayInputError as e:
                 return count, e, False
             if line is None:
@@ -228,7 +228,7 @@ class Replayer:
         if until is None:
             return
         if self.mark is not None and until < self.mark:
-            raise ReplayInputError(0, f"--until {until.isoformat()} is before the clock ({self.mark.isoformat()})")
+            raise ReplayInputError(0, f"--until {until.isoformat()} 早于时钟已经走到的 {self.mark.isoformat()}")
         with self.relay.db.batch():
             self.run_until(until)
             self._save_mark(until)

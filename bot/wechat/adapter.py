@@ -166,7 +166,7 @@ class WechatyGateway:
         stopper.cancel()
         if not probe.done():
             probe.cancel()
-            return "the bot is stopping"
+            return "机器人正在停止"
         probe.result()  # raises GatewayUnavailable when nothing answers
         bot = self.bot
         queue: asyncio.Queue[str] = asyncio.Queue()
@@ -192,7 +192,7 @@ class WechatyGateway:
                 return self._stream_end(stream)  # raises for a refused token or a broken connection
             if pinger in done:
                 return pinger.result()
-            return "the bot is stopping"
+            return "机器人正在停止"
         finally:
             self._logged_in = False
             for task in (pinger, stopper, consumer):
@@ -206,7 +206,7 @@ class WechatyGateway:
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host.strip("[]"), int(port)), PING_TIMEOUT)
         except (TimeoutError, OSError) as e:
-            raise GatewayUnavailable(f"nothing answers at {self.endpoint}: {_describe(e)}") from None
+            raise GatewayUnavailable(f"{self.endpoint} 没有响应：{_describe(e)}") from None
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
@@ -214,11 +214,11 @@ class WechatyGateway:
     def _stream_end(self, stream: asyncio.Task) -> str:
         exc = stream.exception()
         if exc is None:
-            return "the gateway closed the event stream"
+            return "网关关闭了事件流"
         if isinstance(exc, GRPCError):
             detail = self._redact(exc.message or "")
             if exc.status == Status.UNAUTHENTICATED:
-                raise GatewayAuthError(f"the gateway refused the token (gRPC UNAUTHENTICATED: {detail})")
+                raise GatewayAuthError(f"网关拒绝了 token（gRPC UNAUTHENTICATED：{detail}）")
             raise GatewayUnavailable(f"gRPC {exc.status.name}: {detail}")
         if isinstance(exc, (StreamTerminatedError, OSError, WechatyPuppetError, TimeoutError)):
             raise GatewayUnavailable(self._redact(_describe(exc)))
@@ -234,9 +234,9 @@ class WechatyGateway:
             try:
                 await asyncio.wait_for(puppet.ding("minqing"), PING_TIMEOUT)
             except TimeoutError:
-                return f"the gateway did not answer a ping within {PING_TIMEOUT:.0f}s"
+                return f"网关 {PING_TIMEOUT:.0f} 秒内没有回应心跳"
             except (GRPCError, StreamTerminatedError, OSError) as e:
-                return f"ping failed: {self._redact(_describe(e))}"
+                return f"心跳失败：{self._redact(_describe(e))}"
 
     async def _drain(self, queue: asyncio.Queue[str], consumer: asyncio.Task) -> None:
         """Let the messages announced before the stream ended be handled (bounded)."""
@@ -245,8 +245,8 @@ class WechatyGateway:
         try:
             await asyncio.wait_for(queue.join(), DRAIN_SECONDS)
         except TimeoutError:
-            log.error("messages announced by the gateway were not handled before the connection closed (%d still "
-                      "queued); they are lost", queue.qsize(), extra={"event": "message_lost"})
+            log.error("连接关闭前，网关通知的消息没有处理完（还有 %d 条在排队）；"
+                      "这些消息丢失了", queue.qsize(), extra={"event": "message_lost"})
 
     async def _release(self) -> None:
         """Drop this connection's listeners and channel; the next connection starts afresh.
@@ -283,19 +283,19 @@ class WechatyGateway:
             self._logged_in = True
             await self.listener.on_login(user_id, contact.name)
         except Exception:
-            log.exception("handling the login event failed")
+            log.exception("处理登录事件出错")
 
     async def _on_logout(self, payload: Any) -> None:
         try:
             self._logged_in = False
-            await self.listener.on_logout(str(getattr(payload, "data", "") or "logged out"))
+            await self.listener.on_logout(str(getattr(payload, "data", "") or "已退出登录"))
         except Exception:
-            log.exception("handling the logout event failed")
+            log.exception("处理退出登录事件出错")
 
     async def _on_scan(self, payload: Any) -> None:
         status = getattr(getattr(payload, "status", None), "name", "?")
-        log.warning("the gateway's WeChat account is not logged in; it waits for a QR code scan (%s): %s",
-                    status, getattr(payload, "qrcode", None) or "no QR code yet", extra={"event": "scan"})
+        log.warning("网关上的微信号没有登录，正在等待扫描二维码登录（%s）：%s",
+                    status, getattr(payload, "qrcode", None) or "二维码还没有生成", extra={"event": "scan"})
         try:
             await self.listener.on_scan(status)
         except Exception:
@@ -313,7 +313,7 @@ class WechatyGateway:
                 if inbound:
                     await self.listener.on_messages(inbound)
             except Exception:
-                log.exception("handling messages %s failed", ", ".join(ids))
+                log.exception("处理消息 %s 出错", ", ".join(ids))
             finally:
                 for _ in ids:
                     queue.task_done()
@@ -324,7 +324,7 @@ class WechatyGateway:
             return await self._inbound(message_id)
         except (GRPCError, StreamTerminatedError, OSError, WechatyPuppetError) as e:
             # the gateway could not give the payload: the message is lost
-            log.error("could not read message %s from the gateway: %s", message_id, self._redact(_describe(e)),
+            log.error("无法从网关读取消息 %s：%s", message_id, self._redact(_describe(e)),
                       extra={"event": "message_lost", "msg_id": message_id})
             return None
 
@@ -393,10 +393,10 @@ class WechatyGateway:
         """Send a text to the room with this topic, @-mentioning people, or privately `to` a contact (raises
         SendError)."""
         if not self._logged_in:
-            raise SendError("not connected to the gateway, or its account is not logged in")
+            raise SendError("没有连上网关，或网关上的微信号没有登录")
         if room is None:
             if to is None or not to.contact_id:
-                raise SendError("a private message needs its addressee's contact id")
+                raise SendError("发私信需要收信人的微信号（contact id）")
             contact = self.bot.Contact.load(to.contact_id)
             await contact.ready()
             await contact.say(text)
@@ -425,7 +425,7 @@ class WechatyGateway:
         for r in rooms:
             t = r.payload.topic if r.payload else None
             if t and t in self._room_ids and self._room_ids[t] != r.room_id:
-                log.warning("two groups are named %r; messages go to the first one", t)
+                log.warning("有两个群都叫 %r；消息发到第一个", t)
             elif t:
                 self._room_ids[t] = r.room_id
 
@@ -448,7 +448,7 @@ class WechatyGateway:
             await self._load_rooms()
             room_id = self._room_ids.get(topic)
         if room_id is None:
-            raise SendError(f"the bot's WeChat account is in no group named {topic!r}")
+            raise SendError(f"机器人的微信号不在名为 {topic!r} 的群里")
         room = self.bot.Room.load(room_id)
         await room.ready()
         return room
@@ -499,4 +499,4 @@ async def _cancel(task: asyncio.Task, timeout: float = 5.0) -> None:
     if task.done() and not task.cancelled():
         task.exception()  # retrieved: no "exception was never retrieved" at exit
     elif not task.done():
-        log.warning("the connection task did not end within %.0fs", timeout)
+        log.warning("连接任务 %.0f 秒内没有结束", timeout)

@@ -101,28 +101,28 @@ class LoopTransport:
         self.timeout = timeout
         self._reachable: dict[str, tuple[float, bool]] = {}
 
-    def _call(self, coro, timeout: float, waiting_for: str = "an answer"):
+    def _call(self, coro, timeout: float, waiting_for: str = "回应"):
         """Run a coroutine on the gateway's loop and wait for its result (SendError on any failure)."""
         try:
             future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         except RuntimeError as e:  # the loop is closed: the bot is stopping
             coro.close()
-            raise SendError(f"not connected: {e}") from None
+            raise SendError(f"没有连接：{e}") from None
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise SendError(f"the gateway did not confirm {waiting_for} within {timeout:.0f}s") from None
+            raise SendError(f"网关 {timeout:.0f} 秒内没有{waiting_for}") from None
         except SendError:
             raise
         except concurrent.futures.CancelledError:
-            raise SendError("cancelled (the bot is stopping)") from None
+            raise SendError("已取消（机器人正在停止）") from None
         except Exception as e:  # the SDK's and gRPC's own errors
             raise SendError(f"{type(e).__name__}: {e}") from e
 
     def send(self, room: str | None, text: str, mentions: Sequence[PersonRef], to: PersonRef | None = None) -> None:
         """Deliver one message (raises SendError on any failure, including no answer in time)."""
-        self._call(self.gateway.say(room, text, mentions, to), self.timeout, "the message")
+        self._call(self.gateway.say(room, text, mentions, to), self.timeout, "确认消息已发出")
 
     def reachable(self, person: PersonRef) -> bool:
         """True when the person can be messaged privately; when the gateway cannot tell now, assume so."""
@@ -135,7 +135,7 @@ class LoopTransport:
         try:
             answer = bool(self._call(self.gateway.reachable(person.contact_id), 5.0))
         except SendError as e:
-            log.info("could not ask the gateway whether %s can be messaged privately (%s); assuming yes",
+            log.info("无法向网关确认能否给 %s 发私信（%s）；按能发处理",
                      person.contact_id, e, extra={"event": "reachable_unknown"})
             return True
         self._reachable[person.contact_id] = (now, answer)

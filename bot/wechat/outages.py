@@ -32,7 +32,7 @@ class OutageTracker:
     def __init__(self, settle: timedelta, offline_since: datetime | None = None) -> None:
         self.settle = settle
         self._since = offline_since
-        self._reason = "the bot was not running" if offline_since else ""
+        self._reason = "机器人没有运行" if offline_since else ""
         self._online_at: datetime | None = None
         self._pending: Outage | None = None
 

@@ -84,20 +84,20 @@ def live_settings(config: Config, environ: Mapping[str, str] | None = None) -> L
     problems = []
     override = env.get(ENDPOINT_ENV, "").strip()
     endpoint = override or w.endpoint.strip()
-    source = f"environment variable {ENDPOINT_ENV}" if override else "[wechaty] endpoint"
+    source = f"环境变量 {ENDPOINT_ENV}" if override else "[wechaty] endpoint"
     if not endpoint:
-        problems.append(f"no gateway endpoint: set [wechaty] endpoint (host:port) or {ENDPOINT_ENV}")
+        problems.append(f"没有网关地址：请在配置 [wechaty] endpoint 写上“主机:端口”，或设置环境变量 {ENDPOINT_ENV}")
     elif not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", endpoint):
-        problems.append(f"{source}: {endpoint!r} is not host:port")
+        problems.append(f"{source}：{endpoint!r} 不是“主机:端口”的写法")
     token = config.token(dict(env))
     if not token:
-        problems.append(f"no gateway token: set the environment variable {w.token_env} (named by "
-                        "[wechaty] token_env) to the token of your puppet-service gateway")
+        problems.append(f"没有网关 token：请把环境变量 {w.token_env}（由配置 [wechaty] token_env 指定）"
+                        "设为 puppet-service 网关的 token")
     data_dir = config.data_dir
     if not data_dir.is_dir():
-        problems.append(f"[bot] data_dir: {data_dir} is not a folder")
+        problems.append(f"[bot] data_dir：{data_dir} 不是文件夹")
     if problems:
-        raise StartupError("cannot start: " + "; ".join(problems))
+        raise StartupError("无法启动：" + "；".join(problems))
     found, alert_problems = channels(config.raw.alerts, env)
     if alert_problems:
         raise StartupError("; ".join(alert_problems))
@@ -188,7 +188,7 @@ class LiveBot:
         self.jobs.start(paused=self.jobs_paused)
         keeper = asyncio.create_task(self._housekeeping(), name="minqing-housekeeping")
         queued = len(await asyncio.to_thread(self.relay.outbox.queued))
-        log.info("minqing-relay started for %s: %d groups, gateway %s, %d messages queued", self.config.county.name,
+        log.info("民情直通车已为%s启动：%d 个群，网关 %s，%d 条消息待发", self.config.county.name,
                  len(self.config.county.rooms), self.settings.endpoint, queued, extra={"event": "started"})
         try:
             await self._supervise()
@@ -206,14 +206,14 @@ class LiveBot:
             await asyncio.to_thread(self.alerter.stop)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-            log.info("minqing-relay stopped", extra={"event": "stopped"})
+            log.info("民情直通车已停止", extra={"event": "stopped"})
 
     def _signal(self, sig: int) -> None:
         assert self.stopping is not None
         if self.stopping.is_set():
-            log.info("already stopping")
+            log.info("正在停止")
             return
-        log.info("stopping on %s", signal.Signals(sig).name, extra={"event": "stopping"})
+        log.info("收到 %s，正在停止", signal.Signals(sig).name, extra={"event": "stopping"})
         self.stopping.set()
         self._stop_task = asyncio.get_running_loop().create_task(self._stop_sending_then_connection())
 
@@ -241,17 +241,17 @@ class LiveBot:
             attempt += 1
             logins = self.logins
             loud = failures < 3 or (failures + 1) % LOUD_EVERY == 0
-            log.log(logging.INFO if loud else logging.DEBUG, "connecting to the gateway at %s (attempt %d)",
+            log.log(logging.INFO if loud else logging.DEBUG, "正在连接网关 %s（第 %d 次）",
                     self.settings.endpoint, attempt, extra={"event": "connecting"})
             self.session_since = time.monotonic()
             try:
                 reason = await self.gateway.session(self._connection_stop)
             except GatewayAuthError as e:
                 if self.logins == 0:
-                    raise StartupError(f"{e}. Check the token in the environment variable "
-                                       f"{self.settings.token_env}: it must be the gateway's token") from None
+                    raise StartupError(f"{e}。请检查环境变量 {self.settings.token_env} 里的 token："
+                                       "它必须是网关的 token") from None
                 reason = str(e)
-                log.error("%s; the token in %s no longer matches the gateway's", e, self.settings.token_env,
+                log.error("%s；%s 里的 token 与网关的不再一致", e, self.settings.token_env,
                           extra={"event": "unauthenticated"})
             except GatewayUnavailable as e:
                 reason = str(e)
@@ -263,13 +263,13 @@ class LiveBot:
             delay = self.backoff.next()
             if self.logins > logins:
                 failures = 0
-                log.warning("disconnected from the gateway at %s: %s; reconnecting in %.1fs", self.settings.endpoint,
+                log.warning("与网关 %s 的连接断开：%s；%.1f 秒后重连", self.settings.endpoint,
                             reason, delay, extra={"event": "disconnected"})
             else:
                 failures += 1
                 loud = loud or reason != last_reason
                 log.log(logging.WARNING if loud else logging.DEBUG,
-                        "cannot connect to the gateway at %s (attempt %d): %s; trying again in %.1fs",
+                        "连不上网关 %s（第 %d 次）：%s；%.1f 秒后再试",
                         self.settings.endpoint, attempt, reason, delay, extra={"event": "connect_failed"})
             last_reason = reason
             with contextlib.suppress(TimeoutError):
@@ -280,7 +280,7 @@ class LiveBot:
         if not reason.startswith("the account logged out") and reason != "the bot is stopping":
             self.monitor.offline(now, reason)
         if self.outages.went_offline(now, reason):
-            log.warning("offline since %s: messages posted in the groups from now on do not reach the bot",
+            log.warning("从 %s 起离线：此后群里发的消息机器人收不到",
                         now.astimezone(self.config.tz).isoformat(timespec="seconds"), extra={"event": "offline"})
             await asyncio.to_thread(self._write_mark, now)
 
@@ -295,8 +295,8 @@ class LiveBot:
                 if (since is not None and since != warned_session and not self.gateway.logged_in
                         and time.monotonic() - since > LOGIN_WAIT_SECONDS):
                     warned_session = since
-                    log.warning("connected to the gateway at %s for %.0fs, but its WeChat account is not logged in: "
-                                "log it in on the gateway (scan its QR code)", self.settings.endpoint,
+                    log.warning("已连上网关 %s %.0f 秒，但网关上的微信号没有登录："
+                                "请在网关上登录（扫描它的二维码）", self.settings.endpoint,
                                 time.monotonic() - since, extra={"event": "not_logged_in"})
                     self.monitor.connected()  # the gateway answers: it waits for a login
                     self.monitor.scanning(self.clock.now())
@@ -309,7 +309,7 @@ class LiveBot:
                     last_mark = time.monotonic()
                     await asyncio.to_thread(self._write_mark, now)
             except Exception:
-                log.exception("housekeeping failed; trying again in a second")
+                log.exception("例行检查出错，一秒后再试")
 
     async def _watch(self, now: datetime) -> None:
         """The operator's alerts: time thresholds, the database (once a minute), the rooms (hourly, logged in)."""
@@ -343,11 +343,11 @@ class LiveBot:
         self.backoff.reset()
         now = self.clock.now()
         ended = self.outages.came_online(now)
-        log.info("logged in to WeChat as %s (%s) through the gateway at %s", name, user_id, self.settings.endpoint,
+        log.info("已通过网关 %s 登录微信：%s（%s）", self.settings.endpoint, name, user_id,
                  extra={"event": "login"})
         if ended is not None:
-            log.warning("back online: offline for %.1fs, from %s to %s (%s); messages posted in the groups then "
-                        "did not reach the bot", ended.seconds, ended.start.astimezone(self.config.tz).isoformat(
+            log.warning("重新上线：离线 %.1f 秒，从 %s 到 %s（%s）；这段时间群里发的消息"
+                        "机器人没有收到", ended.seconds, ended.start.astimezone(self.config.tz).isoformat(
                             timespec="seconds"), ended.end.astimezone(self.config.tz).isoformat(timespec="seconds"),
                         ended.reason, extra={"event": "reconnected"})
         self.sender.wake()
@@ -356,10 +356,10 @@ class LiveBot:
 
     async def on_logout(self, reason: str) -> None:
         """The account logged out of WeChat: the bot hears nothing until it logs in again."""
-        log.error("the WeChat account logged out of the gateway (%s); log it in again on the gateway", reason,
+        log.error("网关上的微信号已退出登录（%s）：请在网关上重新登录", reason,
                   extra={"event": "logout"})
         self.monitor.logged_out(self.clock.now(), reason)
-        await self._offline(f"the account logged out: {reason}")
+        await self._offline(f"微信号退出登录：{reason}")
 
     async def on_message(self, msg: Inbound) -> None:
         """Handle one message (see `on_messages`)."""
@@ -391,10 +391,10 @@ class LiveBot:
             active = tx.active_rooms(outage.start - ACTIVITY_WINDOW, ignore_key_prefix=NOTICE_KEY)
         notices = outage_notices(self.config, active, outage)
         queued = self.relay.queue(notices, now)
-        log.warning("told %d groups that messages from %s to %s were not received: %s", queued,
+        log.warning("已在 %d 个群里说明 %s 到 %s 的消息没有收到：%s", queued,
                     outage.start.astimezone(self.config.tz).isoformat(timespec="seconds"),
                     outage.end.astimezone(self.config.tz).isoformat(timespec="seconds"),
-                    "、".join(n.room for n in notices) or "no group had activity", extra={"event": "outage_notice"})
+                    "、".join(n.room for n in notices) or "这段时间没有群有动静", extra={"event": "outage_notice"})
         self.sender.wake()
         return queued
 
@@ -419,8 +419,8 @@ class LiveBot:
 def run_live(config: Config, db: Database, settings: LiveSettings, clock: Clock | None = None) -> None:
     """Run the bot against the gateway until SIGINT/SIGTERM (StartupError: exit status 2)."""
     if port_in_use(settings.plugin_port):
-        raise StartupError(f"[wechaty] plugin_port: port {settings.plugin_port} on 127.0.0.1 is already in use; "
-                           "python-wechaty checks it on every login and fails when it is taken. Choose a free port")
+        raise StartupError(f"[wechaty] plugin_port：127.0.0.1 上的端口 {settings.plugin_port} 已被占用；"
+                           "python-wechaty 每次登录都要用这个端口，被占用就会失败。请换一个空闲端口")
     redact(settings.token)
     adapter = load_adapter(settings.cache_dir)
     level = logging.getLogger().getEffectiveLevel()

@@ -128,21 +128,21 @@ def listing(db: str) -> list[dict]:
     (b'{"ts": "2026-10-12T09:10:00+08:00", "room": "' + "楼台村".encode()[:-1] + b'", "sender": "a", "text": "x"}',
      "不是 UTF-8 文本"),
     (b'{"ts": "2026-10-12T09:10:00+08:00", "n": ' + b"9" * 5000 + b"}", "无法读取的值"),
-    (b"{not json", "not JSON"),
+    (b"{not json", "不是 JSON"),
 ], ids=["year-9999", "year-1", "nested-json", "invalid-utf8", "huge-integer", "not-json"])
 def test_a_bad_replay_line_exits_3_with_its_number_keeping_the_lines_before(tmp_path, bad, reason):
     db = str(tmp_path / "r.db")
     f = tmp_path / "in.jsonl"
     f.write_bytes(b"\n".join([FIRST, bad, AFTER]) + b"\n")
     r = run("replay", "-c", CFG, "--db", db, str(f))
-    clean(r, 3, "line 2", reason)
+    clean(r, 3, "第 2 行", reason)
     assert ["已登记为 #1" in s["text"] for s in r.json_lines()] == [True]  # the line before: replayed
     assert [x["text"] for x in listing(db)] == ["报修 路灯坏了"]  # ...and kept; nothing after the bad line
 
 
 def test_invalid_utf8_on_standard_input_is_named_by_its_line(tmp_path):
     r = run("replay", "-c", CFG, "-", stdin=FIRST + b"\n" + AFTER + b"\n\xff\xfe\n")
-    clean(r, 3, "-: line 3", "不是 UTF-8 文本")
+    clean(r, 3, "- 第 3 行", "不是 UTF-8 文本")
     assert len(r.json_lines()) == 2
 
 
@@ -236,7 +236,7 @@ def test_a_duration_beyond_its_cap_fails_check_config_not_the_registrations(tmp_
     bad = tmp_path / "bad.toml"
     bad.write_text(EXAMPLE.read_text(encoding="utf-8").replace('resolve = "5 workdays"', 'resolve = "99999999 days"'),
                    encoding="utf-8")
-    clean(run("check-config", str(bad)), 2, "sla.resolve: 时长 '99999999 days' 太长：days 最多 365")
+    clean(run("check-config", str(bad)), 2, "sla.resolve：时长 '99999999 days' 太长：days 最多 365")
     f = tmp_path / "in.jsonl"
     f.write_bytes(FIRST + b"\n")
     clean(run("replay", "-c", str(bad), str(f)), 2, "sla.resolve")
@@ -250,8 +250,8 @@ def test_check_config_reports_problems_of_every_kind_at_once(tmp_path):
                    .replace('rating_window = "3 days"', 'rating_window = "400 days"'),  # a cap
                    encoding="utf-8")
     r = run("check-config", str(bad))
-    clean(r, 2, "3 problem(s)", "sla.acknowledge: unknown unit", "townships[0].villages[1].room: room",
-          "sla.rating_window: 时长 '400 days' 太长")
+    clean(r, 2, "配置有 3 处问题", "sla.acknowledge：'1 weeks' 里的单位 'weeks' 不认识",
+          "townships[0].villages[1].room：群 '楼台村干群连心群' 已在", "sla.rating_window：时长 '400 days' 太长")
 
 
 def test_an_unexpected_error_is_one_line_and_its_traceback_only_at_debug_level(tmp_path, monkeypatch):

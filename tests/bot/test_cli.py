@@ -1,4 +1,4 @@
-"""The other commands: list --json (a contract), check-config, people, show, demo."""
+"""The other commands: list --json (a contract), check-config, people, show, demo; the help of the commands."""
 
 import getpass
 import json
@@ -93,7 +93,7 @@ def test_list_and_show_mask_people_and_numbers_unless_unmasked_which_is_audited(
 def test_list_table_and_filters(tmp_path):
     db = replay(tmp_path, ("2026-10-12T09:00:00+08:00", LT, "唐命学", "@民情直通车 路灯坏了"))
     r = run("list", "-c", CFG, "--db", db)
-    assert r.code == 0 and "路灯坏了" in r.out and "1 requests" in r.out
+    assert r.code == 0 and "路灯坏了" in r.out and "共 1 条诉求" in r.out
     assert json.loads(run("list", "-c", CFG, "--db", db, "--json", "--status", "closed").out) == []
     assert run("list", "-c", CFG, "--db", db, "--status", "bogus").code == 2
 
@@ -102,7 +102,8 @@ def test_show_and_people(tmp_path):
     db = replay(tmp_path, ("2026-10-12T09:00:00+08:00", LT, "唐命学", "@民情直通车 路灯坏了"),
                 ("2026-10-12T09:10:00+08:00", LT, "石支书", "认领 #1"))
     r = run("show", "1", "-c", CFG, "--db", db)
-    assert r.code == 0 and "claimed" in r.out
+    assert r.code == 0 and "认领" in r.out and "待认领→办理中" in r.out and "claimed" not in r.out
+    assert "村        楼台村" in r.out and "状态      办理中" in r.out  # the fields, labelled in Chinese
     assert run("show", "9", "-c", CFG, "--db", db).code == 1
     r = run("people", "-c", CFG, "--db", db)
     assert r.code == 0 and "wxid_石支书" in r.out and "楼台村村干部" in r.out
@@ -118,7 +119,7 @@ def test_check_config(tmp_path):
     bad.write_text(EXAMPLE.read_text(encoding="utf-8").replace('resolve = "5 workdays"', 'resolve = "5 weeks"'),
                    encoding="utf-8")
     r = run("check-config", str(bad))
-    assert r.code == 2 and "sla.resolve: unknown unit" in r.err
+    assert r.code == 2 and "sla.resolve：'5 weeks' 里的单位 'weeks' 不认识" in r.err
 
 
 def test_usage_errors_exit_2():
@@ -205,3 +206,31 @@ def test_version_is_the_installed_packages():
 
     r = run("--version")
     assert r.code == 0 and r.out.strip() == f"minqing-relay（民情直通车）{version('minqing-relay')}"
+
+
+# the commands whose help is written here; export, report and tagger have their own modules
+CHINESE_HELP = ("check-config", "replay", "list", "show", "rooms", "failed", "backup", "migrate", "run", "demo",
+                "notices", "people", "people pin", "people unpin")
+
+
+def test_help_is_chinese_and_nothing_is_cut_at_80_columns():
+    import re
+
+    import typer
+
+    from bot.cli import app
+
+    han = re.compile(r"[\u4e00-\u9fff]")
+    root = typer.main.get_command(app)
+    assert han.search(root.help)
+    for name in CHINESE_HELP:
+        command = root
+        for part in name.split():
+            command = command.commands[part]
+        assert han.search(command.help or ""), name
+        for param in command.params:
+            if param.name != "help":
+                assert han.search(getattr(param, "help", None) or ""), (name, param.name)
+        r = run(*name.split(), "--help")  # rendered 80 columns wide, as an ordinary terminal
+        assert r.code == 0 and "…" not in r.out, (name, r.out)
+    assert all(han.search(p.help) for p in root.params if p.name != "help")  # --log-level, --log-format

@@ -34,37 +34,43 @@ def test_example_builds_the_county_and_policy(example_config):
 
 
 @pytest.mark.parametrize("old, new, path, reason", [
-    ('timezone = "Asia/Shanghai"', 'timezone = "Asia/Nowhere"', "bot.timezone", "unknown timezone"),
-    ('acknowledge = "1 workdays"', 'acknowledge = "1 weeks"', "sla.acknowledge", "unknown unit"),
-    ('resolve = "10 workdays"', 'resolve = "ten days"', "sla.category[0].resolve", "not a duration"),
-    ('township_daily = "08:30"', 'township_daily = "25:00"', "digest.township_daily", "not a time of day"),
-    ('county_weekly = "MON 09:00"', 'county_weekly = "someday 09:00"', "digest.county_weekly", "weekday"),
+    ('timezone = "Asia/Shanghai"', 'timezone = "Asia/Nowhere"', "bot.timezone", "未知的时区"),
+    ('acknowledge = "1 workdays"', 'acknowledge = "1 weeks"', "sla.acknowledge", "单位 'weeks' 不认识"),
+    ('resolve = "10 workdays"', 'resolve = "ten days"', "sla.category[0].resolve", "不是时长"),
+    ('township_daily = "08:30"', 'township_daily = "25:00"', "digest.township_daily", "不是一天中的时刻"),
+    ('county_weekly = "MON 09:00"', 'county_weekly = "someday 09:00"', "digest.county_weekly", "不是“星期 时刻”的写法"),
     ('work_hours = ["08:30-12:00", "14:30-17:30"]', 'work_hours = ["12:00-08:30"]', "calendar.work_hours[0]",
-     "ends before it starts"),
+     "结束时刻不晚于开始时刻"),
     ('work_hours = ["08:30-12:00", "14:30-17:30"]', 'work_hours = ["14:30-17:30", "08:30-12:00"]',
-     "calendar.work_hours", "comes before the previous period"),
-    ('extra_holidays = []', 'extra_holidays = ["2026-13-01"]', "calendar.extra_holidays[0]", "not a date"),
+     "calendar.work_hours", "排在它前面"),
+    ('extra_holidays = []', 'extra_holidays = ["2026-13-01"]', "calendar.extra_holidays[0]", "不是 YYYY-MM-DD 格式的日期"),
     ('resolve = "5 workdays"', 'resolve = "99999999 days"', "sla.resolve", "太长：days 最多 365"),
     ('acknowledge = "4 workhours"', 'acknowledge = "2001 workhours"', "sla.category[1].acknowledge",
      "workhours 最多 2000"),
     ('propose_after = "1 workdays"', 'propose_after = "251 workdays"', "escalation.propose_after",
      "workdays 最多 250"),
     ('auto_after = "1 workdays"', 'auto_after = "8761 hours"', "escalation.auto_after", "hours 最多 8760"),
-    ('room_interval_seconds = 2.0', 'room_interval_seconds = inf', "sending.room_interval_seconds", "finite"),
-    ('per_minute = 20', 'per_minute = 9223372036854775807', "sending.per_minute", "less than or equal"),
-    ('workdays = "chinese"', 'workdays = "lunar"', "calendar.workdays", "chinese"),
-    ('on_mention = true', 'on_mention = true\nsilly = 1', "intake.silly", "unknown key"),
-    ('name = "盘信镇"\n', 'nom = "盘信镇"\n', "townships[0].name", "required key is missing"),
-    ('room = "民主村干群连心群"', 'room = "楼台村干群连心群"', "townships[0].villages[1].room", "already used"),
-    ('name = "民主村"', 'name = "楼台村"', "townships[0].villages[1].name", "already defined in 盘信镇"),
+    ('room_interval_seconds = 2.0', 'room_interval_seconds = inf', "sending.room_interval_seconds", "应是有限的数字"),
+    ('per_minute = 20', 'per_minute = 9223372036854775807', "sending.per_minute", "应不大于 1000"),
+    ('workdays = "chinese"', 'workdays = "lunar"', "calendar.workdays", "只能是 'chinese' 或 'weekdays'"),
+    ('on_mention = true', 'on_mention = true\nsilly = 1', "intake.silly", "未知的配置项"),
+    ('name = "盘信镇"\n', 'nom = "盘信镇"\n', "townships[0].name", "缺少必填项"),
+    ('room = "民主村干群连心群"', 'room = "楼台村干群连心群"', "townships[0].villages[1].room", "已在 townships[0].villages[0].room 用过"),
+    ('name = "民主村"', 'name = "楼台村"', "townships[0].villages[1].name", "盘信镇的村 '楼台村' 已在"),
     ('direct_to_township = ["纪检监察"]', 'direct_to_township = ["不存在的类"]', "escalation.direct_to_township[0]",
-     "unknown category"),
-    ('plugin_port = 8790', 'plugin_port = 80', "wechaty.plugin_port", "greater than or equal"),
-    ('satisfaction = 85 }', 'satisfaction = 185 }', "report.thresholds.satisfaction", "less than or equal"),
+     "未知的分类 '不存在的类'"),
+    ('plugin_port = 8790', 'plugin_port = 80', "wechaty.plugin_port", "应不小于 1024"),
+    ('on_mention = true', 'on_mention = "maybe"', "intake.on_mention", "应是 true 或 false"),
+    ('per_minute = 20', 'per_minute = "x"', "sending.per_minute", "应是整数"),
+    ('max_attempts = 5', 'max_attempts = 2.5', "sending.max_attempts", "应是整数，不能带小数"),
+    ('cadres = [{ name = "滕主任" }]', 'cadres = "滕主任"', "townships[0].villages[1].cadres", "应是列表"),
+    ('keywords = ["着火", "失火", "火灾", "塌方"', 'keywords = [1, "失火", "火灾", "塌方"', "urgency.keywords[0]",
+     "应是字符串"),
+    ('satisfaction = 85 }', 'satisfaction = 185 }', "report.thresholds.satisfaction", "应不大于 100"),
     ('weights = { response = 30, resolution = 40, satisfaction = 30 }',
-     'weights = { response = 0, resolution = 0, satisfaction = 0 }', "report.weights", "at least one weight"),
-    ('weights = { response = 30,', 'weights = { response = -1,', "report.weights.response", "greater than or equal"),
-    ('weights = { response = 30,', 'weights = { responce = 30,', "report.weights.responce", "unknown key"),
+     'weights = { response = 0, resolution = 0, satisfaction = 0 }', "report.weights", "至少要有一项大于 0"),
+    ('weights = { response = 30,', 'weights = { response = -1,', "report.weights.response", "应不小于 0"),
+    ('weights = { response = 30,', 'weights = { responce = 30,', "report.weights.responce", "未知的配置项"),
 ])
 def test_mistakes_are_reported_with_key_path_and_reason(old, new, path, reason):
     assert old in TEXT
@@ -86,12 +92,12 @@ def test_report_weights_and_thresholds(example_config):
 
 def test_a_room_used_twice_anywhere():
     found = problems(TEXT.replace('leaders_room = "普觉镇党政班子群"', 'leaders_room = "松桃县网络问政工作群"'))
-    assert found == [("townships[1].leaders_room", "room '松桃县网络问政工作群' is already used at county.room")]
+    assert found == [("townships[1].leaders_room", "群 '松桃县网络问政工作群' 已在 county.room 用过（每个群只能配置一次）")]
 
 
 def test_token_is_never_read_from_the_file():
     found = problems(TEXT.replace('token_env = "WECHATY_PUPPET_SERVICE_TOKEN"', 'token = "secret"'))
-    assert found[0][0] == "wechaty.token" and "environment variable" in found[0][1]
+    assert found[0][0] == "wechaty.token" and "环境变量 WECHATY_PUPPET_SERVICE_TOKEN" in found[0][1]
 
 
 def test_token_comes_from_the_named_environment_variable(example_config):
@@ -100,10 +106,10 @@ def test_token_comes_from_the_named_environment_variable(example_config):
 
 
 def test_bad_toml_and_missing_file(tmp_path):
-    assert "not valid TOML" in problems("[bot\nname=1")[0][1]
+    assert "不是有效的 TOML" in problems("[bot\nname=1")[0][1]
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "nope.toml")
-    assert "file not found" in str(info.value)
+    assert "找不到配置文件" in str(info.value)
 
 
 def test_unreadable_files_say_why(tmp_path):
@@ -118,7 +124,7 @@ def test_unreadable_files_say_why(tmp_path):
     deep = tmp_path / "deep.toml"
     deep.write_text("a = " + "[" * 100_000, encoding="utf-8")
     assert "嵌套层数太多" in problem(deep)
-    assert "Is a directory" in problem(tmp_path)
+    assert problem(tmp_path) == "这是文件夹，不是配置文件"
     bom = tmp_path / "bom.toml"
     bom.write_bytes(b"\xef\xbb\xbf" + TEXT.encode("utf-8"))
     assert load_config(bom).county.name == "松桃县"
@@ -149,7 +155,7 @@ def test_every_problem_is_reported_at_once_whatever_kind():
     assert paths == ["wechaty.token", "calendar.extra_holidays[0]", "calendar.extra_holidays[2]", "sla.acknowledge",
                      "sla.rating_window", "townships[1].villages[0].name", "townships[0].villages[1].room",
                      "townships[0].leaders[1].wechat_id", "escalation.direct_to_township[0]", "calendar"], paths
-    assert str(info.value).startswith("c.toml: 10 problem(s) in the config\n  wechaty.token: ")
+    assert str(info.value).startswith("c.toml：配置有 10 处问题\n  wechaty.token：")
 
 
 def test_durations_up_to_the_documented_caps_are_accepted():

@@ -49,10 +49,10 @@ def test_settings_come_from_the_config_and_the_environment(example_config):
 def test_settings_name_every_problem(example_config):
     with pytest.raises(StartupError) as e:
         live_settings(example_config, {"WECHATY_PUPPET_SERVICE_ENDPOINT": "no-port"})
-    assert "WECHATY_PUPPET_SERVICE_ENDPOINT: 'no-port' is not host:port" in str(e.value)
-    assert "set the environment variable WECHATY_PUPPET_SERVICE_TOKEN" in str(e.value)
+    assert "WECHATY_PUPPET_SERVICE_ENDPOINT：'no-port' 不是“主机:端口”的写法" in str(e.value)
+    assert "请把环境变量 WECHATY_PUPPET_SERVICE_TOKEN" in str(e.value)
     cfg = config_with(replace={'data_dir = ""': 'data_dir = "no/such/folder"'})
-    with pytest.raises(StartupError, match="data_dir: .* is not a folder"):
+    with pytest.raises(StartupError, match="data_dir：.* 不是文件夹"):
         live_settings(cfg, {"WECHATY_PUPPET_SERVICE_TOKEN": "tok"})
 
 
@@ -60,7 +60,7 @@ def test_run_refuses_to_start_without_a_token(tmp_path, monkeypatch):
     monkeypatch.delenv("WECHATY_PUPPET_SERVICE_TOKEN", raising=False)
     result = run("run", "--config", str(EXAMPLE), "--db", str(tmp_path / "x.db"))
     assert result.code == 2
-    assert "no gateway token: set the environment variable WECHATY_PUPPET_SERVICE_TOKEN" in result.err
+    assert "没有网关 token：请把环境变量 WECHATY_PUPPET_SERVICE_TOKEN" in result.err
 
 
 def test_run_refuses_a_plugin_port_in_use(tmp_path, monkeypatch):
@@ -74,7 +74,7 @@ def test_run_refuses_a_plugin_port_in_use(tmp_path, monkeypatch):
         monkeypatch.setenv("WECHATY_PUPPET_SERVICE_TOKEN", "tok")
         result = run("--log-format", "json", "run", "--config", str(config), "--db", str(tmp_path / "x.db"))
     assert result.code == 2
-    assert f"port {port} on 127.0.0.1 is already in use" in result.err and '"event": "startup_failed"' in result.err
+    assert f"127.0.0.1 上的端口 {port} 已被占用" in result.err and '"event": "startup_failed"' in result.err
 
 
 # --- pieces -----------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ def test_the_time_a_previous_run_was_stopped_counts_as_an_outage():
     t = OutageTracker(timedelta(seconds=2), offline_since=T0)
     assert t.offline_since == T0 and not t.online
     assert not t.went_offline(T0 + 5 * S, "cannot connect")  # still the same outage
-    assert t.came_online(T0 + 60 * S) == Outage(T0, T0 + 60 * S, "the bot was not running")
+    assert t.came_online(T0 + 60 * S) == Outage(T0, T0 + 60 * S, "机器人没有运行")
     assert t.due(T0 + 62 * S).start == T0
 
 
@@ -175,11 +175,11 @@ def test_the_loop_transport_sends_on_the_loop_and_reports_failures_as_send_error
         assert ok.said == [(LT, "你好", (PersonRef("唐命学", "wxid_tangmx"),))]
         with pytest.raises(SendError, match="ConnectionResetError: gone"):
             LoopTransport(ScriptedSay(broken), loop).send(LT, "你好", [])
-        with pytest.raises(SendError, match="did not confirm the message within"):
+        with pytest.raises(SendError, match="秒内没有确认消息已发出"):
             LoopTransport(ScriptedSay(hangs), loop, timeout=0.05).send(LT, "你好", [])
     closed = asyncio.new_event_loop()
     closed.close()
-    with pytest.raises(SendError, match="not connected"):
+    with pytest.raises(SendError, match="没有连接"):
         LoopTransport(ok, closed).send(LT, "你好", [])  # the bot is stopping
 
 
@@ -253,11 +253,11 @@ class FakeGateway:
 
 
 async def refuse_connection(gw, stop):
-    raise GatewayUnavailable("nothing answers at 127.0.0.1:8788: ConnectionRefusedError")
+    raise GatewayUnavailable("127.0.0.1:8788 没有响应：ConnectionRefusedError")
 
 
 async def refuse_token(gw, stop):
-    raise GatewayAuthError("the gateway refused the token (gRPC UNAUTHENTICATED: Invalid Wechaty TOKEN \"***\")")
+    raise GatewayAuthError("网关拒绝了 token（gRPC UNAUTHENTICATED：Invalid Wechaty TOKEN \"***\"）")
 
 
 async def converse(gw, stop):
@@ -266,13 +266,13 @@ async def converse(gw, stop):
     await gw.listener.on_message(Inbound(T0, LT, "唐命学", "@民情直通车 路灯坏了", "m1", "wxid_tangmx", True))
     await gw.listener.on_message(Inbound(T0, LT, "唐命学", "@民情直通车 路灯坏了", "m1", "wxid_tangmx", True))
     await asyncio.wait_for(gw.spoke.wait(), 10)  # the sender's thread answered
-    return "the gateway closed the event stream"
+    return "网关关闭了事件流"
 
 
 async def stop_now(gw, stop):
     gw.listener._signal(signal.SIGTERM)  # as the operator's Ctrl-C or systemd would  # noqa: SLF001
     await asyncio.wait_for(stop.wait(), 10)  # sending stops first, then the connection
-    return "the bot is stopping"
+    return "机器人正在停止"
 
 
 def live_bot(example_config, db, script, clock=None) -> tuple[LiveBot, list[FakeGateway]]:
@@ -305,7 +305,7 @@ def test_the_supervisor_reconnects_and_relays(example_config, db, caplog):
 
 def test_a_token_refused_before_any_login_stops_the_bot(example_config, db):
     live, made = live_bot(example_config, db, [refuse_connection, refuse_token])
-    with pytest.raises(StartupError, match="refused the token.*TOKEN_VAR"):
+    with pytest.raises(StartupError, match="拒绝了 token.*TOKEN_VAR"):
         asyncio.run(live.run())
     assert made[0].closed
 
@@ -315,4 +315,4 @@ def test_a_long_outage_does_not_flood_the_log(example_config, db, caplog):
     live, made = live_bot(example_config, db, [refuse_connection] * 40 + [stop_now])
     asyncio.run(live.run())
     failed = [r for r in caplog.records if getattr(r, "event", None) == "connect_failed"]
-    assert len(failed) == 4 and "(attempt 30)" in failed[-1].getMessage()  # the first three, then one in 30
+    assert len(failed) == 4 and "（第 30 次）" in failed[-1].getMessage()  # the first three, then one in 30

@@ -177,7 +177,7 @@ def test_silent_units_are_reminded_once_and_the_sender_gets_the_report(chat):
     assert all("收到 通知#1" in s.text for s in reminders)
     chat.say(MZ, "滕主任", "收到 通知#1")  # late: after the reminder
     chat.at("2026-10-13 08:29")
-    assert not [s for s in chat.take() if "通知#1" in s.text]  # reminded once only
+    assert not [s for s in chat.take() if "通知#1" in s.text and "每日简报" not in s.text]  # reminded once only
     chat.at("2026-10-13 08:30")
     report = [s for s in chat.take() if "【通知#1 确认情况】" in s.text]
     assert len(report) == 1 and report[0].room == CTY
@@ -187,7 +187,7 @@ def test_silent_units_are_reminded_once_and_the_sender_gets_the_report(chat):
     assert "普觉镇茶园村（已提醒）" in text
     assert set(report[0].mentions) == {"罗主任", "代驻村", "吴支书", "田支书"}  # the stragglers' handlers
     chat.at("2026-10-20 08:30")
-    assert not [s for s in chat.take() if "通知#1" in s.text]
+    assert not [s for s in chat.take() if "通知#1" in s.text and "每日简报" not in s.text]
 
 
 def test_a_notice_every_unit_acknowledged_reminds_nobody(chat):
@@ -196,7 +196,7 @@ def test_a_notice_every_unit_acknowledged_reminds_nobody(chat):
     chat.say(MZ, "滕主任", "收到")
     chat.take()
     chat.at("2026-10-13 08:30")
-    said = [s for s in chat.take() if "通知#1" in s.text]
+    said = [s for s in chat.take() if "通知#1" in s.text and "每日简报" not in s.text]
     assert len(said) == 1 and "已收到 2/2" in said[0] and said[0].mentions == ()
 
 
@@ -227,7 +227,7 @@ def test_working_time_notices_wait_over_a_holiday(example_config, db):
     chat.say(PX, "杨主任", "通知 全镇 节后第一天交材料")
     chat.take()
     chat.at("2026-10-08 10:59")
-    assert not [s for s in chat.take() if "通知#1" in s.text]
+    assert not [s for s in chat.take() if "【提醒】" in s.text]
     chat.at("2026-10-08 11:00")  # 1.5 working hours on the 30th, 2.5 on the 8th
     assert {s.room for s in chat.take() if "【提醒】" in s.text} == VILLAGES_OF_PX
 
@@ -261,7 +261,7 @@ def test_a_restart_in_the_reminder_window_sends_nothing_twice(example_config, db
     again.relay.flush(again.clock.now())
     assert again.take() == []
     again.at("2026-10-13 08:30")
-    assert [s.room for s in again.take() if "通知#1" in s.text] == [CTY]
+    assert [s.room for s in again.take() if "通知#1" in s.text and "每日简报" not in s.text] == [CTY]
     with db.transaction() as tx:
         keys = [r.key for r in tx.outbox(statuses=("queued", "sending", "sent")) if r.key and "notice:1" in r.key]
     assert len(keys) == len(set(keys)) == 6 + 5 + 1  # posts, reminders, the report

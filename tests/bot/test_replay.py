@@ -64,7 +64,7 @@ def test_a_line_older_than_the_clock_stops_the_replay_with_exit_3(tmp_path):
     run("replay", "-c", CFG, "--db", db, write(tmp_path / "a.jsonl", REGISTER))
     older = write(tmp_path / "b.jsonl", line("2026-10-09T09:00:00+08:00", LT, "王大妈", "报修 路灯坏了"))
     r = run("replay", "-c", CFG, "--db", db, older)
-    assert r.code == 3 and "time goes backwards" in r.err and r.out == ""
+    assert r.code == 3 and "时间倒退了" in r.err and r.out == ""
     listing = json.loads(run("list", "-c", CFG, "--db", db, "--json").out)
     assert len(listing) == 1
 
@@ -72,20 +72,21 @@ def test_a_line_older_than_the_clock_stops_the_replay_with_exit_3(tmp_path):
 def test_time_going_backwards_inside_one_file(tmp_path):
     f = write(tmp_path / "in.jsonl", REGISTER, line("2026-10-09T08:00:00+08:00", LT, "王大妈", "报修 路灯坏了"))
     r = run("replay", "-c", CFG, f)
-    assert r.code == 3 and "line 2" in r.err
+    assert r.code == 3 and "第 2 行" in r.err
     assert len(r.json_lines()) == 1  # the first line was processed
 
 
 @pytest.mark.parametrize("bad, reason", [
-    ("{not json", "not JSON"),
-    ('["a list"]', "JSON object"),
+    ("{not json", "不是 JSON"),
+    ('["a list"]', "应是一个 JSON 对象"),
     ('{"ts": "yesterday", "room": "r", "sender": "s", "text": "t"}', "ISO 8601"),
-    ('{"ts": "2026-10-09T10:00:00+08:00", "room": "r", "text": "t"}', "'sender' must be a string"),
-    ('{"ts": "2026-10-09T10:00:00+08:00", "room": "r", "sender": "s", "text": "t", "mentions": "x"}', "mentions"),
+    ('{"ts": "2026-10-09T10:00:00+08:00", "room": "r", "text": "t"}', "'sender' 应是字符串"),
+    ('{"ts": "2026-10-09T10:00:00+08:00", "room": "r", "sender": "s", "text": "t", "mentions": "x"}',
+     "'mentions' 应是名字的列表"),
 ])
 def test_malformed_lines_exit_3_and_name_the_line(tmp_path, bad, reason):
     r = run("replay", "-c", CFG, write(tmp_path / "in.jsonl", REGISTER, bad))
-    assert r.code == 3 and "line 2" in r.err and reason in r.err, r.err
+    assert r.code == 3 and "第 2 行" in r.err and reason in r.err, r.err
 
 
 def test_tick_lines_and_until_only_move_time(tmp_path):
@@ -108,7 +109,7 @@ def test_bad_config_exits_2_and_missing_input_exits_2(tmp_path):
     r = run("replay", "-c", str(bad), write(tmp_path / "in.jsonl", REGISTER))
     assert r.code == 2 and "county" in r.err
     r = run("replay", "-c", CFG, str(tmp_path / "missing.jsonl"))
-    assert r.code == 2
+    assert r.code == 2 and f"找不到文件 {tmp_path / 'missing.jsonl'}" in r.err
 
 
 def test_ten_thousand_characters_and_emoji_only(tmp_path):

@@ -162,7 +162,7 @@ def test_a_gateway_restart_in_the_middle(gateway: Gateway, minqing) -> None:
     assert reconnect < 5
     notice = sent_after(gateway, reply.seq, VILLAGE, "没有收到", timeout=15)
     assert "请重新发一次" in notice.text and notice.mention_ids == ()
-    assert bot.wait_log("reconnected")["msg"].startswith("back online")
+    assert bot.wait_log("reconnected")["msg"].startswith("重新上线")
 
     # after the reconnect every message is handled exactly once
     again = gateway.say(VILLAGE, "龙大姐", mention("断线时反映的事，再发一次"), mentions=[BOT])
@@ -187,7 +187,7 @@ def test_a_wrong_token_stops_the_bot_with_a_clear_message(gateway: Gateway, minq
     assert bot.wait_exit(timeout=30) == 2
     failure = bot.events("startup_failed")
     assert len(failure) == 1
-    assert "refused the token" in failure[0]["msg"] and "UNAUTHENTICATED" in failure[0]["msg"]
+    assert "网关拒绝了 token" in failure[0]["msg"] and "UNAUTHENTICATED" in failure[0]["msg"]
     assert TOKEN_ENV in failure[0]["msg"]
     assert "wrong-token-4711" not in bot.log_text() + bot.stdout
     assert gateway.health()["auth_rejections"] >= 1
@@ -197,7 +197,7 @@ def test_a_gateway_that_is_down_at_start_is_waited_for(gateway: Gateway, minqing
     gateway.stop_grpc()
     bot = minqing().start()
     failed = bot.wait_log("connect_failed", timeout=20)
-    assert gateway.endpoint in failed["msg"] and "trying again" in failed["msg"]
+    assert gateway.endpoint in failed["msg"] and "秒后再试" in failed["msg"]
     bot.wait_log("connect_failed", count=2, timeout=20)  # it keeps trying, with backoff
     up = time.monotonic()
     gateway.start_grpc()
@@ -238,7 +238,7 @@ def test_the_plugin_port_is_honoured(gateway: Gateway, minqing) -> None:
         bot.start()
         assert bot.wait_exit(timeout=30) == 2
     failure = bot.events("startup_failed")[0]["msg"]
-    assert f"port {bot.plugin_port}" in failure and "plugin_port" in failure
+    assert f"端口 {bot.plugin_port} 已被占用" in failure and "plugin_port" in failure
     assert gateway.health()["client_starts"] == 0  # it never connected
 
     # the SDK's own plugin server is told to use 127.0.0.1 and the configured port
