@@ -232,7 +232,7 @@ def test_cli_exports_csv_masked_without_audit(db_path, tmp_path, example_config)
     out = tmp_path / "out.csv"
     r = run("export", "-c", CFG, "--db", str(db_path), *ARGS, "--format", "csv", "--out", str(out))
     assert r.code == 0, r.err
-    assert "4 requests" in r.out
+    assert "4 件诉求" in r.out
     rows = read_csv(out)
     assert [row[0] for row in rows[1:]] == ["1", "2", "3", "4"] and rows[1][5] == "唐**"
     assert read_csv(tmp_path / "out-summary.csv")[1][:3] == ["全部", "全部", "4"]
@@ -272,7 +272,7 @@ def test_cli_xlsx_row_limit_is_a_clear_error(db_path, tmp_path, monkeypatch):
     (("--from", "2026-10-31", "--to", "2026-10-01"), "before --from"),
     ((*ARGS, "--township", "不存在镇"), "not a township"),
     ((*ARGS, "--township", "普觉镇", "--village", "民主村"), "not a village of 普觉镇"),
-    ((*ARGS, "--format", "pdf"), "csv or xlsx"),
+    ((*ARGS, "--format", "pdf"), "只能是 csv 或 xlsx"),
 ])
 def test_cli_bad_usage_exits_2(db_path, tmp_path, args, message):
     r = run("export", "-c", CFG, "--db", str(db_path), *args, "--out", str(tmp_path / "x.csv"))
@@ -305,7 +305,7 @@ def test_text_people_wrote_never_becomes_a_formula(example_config, tmp_path):
 def test_an_empty_period_exports_headers_and_an_empty_summary(db_path, tmp_path):
     out = tmp_path / "empty.csv"
     r = run("export", "-c", CFG, "--db", str(db_path), "--from", "2025-01-01", "--to", "2025-01-31", "--out", str(out))
-    assert r.code == 0 and "0 requests" in r.out
+    assert r.code == 0 and "0 件诉求" in r.out
     assert read_csv(out) == [[c.header for c in REQUEST_COLUMNS]]
     summary = read_csv(tmp_path / "empty-summary.csv")
     nothing = ["全部", "全部", "0", "0", "0", "0", "0", "0", "", "0", "0", "", "0", "0", "", "", "", "", ""]

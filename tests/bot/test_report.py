@@ -161,12 +161,12 @@ def test_cli_writes_the_report(tmp_path, example_config):
     out = tmp_path / "report.html"
     r = run("report", "-c", CFG, "--db", str(db), "--from", "2026-09-29", "--to", "2026-10-31", "--out", str(out))
     assert r.code == 0, r.err
-    assert "4 requests" in r.out
+    assert "4 件诉求" in r.out
     page = out.read_text(encoding="utf-8")
     assert "盘信镇" in page and page.count("<svg") == 5
     r = run("report", "-c", CFG, "--db", str(db), "--from", "2026-09-29", "--to", "2026-10-31", "--township", "普觉镇",
             "--out", str(out))
-    assert r.code == 0 and "1 requests" in r.out and "（2026年9月29日至2026年10月31日　普觉镇）" in out.read_text(encoding="utf-8")
+    assert r.code == 0 and "1 件诉求" in r.out and "（2026年9月29日至2026年10月31日　普觉镇）" in out.read_text(encoding="utf-8")
     assert run("report", "-c", CFG, "--db", str(db), "--from", "x", "--to", "2026-10-31", "--out", str(out)).code == 2
 
 
