@@ -84,6 +84,16 @@ def pg_only(tmp_path, pg_schema):
 
 
 @pytest.fixture
+def pg_database(pg_only):
+    """PostgreSQL only, a county of its own: for a race, which needs two transactions at once (SQLite serialises
+    all writers)."""
+    url, county = pg_only
+    db = Database(url, county)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
 def database(any_db):
     """A fresh database of its own county, on each backend `any_db` gives."""
     url, county = any_db

@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 
 from bot.app import Relay
-from storage.db import Database
 from storage.repository import SqlRepository
 from tests.bot.cli_helpers import run
 from tests.conftest import CTY, CY, EXAMPLE, LT, MZ, PJ, PX, PXL, config_with
@@ -24,6 +23,12 @@ EVERY_UNIT_ROOM = {PX, LT, MZ, PJ, CY, PJ_LT}
 def posts(said, number):
     """The rooms a notice was posted in, with whom each post mentions."""
     return {s.room: s.mentions for s in said if f"【通知#{number}】" in s.text or f"【紧急通知#{number}】" in s.text}
+
+
+def replay_lines(tmp_path, name, lines) -> str:
+    path = tmp_path / name
+    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
+    return str(path)
 
 
 def units(chat, number):
@@ -284,9 +289,7 @@ def test_minqing_notices_lists_each_units_acknowledgement(tmp_path):
         {"ts": "2026-10-12T09:30:00+08:00", "room": LT, "sender": "唐驻村", "text": "收到 通知#1"},
         {"ts": "2026-10-13T10:00:00+08:00", "tick": True},
     ]
-    (tmp_path / "in.jsonl").write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n",
-                                       encoding="utf-8")
-    assert run("replay", "-c", str(EXAMPLE), "--db", db, str(tmp_path / "in.jsonl")).code == 0
+    assert run("replay", "-c", str(EXAMPLE), "--db", db, replay_lines(tmp_path, "in.jsonl", lines)).code == 0
     r = run("notices", "-c", str(EXAMPLE), "--db", db, "--json")
     assert r.code == 0, r.err
     [notice] = json.loads(r.out)
@@ -312,9 +315,7 @@ def test_a_replay_across_the_holiday_reminds_after_it(tmp_path):
         {"ts": "2026-10-02T10:00:00+08:00", "room": LT, "sender": "唐驻村", "text": "收到"},
         {"ts": "2026-10-09T12:00:00+08:00", "tick": True},
     ]
-    (tmp_path / "in.jsonl").write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n",
-                                       encoding="utf-8")
-    r = run("replay", "-c", str(EXAMPLE), "--db", str(tmp_path / "r.db"), str(tmp_path / "in.jsonl"))
+    r = run("replay", "-c", str(EXAMPLE), "--db", str(tmp_path / "r.db"), replay_lines(tmp_path, "in.jsonl", lines))
     assert r.code == 0, r.err
     said = [s for s in r.json_lines() if "通知#1" in s["text"]]
     reminders = [s for s in said if "【提醒】" in s["text"]]
@@ -325,15 +326,6 @@ def test_a_replay_across_the_holiday_reminds_after_it(tmp_path):
 
 
 # --- real concurrency on PostgreSQL -----------------------------------------------------------------------
-@pytest.fixture
-def pg_database(pg_only, example_config):
-    """PostgreSQL only: the race needs two transactions at once (SQLite serialises all writers)."""
-    url, county = pg_only
-    database = Database(url, county)
-    yield database
-    database.dispose()
-
-
 def test_an_acknowledgement_that_commits_between_the_ticks_scan_and_its_write_is_kept(pg_database, example_config,
                                                                                     monkeypatch):
     """The tick finds the notice's reminder due, a cadre answers 收到, then the tick reminds: on a fresh, locked
@@ -378,12 +370,6 @@ def test_an_acknowledgement_that_commits_between_the_ticks_scan_and_its_write_is
 
 
 # --- the export: each unit's acknowledgement and 通知响应率 ------------------------------------------------
-def replay_lines(tmp_path, name, lines) -> str:
-    path = tmp_path / name
-    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
-    return str(path)
-
-
 def test_the_export_gives_each_units_acknowledgement_and_its_response_rate(tmp_path):
     import csv
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-import pytest
 
 from routing.model import EventKind, Status
 from storage.db import Database
@@ -84,15 +83,6 @@ def test_octobers_figures_count_what_had_happened_by_its_end(tmp_path, example_c
 
 
 # --- a time-driven job and a chat command at the same moment, on real PostgreSQL ----------------
-@pytest.fixture
-def pg_database(pg_only, example_config):
-    """PostgreSQL only: the race needs two transactions at once (SQLite serialises all writers)."""
-    url, county = pg_only
-    db = Database(url, county)
-    yield db
-    db.dispose()
-
-
 def test_a_claim_that_commits_between_the_ticks_scan_and_its_write_is_kept(pg_database, example_config,
                                                                            monkeypatch):
     """The tick scans the timer index, a cadre claims the request, then the tick decides: on a fresh, locked

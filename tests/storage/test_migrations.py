@@ -83,6 +83,16 @@ def old_db(request, tmp_path):
     engine.dispose()
 
 
+def bring_to(engine, revision: str) -> None:
+    """Bring a database written by 0.1.0 to an earlier revision, as an earlier version left it."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        cfg = migrate.alembic_config(conn, {COUNTY: config_with().policy})
+        command.stamp(cfg, migrate.BASELINE)
+        command.upgrade(cfg, revision)
+
+
 def when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -204,18 +214,12 @@ def test_counties_sharing_a_database_upgrade_together_and_each_fills_in_its_own(
 def test_revision_0006_masks_the_texts_a_database_at_0005_holds(old_db):
     """A database at revision 0005 (0.1.0's data brought to 0005, as the previous version left it) upgraded
     to 0006: every stored text gets its masked form by today's rules, and an export reads it."""
-    from alembic import command
-
     from routing.privacy import MASK_RULES, mask
     from storage.tables import RequestRow
 
-    policy = config_with().policy
     engine = create_engine(old_db)
     try:
-        with engine.begin() as conn:
-            cfg = migrate.alembic_config(conn, {COUNTY: policy})
-            command.stamp(cfg, migrate.BASELINE)
-            command.upgrade(cfg, "0005")
+        bring_to(engine, "0005")
         with engine.connect() as conn:
             assert migrate.state(conn).revision == "0005"
             assert "masked_text" not in {c["name"] for c in inspect(conn).get_columns("requests")}
@@ -262,7 +266,6 @@ def test_a_days_events_and_requests_are_found_by_index_not_by_reading_the_county
 def test_revision_0007_adds_notices_to_a_database_at_0006(old_db, tmp_path):
     """A database at revision 0006 (0.1.0's data brought to 0006) upgraded to 0007: its request counter is kept,
     notices start at 通知#1, and a notice is sent, acknowledged and reported on the upgraded database."""
-    from alembic import command
 
     from bot.app import Relay
     from bot.sim.groups import SimulatedTransport
@@ -272,10 +275,7 @@ def test_revision_0007_adds_notices_to_a_database_at_0006(old_db, tmp_path):
     config = config_with()  # the fixture is of the example county
     engine = create_engine(old_db)
     try:
-        with engine.begin() as conn:
-            cfg = migrate.alembic_config(conn, {COUNTY: config.policy})
-            command.stamp(cfg, migrate.BASELINE)
-            command.upgrade(cfg, "0006")
+        bring_to(engine, "0006")
         with engine.connect() as conn:
             assert "notices" not in inspect(conn).get_table_names()
             last_request = conn.execute(text("SELECT last_number FROM counters WHERE county = :c"),
@@ -303,15 +303,10 @@ def test_revision_0007_adds_notices_to_a_database_at_0006(old_db, tmp_path):
 def test_revisions_0007_and_0008_add_the_imported_holiday_years_to_a_database_at_0006(old_db, tmp_path):
     """A database at revision 0006 (as the previous version left it) upgraded: it gets the table of imported
     holiday years, keeps its requests, and `minqing calendar import` stores a year in it."""
-    from alembic import command
 
-    policy = config_with().policy
     engine = create_engine(old_db)
     try:
-        with engine.begin() as conn:
-            cfg = migrate.alembic_config(conn, {COUNTY: policy})
-            command.stamp(cfg, migrate.BASELINE)
-            command.upgrade(cfg, "0006")
+        bring_to(engine, "0006")
         with engine.connect() as conn:
             assert migrate.state(conn).revision == "0006"
             assert not inspect(conn).has_table("calendar_days")
@@ -337,14 +332,10 @@ def test_revisions_0007_and_0008_add_the_imported_holiday_years_to_a_database_at
 def test_revision_0009_finds_a_periods_ratings_by_index(old_db):
     """After the upgrade from the previous version's 0006, the ratings of a period (满意率 of reviews and digests)
     are found through the county-kind-time index, not by reading every event of the period."""
-    from alembic import command
 
     engine = create_engine(old_db)
     try:
-        with engine.begin() as conn:
-            cfg = migrate.alembic_config(conn, {COUNTY: config_with().policy})
-            command.stamp(cfg, migrate.BASELINE)
-            command.upgrade(cfg, "0006")
+        bring_to(engine, "0006")
         with engine.connect() as conn:
             assert "ix_events_county_kind_at" not in {i["name"] for i in inspect(conn).get_indexes("events")}
             ratings = conn.execute(text("SELECT count(*) FROM events WHERE county = :c AND kind IN "
