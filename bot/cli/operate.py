@@ -74,7 +74,7 @@ def check_config(path: Annotated[Path, typer.Argument(help="要检查的配置�
                  f"邮件 {a.smtp_host}:{a.smtp_port} → {'、'.join(a.mail_to)}" if a.smtp_host else ""]
         out.print("告警：" + "，".join(n for n in named if n), markup=False, highlight=False)
         for p in problems:  # this shell may lack the bot's environment: a warning here, an error at `run`
-            err.print(f"warning: {p}", markup=False, highlight=False)
+            err.print(f"警告：{p}", markup=False, highlight=False)
     _imported_years(config)
     for w in calendar_warnings(config, SystemClock().now().astimezone(config.tz).date()):
         err.print(f"警告：{w}", markup=False, highlight=False)
