@@ -190,7 +190,7 @@ def test_check_config_names_the_alert_channels_and_warns_of_a_missing_variable(t
     path.write_text(text, encoding="utf-8")
     r = run("check-config", str(path))
     assert r.code == 0 and "告警：企业微信群机器人（环境变量 HOOK）" in r.out
-    assert "warning: [alerts] wecom_webhook_env：环境变量 HOOK" in r.err
+    assert "警告：[alerts] wecom_webhook_env：环境变量 HOOK" in r.err
 
 
 # --- at most one per cause an hour, never blocking -------------------------------------------------
