@@ -337,7 +337,7 @@ def test_revision_0009_finds_a_periods_ratings_by_index(old_db):
     try:
         bring_to(engine, "0006")
         with engine.connect() as conn:
-            assert "ix_events_county_kind_at" not in {i["name"] for i in inspect(conn).get_indexes("events")}
+            assert "ix_events_county_rated_at" not in {i["name"] for i in inspect(conn).get_indexes("events")}
             ratings = conn.execute(text("SELECT count(*) FROM events WHERE county = :c AND kind IN "
                                         "('satisfied', 'unsatisfied')"), {"c": COUNTY}).scalar()
     finally:
@@ -349,10 +349,10 @@ def test_revision_0009_finds_a_periods_ratings_by_index(old_db):
     p = {"c": COUNTY, "s": "2026-01-01", "e": "2027-01-01"}
     try:
         with engine.connect() as conn:
-            assert "ix_events_county_kind_at" in {i["name"] for i in inspect(conn).get_indexes("events")}
+            assert "ix_events_county_rated_at" in {i["name"] for i in inspect(conn).get_indexes("events")}
             assert len(conn.execute(text(sql), p).all()) == ratings > 0  # the fixture's ratings are all found
             if old_db.startswith("sqlite"):  # PostgreSQL plans by its statistics
                 plan = " ".join(str(row[-1]) for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql), p))
-                assert "ix_events_county_kind_at" in plan, plan
+                assert "ix_events_county_rated_at" in plan, plan
     finally:
         engine.dispose()
