@@ -23,8 +23,6 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-import numpy as np
-
 from routing.jobs import overdue_since
 from routing.model import Request, Stint, Tier
 from routing.rates import AsOf, Credit, Outcome, Person, Rates, Record, Unclaimed, outcome
@@ -254,12 +252,25 @@ UNIT_DIMENSIONS: dict[str, Callable[[Request], Hashable]] = {
 DIMENSIONS = (*UNIT_DIMENSIONS, "handler")
 
 
+def python_spread(values: array, positions: array | None) -> Spread:
+    """The spread of the values at these positions (all of them when None), the missing ones (NaN) left out."""
+    # one list at a time: for a million requests each is tens of megabytes (bot.review.numeric does without)
+    picked = values if positions is None else (values[i] for i in positions)
+    return Spread.of([v for v in picked if not math.isnan(v)])
+
+
+# the spread (median, 90th percentile) of stored times: of the values at these positions, or of all when None,
+# the missing ones (NaN) left out
+Spreader = Callable[[array, "array | None"], "Spread"]
+
+
 class Review:
     """The figures of a review, accumulated one record at a time."""
 
     def __init__(self, scope: Scope, calendar: WorkCalendar, as_of: datetime, *,
-                 overdue_listed: int = OVERDUE_LISTED, weeks: bool = True) -> None:
+                 overdue_listed: int = OVERDUE_LISTED, weeks: bool = True, spread: Spreader = python_spread) -> None:
         self.scope = scope
+        self.spread = spread  # how a unit's median and 90th percentile are taken from the stored times
         self.calendar = calendar
         self.as_of = as_of
         self.until = min(scope.end, as_of)  # the moment the period's figures are computed as of
@@ -420,8 +431,8 @@ class Review:
     # --- output ------------------------------------------------------------------------
     def _summary(self, key: Hashable, u: _Unit) -> UnitSummary:
         return UnitSummary(key, u.requests, u.resolved, u.rejected, u.active, u.rates,
-                           _spread(self._response, u.response_positions),
-                           _spread(self._resolution, u.resolution_positions))
+                           self.spread(self._response, u.response_positions),
+                           self.spread(self._resolution, u.resolution_positions))
 
     def overall(self) -> UnitSummary:
         """The figures of the whole scope."""
@@ -438,8 +449,7 @@ class Review:
 
     def tier_spreads(self) -> dict[Tier, tuple[Spread, Spread]]:
         """Per tier: working hours to the first response there, and working days handled there."""
-        return {t: (_spread_of(_floats(self._tier_response[t])), _spread_of(_floats(self._tier_handling[t])))
-                for t in Tier}
+        return {t: (self.spread(self._tier_response[t], None), self.spread(self._tier_handling[t], None)) for t in Tier}
 
     def weeks(self) -> list[WeekSummary]:
         """The period's weeks, oldest first."""
@@ -461,38 +471,6 @@ def _unit(units: dict[Hashable, _Unit], key: Hashable) -> _Unit:
     if u is None:
         u = units[key] = _Unit()
     return u
-
-
-def _floats(values: array) -> np.ndarray:
-    """A view of an array of doubles as numbers numpy can sort (no copy)."""
-    return np.frombuffer(values, dtype=np.float64)
-
-
-def _spread(values: array, positions: array) -> Spread:
-    """The spread of the values at these positions, the missing ones (NaN) left out."""
-    if not positions:
-        return Spread(0, None, None)
-    # as numpy arrays, 8 bytes a value: as a list of Python floats, the spread of a million requests would take
-    # 40 MiB more, at the moment the report's memory peaks
-    picked = _floats(values)[np.frombuffer(positions, dtype=f"u{positions.itemsize}")]
-    return _spread_of(picked[~np.isnan(picked)])
-
-
-def _spread_of(values: np.ndarray) -> Spread:
-    """The spread of numbers, the same as Spread.of (the quantiles computed the same way, in Python floats)."""
-    if values.size == 0:
-        return Spread(0, None, None)
-    s = np.sort(values)
-    return Spread(int(s.size), _sorted_quantile(s, 0.5), _sorted_quantile(s, 0.9))
-
-
-def _sorted_quantile(s: np.ndarray, q: float) -> float:
-    """`quantile` of numbers sorted already."""
-    pos = (len(s) - 1) * q
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(s) - 1)
-    a, b = float(s[lo]), float(s[hi])
-    return a + (b - a) * (pos - lo)
 
 
 def _sort_key(key: Hashable) -> tuple:

@@ -32,6 +32,7 @@ from bot.cli.common import (
 from bot.clock import SystemClock
 from bot.config import Config
 from bot.review import parts
+from bot.review.numeric import numpy_spread
 from bot.review.period import make_scope
 from routing.notices import notice_record
 from routing.review import Review, Scope
@@ -126,7 +127,8 @@ def export_cmd(
                 *notices, out, cfg.tz))
         else:
             # an export shows no weeks; its 逾期 sheet lists every overdue request of the period
-            review = Review(scope, cfg.policy.calendar, now, weeks=False, overdue_listed=exporting.XLSX_MAX_ROWS)
+            review = Review(scope, cfg.policy.calendar, now, weeks=False, overdue_listed=exporting.XLSX_MAX_ROWS,
+                            spread=numpy_spread)
             notes = notes_lines(cfg, scope, now, unmask=unmask)
             with database.snapshot() as tx:
                 result = exporting.export(review, review_requests(tx, scope), stray_ratings(tx, scope), out, fmt,

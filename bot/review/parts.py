@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.config import Config
+from bot.review.numeric import numpy_spread
 from routing.review import OVERDUE_LISTED, Review, Scope
 from storage.db import Database
 from storage.reports import number_range, record_mark, review_requests, stray_ratings
@@ -95,7 +96,7 @@ def read_part(part: Part, database: Database | None = None) -> Done:
     if database is None:
         database = Database(part.url, part.county, create=False)
     review = Review(part.scope, part.cfg.policy.calendar, part.as_of, weeks=part.weeks,
-                    overdue_listed=part.overdue_listed)
+                    overdue_listed=part.overdue_listed, spread=numpy_spread)
     try:
         with database.snapshot() as tx:
             mark = record_mark(tx)  # first: the statement that fixes what the snapshot sees

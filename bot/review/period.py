@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from bot.clock import check_year
 from bot.config import Config
+from bot.review.numeric import numpy_spread
 from routing.review import Review, Scope
 from storage.db import Database
 from storage.reports import review_requests, stray_ratings
@@ -47,7 +48,7 @@ def make_scope(cfg: Config, date_from: str, date_to: str, township: str | None =
 def collect(database: Database, scope: Scope, cfg: Config, as_of: datetime, *, overdue_listed: int | None = None):
     """The review of a scope, read from one snapshot (for the report; the export streams instead)."""
     kw = {} if overdue_listed is None else {"overdue_listed": overdue_listed}
-    review = Review(scope, cfg.policy.calendar, as_of, **kw)
+    review = Review(scope, cfg.policy.calendar, as_of, spread=numpy_spread, **kw)
     with database.snapshot() as tx:
         for rec in review_requests(tx, scope):
             review.add(rec)

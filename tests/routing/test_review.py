@@ -241,18 +241,20 @@ def test_histogram_and_slowest(review):
     assert [u.key for u in slow] == ["民政", "城乡建设"]  # 其他 has no resolved request
 
 
-def test_the_spread_of_a_units_times_is_the_spread_of_its_values():
-    """The review picks a unit's times out of one array with numpy: the same figures as Spread.of on a list,
-    to the last bit, the missing times (NaN) left out."""
+def test_the_spread_of_a_units_times_is_the_same_with_numpy():
+    """The export and the report pick a unit's times out of the review's arrays with numpy: the same figures as
+    the domain's own way (a list of Python floats), to the last bit, the missing times (NaN) left out."""
     import math
     import random
     from array import array
 
-    from routing.review import Spread, _spread
+    from bot.review.numeric import numpy_spread
+    from routing.review import python_spread
 
     rng = random.Random(20240611)
     values = array("d", (math.nan if rng.random() < 0.2 else rng.lognormvariate(1, 1) for _ in range(5000)))
     for size in (0, 1, 2, 7, 100, 4000):
         positions = array("I", sorted(rng.sample(range(len(values)), size)))
-        expected = Spread.of([values[i] for i in positions if not math.isnan(values[i])])
-        assert _spread(values, positions) == expected
+        assert numpy_spread(values, positions) == python_spread(values, positions)
+    assert numpy_spread(values, None) == python_spread(values, None)
+    assert numpy_spread(array("d"), None) == python_spread(array("d"), None)
