@@ -162,13 +162,18 @@ def _resolution_met(rec: Record, state: AsOf, as_of: datetime) -> bool | None:
 
 def quantile(values: Iterable[float], q: float) -> float | None:
     """The q-quantile, interpolating between ranks as Excel's PERCENTILE.INC does; None when empty."""
-    s = sorted(values)
-    if not s:
+    return sorted_quantile(sorted(values), q)
+
+
+def sorted_quantile(s: Sequence[float], q: float) -> float | None:
+    """`quantile` of numbers sorted already (a list, or an array that indexes like one)."""
+    if len(s) == 0:
         return None
     pos = (len(s) - 1) * q
     lo = math.floor(pos)
     hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+    a, b = float(s[lo]), float(s[hi])
+    return a + (b - a) * (pos - lo)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,11 @@ Python floats (for a million requests a list takes 40 MiB more, at the moment a 
 
 from __future__ import annotations
 
-import math
 from array import array
 
 import numpy as np
 
-from routing.review import Spread
+from routing.review import Spread, sorted_quantile
 
 
 def numpy_spread(values: array, positions: array | None) -> Spread:
@@ -19,13 +18,4 @@ def numpy_spread(values: array, positions: array | None) -> Spread:
     s = np.sort(picked[~np.isnan(picked)])
     if s.size == 0:
         return Spread(0, None, None)
-    return Spread(int(s.size), _quantile(s, 0.5), _quantile(s, 0.9))
-
-
-def _quantile(s: np.ndarray, q: float) -> float:
-    """`routing.review.quantile` of numbers sorted already."""
-    pos = (len(s) - 1) * q
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(s) - 1)
-    a, b = float(s[lo]), float(s[hi])
-    return a + (b - a) * (pos - lo)
+    return Spread(int(s.size), sorted_quantile(s, 0.5), sorted_quantile(s, 0.9))
