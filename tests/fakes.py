@@ -130,3 +130,41 @@ def break_on(chat: Chat, monkeypatch, word: str) -> None:
         return real(tx, msg)
 
     monkeypatch.setattr(chat.relay.service, "handle", broken)
+
+
+def tick_with_a_message_between(chat: Chat, monkeypatch, scan: str, due: datetime, meanwhile) -> None:
+    """Run a tick at `due` in a thread of its own that stops right after the repository's `scan` (the query that
+    finds what is due: "due", "due_timers") until `meanwhile()` (someone writing in a room, a minute before) has
+    committed in this thread: a real race on the real database, synchronised with events, never with sleeps."""
+    import threading
+
+    from storage.repository import SqlRepository
+
+    scanned, written = threading.Event(), threading.Event()
+    original = getattr(SqlRepository, scan)
+    ticking: list[threading.Thread] = []
+
+    def scan_then_wait(self, *args):
+        found = original(self, *args)
+        if threading.current_thread() is ticking[0] and found:
+            scanned.set()
+            assert written.wait(20), "the message never came"
+        return found
+
+    monkeypatch.setattr(SqlRepository, scan, scan_then_wait)
+    errors: list[BaseException] = []
+
+    def tick() -> None:
+        try:
+            chat.relay.tick(due)
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            errors.append(e)
+
+    ticking.append(threading.Thread(target=tick))
+    ticking[0].start()
+    assert scanned.wait(20), "the tick never scanned"
+    chat.clock.set(due - timedelta(minutes=1))
+    meanwhile()  # commits while the tick waits between its scan and its write
+    written.set()
+    ticking[0].join(20)
+    assert not ticking[0].is_alive() and errors == []

@@ -4,16 +4,13 @@
 from __future__ import annotations
 
 import json
-import threading
-from datetime import timedelta
 
 import pytest
 
 from bot.app import Relay
-from storage.repository import SqlRepository
 from tests.bot.cli_helpers import run
 from tests.conftest import CTY, CY, EXAMPLE, LT, MZ, PJ, PX, PXL, config_with
-from tests.fakes import Chat, local, make_chat
+from tests.fakes import Chat, local, make_chat, tick_with_a_message_between
 
 PJ_LT = "普觉镇楼台村干群连心群"
 VILLAGES_OF_PX = {LT, MZ}
@@ -334,34 +331,8 @@ def test_an_acknowledgement_that_commits_between_the_ticks_scan_and_its_write_is
     chat.say(PX, "杨主任", "通知 全镇 明天开会")
     chat.take()
     due = local("2026-10-12 15:00")
-    scanned, acknowledged = threading.Event(), threading.Event()
-    original = SqlRepository.due_timers
-    tick_thread: list[threading.Thread] = []
-
-    def scan_then_wait(self, prefix, now):
-        names = original(self, prefix, now)
-        if threading.current_thread() is tick_thread[0] and names:
-            scanned.set()
-            assert acknowledged.wait(20), "the acknowledgement never came"
-        return names
-
-    monkeypatch.setattr(SqlRepository, "due_timers", scan_then_wait)
-    errors: list[BaseException] = []
-
-    def tick() -> None:
-        try:
-            chat.relay.tick(due)
-        except BaseException as e:  # noqa: BLE001 - handed to the test
-            errors.append(e)
-
-    tick_thread.append(threading.Thread(target=tick))
-    tick_thread[0].start()
-    assert scanned.wait(20), "the tick never scanned"
-    chat.clock.set(due - timedelta(minutes=1))
-    chat.say(MZ, "滕主任", "收到 通知#1")  # commits while the tick waits between its scan and its write
-    acknowledged.set()
-    tick_thread[0].join(20)
-    assert not tick_thread[0].is_alive() and errors == []
+    tick_with_a_message_between(chat, monkeypatch, "due_timers", due,
+                                lambda: chat.say(MZ, "滕主任", "收到 通知#1"))
     chat.relay.flush(due)
     reminded = {s.room for s in chat.take() if "【提醒】" in s.text}
     assert reminded == {LT}

@@ -3,17 +3,15 @@ overwrites a claim it did not see, digests add up, and a time-driven message can
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 
 from routing.model import EventKind, Status
 from storage.db import Database
-from storage.repository import SqlRepository
 from storage.tables import OutboxRow
 from tests.bot.cli_helpers import run
 from tests.conftest import CY, EXAMPLE, LT, MZ, PX
-from tests.fakes import local, make_chat
+from tests.fakes import local, make_chat, tick_with_a_message_between
 
 CFG = str(EXAMPLE)
 
@@ -90,34 +88,7 @@ def test_a_claim_that_commits_between_the_ticks_scan_and_its_write_is_kept(pg_da
     chat = make_chat(example_config, pg_database, start="2026-10-12 09:00")
     n = register(chat, "@民情直通车 路灯坏了")
     due = local("2026-10-13 09:00")  # the acknowledge deadline and the escalation proposal are both due
-    scanned, claimed = threading.Event(), threading.Event()
-    original = SqlRepository.due
-    tick_thread: list[threading.Thread] = []
-
-    def due_then_wait(self, now):
-        numbers = original(self, now)
-        if threading.current_thread() is tick_thread[0]:
-            scanned.set()
-            assert claimed.wait(20), "the claim never came"
-        return numbers
-
-    monkeypatch.setattr(SqlRepository, "due", due_then_wait)
-    errors: list[BaseException] = []
-
-    def tick() -> None:
-        try:
-            chat.relay.tick(due)
-        except BaseException as e:  # noqa: BLE001 - handed to the test
-            errors.append(e)
-
-    tick_thread.append(threading.Thread(target=tick))
-    tick_thread[0].start()
-    assert scanned.wait(20), "the tick never scanned"
-    chat.clock.set(due - timedelta(minutes=1))
-    chat.say(LT, "石支书", f"认领 #{n}")  # commits while the tick waits between its scan and its write
-    claimed.set()
-    tick_thread[0].join(20)
-    assert not tick_thread[0].is_alive() and errors == []
+    tick_with_a_message_between(chat, monkeypatch, "due", due, lambda: chat.say(LT, "石支书", f"认领 #{n}"))
     with pg_database.transaction() as tx:
         req, events = tx.get(n), tx.events(n)
         proposals = tx.session.query(OutboxRow).filter(OutboxRow.county == tx.county,
