@@ -188,7 +188,10 @@ class Database:
         return FileSendLock(self._file.with_name(f"{self._file.name}.send-{tag}.lock"))
 
     def has_tables(self) -> bool:
-        """True when the database already holds this program's tables."""
+        """True when the database already holds this program's tables (a SQLite file that is not there is not made
+        by asking)."""
+        if self._file is not None and not self._file.exists():
+            return False
         return inspect(self.engine).has_table("requests")
 
     @contextlib.contextmanager

@@ -67,9 +67,12 @@ def notices_cmd(
     midnight = datetime.min.time()
     start = datetime.combine(first, midnight, cfg.tz) if first else None
     end = datetime.combine(last + timedelta(days=1), midnight, cfg.tz) if last else None
-    database = open_database(cfg, db)
-    with database.snapshot() as tx:
-        notices = tx.notices(start, end)
+    database = open_database(cfg, db, must_exist=True)
+    try:
+        with database.snapshot() as tx:
+            notices = tx.notices(start, end)
+    finally:
+        database.dispose()
     if as_json:
         sys.stdout.write(json.dumps([notice_json(n, cfg.tz) for n in notices], ensure_ascii=False, indent=2) + "\n")
         return

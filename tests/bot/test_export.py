@@ -282,6 +282,9 @@ def test_cli_bad_usage_exits_2(db_path, tmp_path, args, message):
 def test_cli_missing_database_or_folder(tmp_path):
     r = run("export", "-c", CFG, "--db", str(tmp_path / "none.db"), *ARGS, "--out", str(tmp_path / "x.csv"))
     assert r.code == 1 and "里还没有民情直通车的数据" in r.err
+    assert not (tmp_path / "none.db").exists()  # asking made no empty database file
+    r = run("notices", "-c", CFG, "--db", str(tmp_path / "none.db"))
+    assert r.code == 1 and "里还没有民情直通车的数据" in r.err and not (tmp_path / "none.db").exists()
     r = run("export", "-c", CFG, "--db", str(tmp_path / "none.db"), *ARGS, "--out", str(tmp_path / "no" / "x.csv"))
     assert r.code == 2 and "不存在" in r.err
 
