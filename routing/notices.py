@@ -19,8 +19,6 @@ from routing.workcal import WorkCalendar
 
 WHOLE_COUNTY = "全县"
 WHOLE_TOWNSHIP = "全镇"
-_SCOPE_END = re.compile(r"[\s:：]")
-_NAME_SEPARATORS = re.compile(r"[、,，]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +121,9 @@ class Refusal(str, enum.Enum):
     UNKNOWN = "unknown"  # names that are no unit of the county
     AMBIGUOUS = "ambiguous"  # a village name that several townships have
     NO_UNITS = "no_units"  # the sender has no unit below it
-    NO_TEXT = "no_text"  # a scope and nothing to say
+    NO_TEXT = "no_text"  # a scope and nothing to say (or only emoji)
+    TOWNSHIP_ONLY = "township_only"  # 全镇 from the county: which township?
+    NUMBER = "number"  # 通知#3: a notice's number, not a new notice
     TOO_LONG = "too_long"
 
 
@@ -211,23 +211,34 @@ def below(county: County, sender: Sender) -> list[Target]:
 def resolve_scope(county: County, sender: Sender, text: str) -> Scoped | ScopeProblem:
     """Read `[范围] 内容` (shared/design.md, section 8).
 
-    范围 is the first word of the text when it is 全县, 全镇, or a list of unit names separated by 、 or
-    ,: a village by its name when that is unique in the county, else township and village together
-    (盘信镇楼台村), a township by its name. When the first word names no unit at all it is the
-    notice's text, and the notice goes to every unit below the sender.
+    范围 is what the text starts with when it is 全县, 全镇, or a list of unit names separated by 、 , ；
+    / 和 or spaces: a village by its name when that is unique in the county (a township's own village
+    before a namesake elsewhere), else township and village together (盘信镇楼台村), a township by its
+    name. A word that looks like a unit's name (…村, …镇, …乡, …社区) but is none is refused with the
+    names the county has, never sent to everyone; when the text starts with no such word (各村支书…,
+    明天上午…), it is all text, and the notice goes to every unit below the sender.
     """
     text = text.strip()
-    m = _SCOPE_END.search(text)
-    first, rest = (text[:m.start()], text[m.end():]) if m else (text, "")
-    rest = rest.strip(" \t\n:：")
-    if first in (WHOLE_COUNTY, WHOLE_TOWNSHIP):
-        if first == WHOLE_COUNTY and not sender.county:
-            return ScopeProblem(Refusal.COUNTY_ONLY)
-        if not rest:
-            return ScopeProblem(Refusal.NO_TEXT)
+    if not _has_words(text):
+        return ScopeProblem(Refusal.NO_TEXT)
+    if text[:1] in ("#", "＃"):  # 通知#3, 通知 #3 开会: about notice 3, not a new one
+        return ScopeProblem(Refusal.NUMBER, (text.split()[0],))
+    names, scope, rest = _scope_words(county, text)
+    if not names:
         targets = below(county, sender)
-        return Scoped(tuple(targets), first, rest) if targets else ScopeProblem(Refusal.NO_UNITS)
-    names = [n.strip() for n in _NAME_SEPARATORS.split(first) if n.strip()] if first else []
+        return Scoped(tuple(targets), "", text) if targets else ScopeProblem(Refusal.NO_UNITS)
+    if not _has_words(rest):
+        return ScopeProblem(Refusal.NO_TEXT)
+    whole = [n for n in names if n in (WHOLE_COUNTY, WHOLE_TOWNSHIP, county.name)]
+    if whole:
+        if len(names) > 1:
+            return ScopeProblem(Refusal.UNKNOWN, tuple(n for n in names if n not in whole) or tuple(names))
+        if whole[0] == WHOLE_TOWNSHIP and sender.county:
+            return ScopeProblem(Refusal.TOWNSHIP_ONLY)
+        if whole[0] != WHOLE_TOWNSHIP and not sender.county:
+            return ScopeProblem(Refusal.COUNTY_ONLY)
+        targets = below(county, sender)
+        return Scoped(tuple(targets), scope, rest) if targets else ScopeProblem(Refusal.NO_UNITS)
     found: list[Target] = []
     unknown: list[str] = []
     ambiguous: list[str] = []
@@ -241,14 +252,10 @@ def resolve_scope(county: County, sender: Sender, text: str) -> Scoped | ScopePr
             ambiguous.append(name)
         else:
             found.append(targets[0])
-    if not found and not ambiguous:
-        # no unit named: the whole text is the notice, to every unit below the sender
-        targets = below(county, sender)
-        return Scoped(tuple(targets), "", text) if targets else ScopeProblem(Refusal.NO_UNITS)
-    if ambiguous:
-        return ScopeProblem(Refusal.AMBIGUOUS, tuple(ambiguous))
     if unknown:
         return ScopeProblem(Refusal.UNKNOWN, tuple(unknown))
+    if ambiguous:
+        return ScopeProblem(Refusal.AMBIGUOUS, tuple(ambiguous))
     if not sender.county:
         foreign = [t.township + (t.village or "") for t in found if t.township != sender.township]
         if foreign:
@@ -256,12 +263,57 @@ def resolve_scope(county: County, sender: Sender, text: str) -> Scoped | ScopePr
         own = [t.township for t in found if t.village is None]
         if own:
             return ScopeProblem(Refusal.NOT_BELOW, tuple(own))
-    if not rest:
-        return ScopeProblem(Refusal.NO_TEXT)
     unique: dict[str, Target] = {}
     for t in found:
         unique.setdefault(t.unit, t)
-    return Scoped(tuple(unique.values()), first, rest)
+    return Scoped(tuple(unique.values()), scope, rest)
+
+
+_WORD = re.compile(r"[^\s、,，;；/:：]+")
+_BETWEEN = re.compile(r"[\s、,，;；/]*")
+_UNIT_ENDINGS = ("村", "镇", "乡", "社区", "街道", "县", "居委会", "村委会")
+# words that end like a unit's name but speak to every unit below (各村支书…, 全村…): the text, not a scope
+COLLECTIVE = ("各村", "各镇", "各乡", "各乡镇", "全村", "各社区", "各村委会", "各村居")
+
+
+def _has_words(text: str) -> bool:
+    """True when the text says something (not only emoji, punctuation or spaces)."""
+    return any(ch.isalnum() for ch in text)
+
+
+def _scope_words(county: County, text: str) -> tuple[list[str], str, str]:
+    """The unit names the text starts with, the scope as written, and the text after it (no names: [], "", text)."""
+    names: list[str] = []
+    pos = 0
+    end = 0
+    while True:
+        m = _WORD.match(text, pos)
+        if m is None:
+            break
+        parts = _parts(county, m.group())
+        if parts is None:
+            break
+        names += parts
+        end = m.end()
+        if text[end:end + 1] in (":", "："):  # 楼台村、民主村：明天开会
+            break
+        pos = _BETWEEN.match(text, end).end()
+    if not names:
+        return [], "", text
+    rest = text[end:].strip(" \t\n:：、,，;；/")
+    return names, text[:end].strip(), rest
+
+
+def _parts(county: County, word: str) -> list[str] | None:
+    """The unit names one word of a scope holds (楼台村和民主村: two), or None when it is no scope word."""
+    if word in (WHOLE_COUNTY, WHOLE_TOWNSHIP, county.name) or _named(county, word):
+        return [word]
+    if any(word.startswith(c) for c in COLLECTIVE):
+        return None
+    pieces = [p for p in word.split("和") if p]
+    if len(pieces) > 1 and all(_named(county, p) or p.endswith(_UNIT_ENDINGS) for p in pieces):
+        return pieces
+    return [word] if word.endswith(_UNIT_ENDINGS) else None
 
 
 def _named(county: County, name: str) -> list[Target]:

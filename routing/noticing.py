@@ -8,11 +8,14 @@ tick never says anything twice.
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from routing.digest import DigestLine
-from routing.grammar import Malformed, Parsed
+from routing import grammar
+from routing.grammar import Malformed, Need, Parsed, Shape
 from routing.model import PersonRef, Role
 from routing.notices import (
     MAX_TEXT,
@@ -34,6 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 URGENT_VERB = "紧急通知"
+# the notices one 收到 names: 收到 通知#1、通知#2, 收到 通知#1、#2, 收到 通知#1和3 (a 通知 and the numbers chained to it)
+NOTICE_NUMBERS = re.compile(r"通知\s*[#＃]?\s*(\d{1,9})(?![\d号])"
+                            r"((?:(?:\s*[、,，和及]\s*|\s+(?=[#＃]))(?:通知)?\s*[#＃]?\s*\d{1,9}(?![\d号]))*)")
+CHAINED = re.compile(r"(\d{1,9})(?!\d)")
 TIMER = "notice:"  # a notice's timer: notice:<number>
 MAX_MENTIONS = 40  # a report mentions at most this many handlers of units that have not acknowledged
 UNIT_ROLES = (Role.VILLAGE_CADRE, Role.TOWNSHIP_STAFF, Role.TOWNSHIP_LEADER)
@@ -48,6 +55,28 @@ def notices_line(awaiting: list[Notice], township: str) -> DigestLine | None:
         if names:
             items.append({"n": n, "units": names})
     return DigestLine("_digest_notices.j2", {"items": items}) if items else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    """A grammar row of only the notice words (to recognise a notice written where it cannot be sent)."""
+
+    verbs: tuple[str, ...] = ("通知", URGENT_VERB)
+    number: Need = Need.NONE
+    arg: Need = Need.REQUIRED
+    shape: Shape = Shape()
+
+
+NOTICE_ROW = (_Word(),)
+
+
+def named_notices(text: str) -> list[int]:
+    """Every notice number a message names as 通知#N, with the numbers chained to one (通知#1、#2、3)."""
+    out: list[int] = []
+    for m in NOTICE_NUMBERS.finditer(text):
+        out.append(int(m.group(1)))
+        out += [int(x) for x in CHAINED.findall(m.group(2))]
+    return out
 
 
 def timer_name(number: int) -> str:
@@ -67,20 +96,38 @@ class NoticeDesk:
         its rooms. From anyone else, or elsewhere, it is chat (village cadres post notices to villagers)."""
         return sender_office(turn.roles, turn.place) is not None
 
+    def notice_in_private(self, turn: Turn) -> bool:
+        """True for a `通知` written privately by someone who sends notices in a work room (they are told where)."""
+        found = grammar.parse(turn.msg.text, NOTICE_ROW, None)
+        offices = (Role.COUNTY_STAFF, Role.TOWNSHIP_STAFF, Role.TOWNSHIP_LEADER)
+        return found is not None and any(m.role in offices for m in turn.roles)
+
     def may_acknowledge(self, turn: Turn, parsed: Parsed | Malformed) -> bool:
-        """True when `收到` here is an acknowledgement: from a handler of a unit, naming a notice or, bare, when
-        exactly one notice awaits that handler's units. Otherwise 收到 is chat."""
-        if not any(m.role in UNIT_ROLES for m in turn.roles):
+        """True when `收到` here is about notices: from a handler of a unit, naming a notice, or bare while a notice
+        of the last 30 days awaits that handler's unit. Otherwise 收到 is chat."""
+        if not self._answering_units(turn):
             return False
         if isinstance(parsed, Parsed) and parsed.number is not None:
             return True
-        return len(self._awaiting(turn)) == 1
+        return bool(self._awaiting(turn))
+
+    def _answering_units(self, turn: Turn) -> list[Member]:
+        """The handler roles a 收到 answers for: the unit of the room it is written in when the sender handles that
+        unit (a cadre of two villages answers in each village's room for that village), else all of theirs."""
+        mine = [m for m in turn.roles if m.role in UNIT_ROLES]
+        if turn.place is not None:
+            here = [m for m in mine if m.unit == turn.place.unit]
+            if here:
+                return here
+        return mine
 
     def _awaiting(self, turn: Turn) -> list[Notice]:
-        units = sorted({m.unit for m in turn.roles if m.role in UNIT_ROLES})
-        mine = [m for m in turn.roles if m.role in UNIT_ROLES]
+        """The notices of the last 30 days that await a unit the sender answers for here."""
+        mine = self._answering_units(turn)
+        units = sorted({m.unit for m in mine})
         return [n for n in turn.tx.notices_awaiting(units)
-                if any(not u.acknowledged and any(handles_unit(m, u) for m in mine) for u in n.units)]
+                if turn.now - n.created_at <= NOTICES_IN_DIGEST
+                and any(not u.acknowledged and any(handles_unit(m, u) for m in mine) for u in n.units)]
 
     # --- 通知 [范围] 内容 ---------------------------------------------------------------
     def cmd_notice(self, turn: Turn, p: Parsed, req: None) -> None:
@@ -126,36 +173,42 @@ class NoticeDesk:
 
     # --- 收到 [通知#N] ------------------------------------------------------------------
     def cmd_notice_ack(self, turn: Turn, p: Parsed, req: None) -> None:
-        """收到 通知#N (or a bare 收到 when one notice awaits): the sender's units have acknowledged."""
-        tx = turn.tx
+        """收到 通知#N (several: 收到 通知#1、通知#2), or a bare 收到: the units the sender answers for acknowledge.
+
+        A bare 收到 counts when exactly one notice awaits; with several, the sender is told their numbers (nothing
+        is recorded: which one was meant cannot be known)."""
         if p.number is None:
             waiting = self._awaiting(turn)
-            if len(waiting) != 1:  # pragma: no cover - may_acknowledge let through exactly one
+            if len(waiting) != 1:
+                turn.reply("notice_which.j2", notices=waiting)
                 return
-            number = waiting[0].number
+            numbers = [waiting[0].number]
         else:
-            number = p.number
-        notice = tx.notice(number, lock=True)
-        if notice is None:
-            turn.reply("notice_unknown.j2", number=number)
-            return
-        mine = [u for u in notice.units if any(handles_unit(m, u) for m in turn.roles)]
-        if not mine:
-            turn.reply("notice_not_yours.j2", n=notice)
-            return
-        fresh = [u for u in mine if not u.acknowledged]
-        if not fresh:  # a second 收到 changes nothing
-            turn.reply("notice_acked.j2", n=notice, units=mine, again=True)
-            return
-        for u in fresh:
-            u.acknowledged_at = turn.now
-            u.acknowledged_by = turn.sender.name
-            u.acknowledged_by_key = turn.sender.key
-        tx.save_notice(notice)
-        tx.set_timer_at(timer_name(notice.number), notice.next_due())
-        log.info("notice #%d acknowledged by %s for %s", notice.number, turn.sender.name,
-                 ", ".join(u.name for u in fresh), extra={"event": "notice_acknowledged"})
-        turn.reply("notice_acked.j2", n=notice, units=fresh, again=False)
+            numbers = [p.number] + named_notices(turn.msg.text)
+        done: list[tuple[Notice, list[NoticeUnit], bool]] = []
+        for number in dict.fromkeys(numbers):
+            notice = turn.tx.notice(number, lock=True)
+            if notice is None:
+                turn.reply("notice_unknown.j2", number=number)
+                continue
+            answering = self._answering_units(turn)
+            mine = [u for u in notice.units if any(handles_unit(m, u) for m in answering)]
+            if not mine:
+                turn.reply("notice_not_yours.j2", n=notice)
+                continue
+            fresh = [u for u in mine if not u.acknowledged]
+            for u in fresh:
+                u.acknowledged_at = turn.now
+                u.acknowledged_by = turn.sender.name
+                u.acknowledged_by_key = turn.sender.key
+            if fresh:
+                turn.tx.save_notice(notice)
+                turn.tx.set_timer_at(timer_name(notice.number), notice.next_due())
+                log.info("notice #%d acknowledged by %s for %s", notice.number, turn.sender.name,
+                         ", ".join(u.name for u in fresh), extra={"event": "notice_acknowledged"})
+            done.append((notice, fresh or mine, not fresh))  # a second 收到 changes nothing
+        if done:
+            turn.reply("notice_acked.j2", done=done)
 
     # --- 进度 通知#N ----------------------------------------------------------------------
     def cmd_notice_progress(self, turn: Turn, p: Parsed, req: None) -> None:

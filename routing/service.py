@@ -843,6 +843,9 @@ class RelayService(NoticeDesk):
             turn.reply("ask_text.j2", non_text=True)
             return turn.out
         parsed = self._command(turn)
+        if parsed is None and self.notice_in_private(turn):
+            turn.reply("notice_refused.j2", reason="private", names=(), verb="通知", township=None)
+            return turn.out
         if isinstance(parsed, Malformed):
             turn.reply("malformed.j2", verb=parsed.verb, problem=parsed.problem.value)
             return turn.out
@@ -928,6 +931,10 @@ RATING = Shape(
     after=("了", "啦", "的", "哈", "哦", "呀", "啊"),
 )
 
+# 收到, 已收到, 好的，收到, 收到收到, 收到了👍, 收到 通知#3
+ACKNOWLEDGE = Shape(before=(("好的,", "好的", "好,", "好", "嗯嗯", "嗯,", "嗯", "ok,", "ok", "OK,", "OK"), ("已经", "已")),
+                    after=("收到", "了", "啦", "啊", "哈", "的"), number_word="通知")
+
 COMMANDS: tuple[Command, ...] = (
     Command("claim", ("认领", "接单"), Need.REQUIRED, Need.NONE, Who.HANDLER, RelayService.cmd_claim),
     Command("escalate", ("上报", "确认上报"), Need.REQUIRED, Need.OPTIONAL, Who.HANDLER, RelayService.cmd_escalate),
@@ -945,7 +952,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("notice", ("通知", URGENT_VERB), Need.NONE, Need.REQUIRED, Who.ANYONE, RelayService.cmd_notice,
             applies=RelayService.may_notify, notice=True),
     Command("notice_ack", ("收到",), Need.OPTIONAL, Need.NONE, Who.ANYONE, RelayService.cmd_notice_ack,
-            Shape(after=("了", "啦", "啊", "哈", "的"), number_word="通知"), applies=RelayService.may_acknowledge,
+            ACKNOWLEDGE, applies=RelayService.may_acknowledge,
             notice=True),
     Command("notice_progress", ("进度", "查询"), Need.REQUIRED, Need.NONE, Who.ANYONE,
             RelayService.cmd_notice_progress, Shape(number_word="通知"), notice=True),

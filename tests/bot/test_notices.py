@@ -56,6 +56,23 @@ def test_a_township_notifies_its_own_villages(chat, text):
     assert all("明天上午9点到镇政府开会" in s.text for s in said if s.room in VILLAGES_OF_PX)
 
 
+@pytest.mark.parametrize("text", ["通知 楼台村 、民主村 明天开会", "通知 楼台村、 民主村 明天开会",
+                                  "通知 民主村 楼台村 明天开会", "通知 楼台村；民主村 明天开会",
+                                  "通知 楼台村/民主村 明天开会", "通知 楼台村和民主村 明天开会",
+                                  "通知：楼台村，民主村：明天开会"])
+def test_the_ways_people_write_a_list_of_units(chat, text):
+    said = chat.say(PX, "杨主任", text)
+    assert set(posts(said, 1)) == VILLAGES_OF_PX
+    assert all(s.text.splitlines()[1] == "明天开会" for s in said if s.room in VILLAGES_OF_PX)
+
+
+@pytest.mark.parametrize("text", ["通知 各村支书明天到镇里开会", "通知 各村：明天开会", "通知 3号下午两点开会"])
+def test_text_that_only_starts_like_a_scope_goes_to_every_unit_below(chat, text):
+    said = chat.say(PX, "杨主任", text)
+    assert set(posts(said, 1)) == VILLAGES_OF_PX
+    assert all(text.split(" ", 1)[1] in s.text for s in said if s.room in VILLAGES_OF_PX)
+
+
 def test_township_leaders_may_notify_from_their_leaders_room(chat):
     said = chat.say(PXL, "田镇长", "通知 民主村 周五前报送低保名单")
     assert set(posts(said, 1)) == {MZ}
@@ -79,7 +96,13 @@ def test_a_village_name_two_townships_share_means_the_senders_own_and_is_ambiguo
     (PX, "杨主任", "通知 全县 今晚有暴雨", "只能由县里的工作人员"),
     (PX, "杨主任", "通知 茶园村 明天检查", "普觉镇茶园村不属于盘信镇"),
     (PX, "杨主任", "通知 楼台村、茶园村 明天检查", "普觉镇茶园村不属于盘信镇"),
-    (PX, "杨主任", "通知 盘信镇 明天检查", "就是发通知的单位"),
+    (PX, "杨主任", "通知 盘信镇 明天检查", "不用写盘信镇"),
+    (PX, "杨主任", "通知 新华村 明天开会", "没有找到这些单位：新华村"),  # looks like a unit: never sent to all
+    (PX, "杨主任", "通知 楼台村和幸福村 明天开会", "没有找到这些单位：幸福村"),
+    (CTY, "吴科长", "通知 全镇 明天开会", "县里发通知请写“全县”"),
+    (PX, "杨主任", "通知#1", "看起来是通知编号"),
+    (PX, "杨主任", "通知 #3 开会", "进度 通知#3"),
+    (PX, "杨主任", "通知 😀😀", "请写明通知内容"),
     (CTY, "吴科长", "通知 民主村、幸福村 明天检查", "没有找到这些单位：幸福村"),
     (CTY, "吴科长", "通知 全县", "请写明通知内容"),
     (CTY, "吴科长", "通知", "请写明通知内容"),
@@ -134,13 +157,46 @@ def test_a_bare_shou_dao_counts_only_when_exactly_one_notice_awaits_the_unit(cha
     assert "已记录" in chat.say(MZ, "滕主任", "收到了👍")[0]
     chat.say(PX, "杨主任", "通知 全镇 周五交材料")
     chat.say(CTY, "吴科长", "通知 全县 防汛")
-    assert chat.say(LT, "唐驻村", "收到") == []  # three notices await 楼台村: which one? it is chat
+    which = chat.say(LT, "唐驻村", "收到")  # three notices await 楼台村: which one? nothing recorded, the numbers told
+    assert len(which) == 1 and "有3条通知还没确认：通知#1" in which[0] and "通知#3" in which[0]
     assert not units(chat, 2)["盘信镇楼台村"].acknowledged
     chat.say(LT, "唐驻村", "收到 通知#1")
     chat.say(LT, "唐驻村", "收到 通知#2")
     assert "已记录" in chat.say(LT, "唐驻村", "收到")[0]  # now only #3 awaits
     assert units(chat, 3)["盘信镇楼台村"].acknowledged_by == "唐驻村"
     assert chat.say(LT, "唐驻村", "收到") == []  # nothing awaits: chat
+
+
+@pytest.mark.parametrize("text", ["已收到", "好的，收到", "收到收到", "好的收到", "嗯嗯收到", "收到！"])
+def test_the_ways_cadres_say_shou_dao(chat, text):
+    chat.say(PX, "杨主任", "通知 全镇 明天上午开会")
+    assert "已记录：盘信镇民主村收到通知#1" in chat.say(MZ, "滕主任", text)[0]
+
+
+def test_one_shou_dao_may_name_several_notices(chat):
+    for text in ("通知 全镇 一", "通知 全镇 二", "通知 全镇 三"):
+        chat.say(PX, "杨主任", text)
+    said = chat.say(LT, "唐驻村", "收到 通知#1、#3，#2号诉求明天办")  # "#2号诉求" is a request, not a notice
+    assert [line for line in said[0].text.splitlines()] == ["已记录：盘信镇楼台村收到通知#1。", "已记录：盘信镇楼台村收到通知#3。"]
+    assert not units(chat, 2)["盘信镇楼台村"].acknowledged
+
+
+def test_a_cadre_of_two_villages_answers_for_the_village_whose_room_it_is(db):
+    config = config_with(replace={'cadres = [{ name = "滕主任" }]': 'cadres = [{ name = "滕主任" }, { name = "唐驻村" }]'})
+    chat = make_chat(config, db)
+    chat.say(PX, "杨主任", "通知 楼台村 第一条")
+    chat.say(PX, "杨主任", "通知 民主村 第二条")
+    assert "已记录：盘信镇民主村收到通知#2" in chat.say(MZ, "唐驻村", "收到")[0]  # only #2 awaits 民主村
+    chat.say(PX, "杨主任", "通知 全镇 第三条")
+    assert "已记录：盘信镇楼台村收到通知#3" in chat.say(LT, "唐驻村", "收到 通知#3")[0]
+    assert not units(chat, 3)["盘信镇民主村"].acknowledged  # written in 楼台村's room: for 楼台村
+
+
+def test_a_notice_written_privately_by_township_staff_is_answered_with_where_to_send_it(chat):
+    said = chat.say(None, "杨主任", "通知 全镇 私信发的通知")
+    assert len(said) == 1 and said[0].to == "杨主任" and "工作群" in said[0]
+    with chat.relay.db.transaction() as tx:
+        assert tx.notices() == []
 
 
 def test_shou_dao_from_a_villager_is_ignored_and_a_handler_of_another_unit_is_told(chat):
