@@ -43,7 +43,8 @@ def _day(value) -> date:
 
 
 def parse_ics(text: str, year: int | None = None) -> YearDays:
-    """All-day events whose SUMMARY holds 休 (days off) or 班 (make-up working days), DTEND exclusive.
+    """All-day events whose SUMMARY holds 班 (make-up working days: 上班, 补班, 调休上班) or else 休 (days off),
+    DTEND exclusive.
 
     A file may cover several years (a 元旦 range beginning in December): the year is `year`, else the
     one with the most days; days of other years are left out.
@@ -56,11 +57,15 @@ def parse_ics(text: str, year: int | None = None) -> YearDays:
     work: set[date] = set()
     for event in cal.walk("VEVENT"):
         summary = str(event.get("SUMMARY", ""))
-        kind = off if "休" in summary else work if "班" in summary else None
+        # 班 first: "调休上班" and "补班" are working days although 调休 holds 休
+        kind = work if "班" in summary else off if "休" in summary else None
         if kind is None or event.get("DTSTART") is None:
             continue
-        start = _day(event["DTSTART"])
-        end = _day(event["DTEND"]) if event.get("DTEND") is not None else start + timedelta(days=1)
+        try:
+            start = _day(event["DTSTART"])
+            end = _day(event["DTEND"]) if event.get("DTEND") is not None else start + timedelta(days=1)
+        except (ValueError, TypeError, AttributeError, KeyError) as e:  # a broken date property
+            raise NoticeError(f"“{summary}”的日期读不出来（{type(e).__name__}）：请检查 DTSTART/DTEND") from None
         if end <= start or (end - start).days > 31:
             raise NoticeError(f"“{summary}”的日期不对：{start} 到 {end}")
         kind.update(start + timedelta(days=k) for k in range((end - start).days))

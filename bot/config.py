@@ -109,6 +109,14 @@ class BotCfg(_Section):
     database: Name = "sqlite:///minqing.db"
     data_dir: str = ""
 
+    @field_validator("database")
+    @classmethod
+    def _database(cls, v: str) -> str:
+        backend = v.split(":", 1)[0].lower()
+        if backend not in ("sqlite", "postgresql", "postgresql+psycopg"):
+            raise ValueError(f"不支持的数据库 {backend!r}：写 sqlite:///文件名.db，或 postgresql+psycopg://用户@主机/库名")
+        return v
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
@@ -157,7 +165,7 @@ class AlertsCfg(_Section):
     @model_validator(mode="after")
     def _mail(self) -> AlertsCfg:
         if self.smtp_host and (not self.mail_from or not self.mail_to):
-            raise ValueError("smtp_host is set: mail_from and mail_to are needed too")
+            raise ValueError("写了 smtp_host，还要写发件人 mail_from 和收件人 mail_to")
         return self
 
     @property

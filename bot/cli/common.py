@@ -106,7 +106,7 @@ def load_years(config: Config, database: Database) -> list[YearDays]:
 def open_all(config: Path, db: str | None) -> tuple[Console, Config, Database]:
     """Standard output, the config and its database: what most commands start with."""
     cfg = load(config)
-    return stdout(), cfg, open_database(cfg, db)
+    return stdout(), cfg, open_database(cfg, db, must_exist=True)
 
 
 def audit(database: Database, action: str, detail: dict, at: datetime | None = None) -> None:

@@ -55,7 +55,7 @@ def _day(text: str | None, option: str) -> date | None:
 def notices_cmd(
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON 数组（每条通知一个对象，见设计文档第 8 节）。")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON 数组（每条通知一个对象，字段见 README“通知”一节）。")] = False,
     date_from: Annotated[str | None, typer.Option("--from", help="从这一天起发出的通知（YYYY-MM-DD，本地时间）。")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="到这一天为止（含这一天）。")] = None,
 ) -> None:

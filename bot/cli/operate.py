@@ -127,7 +127,7 @@ def backup(
         if target.exists():
             raise Exit(BAD_CONFIG, f"{target} 已存在：请换一个新文件名（备份从不覆盖文件）")
         folder_must_exist(target, "备份文件")
-    database = open_database(cfg, db)
+    database = open_database(cfg, db, must_exist=True)
     try:
         out_file = _backup_name(target, ".sqlite" if database.is_sqlite else ".dump") if folder else target
         try:

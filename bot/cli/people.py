@@ -93,6 +93,9 @@ def pin(
     db: DbOpt = None,
 ) -> None:
     """把经办人的名字认定为某个微信号（替换原来的认定；记入审计）。"""
+    contact_id = contact_id.strip()
+    if not contact_id or any(ch.isspace() for ch in contact_id):
+        raise Exit(BAD_CONFIG, "微信号不能是空的，也不能有空格：请从 minqing people 的列表里复制")
     out, cfg, database = open_all(config, db)
     m = _member(cfg, name, unit)
     now = SystemClock().now()

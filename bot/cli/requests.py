@@ -27,7 +27,7 @@ MAX_NUMBER = 2**31 - 1  # request numbers are stored in an INTEGER column (32 bi
 def list_requests(
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON 数组（字段见设计文档第 4 节，供其他程序读取）。")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON 数组（字段见 README“list --json”一节，供其他程序读取）。")] = False,
     status: Annotated[list[str] | None, typer.Option(
         "--status", help="只列出这些状态（可给多次）：open / acknowledged / resolved / closed / rejected")] = None,
     township: Annotated[str | None, typer.Option("--township", help="只列出这个镇的诉求。")] = None,
@@ -52,7 +52,7 @@ def list_requests(
     except (ValueError, KeyError) as e:
         raise Exit(BAD_CONFIG, f"筛选条件不对（{e}）：--status 可以是 {'、'.join(s.value for s in Status)}，"
                                 f"--tier 可以是 village、township、county") from None
-    database = open_database(cfg, db)
+    database = open_database(cfg, db, must_exist=True)
     if unmask:
         audit(database, "list_unmasked", {"status": status, "township": township, "village": village, "tier": tier})
     with database.transaction() as tx:

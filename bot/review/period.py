@@ -21,9 +21,9 @@ def parse_period(cfg: Config, date_from: str, date_to: str) -> tuple[datetime, d
     try:
         first, last = date.fromisoformat(date_from), date.fromisoformat(date_to)
     except ValueError:
-        raise ValueError(f"--from {date_from!r} / --to {date_to!r}: dates are YYYY-MM-DD") from None
+        raise ValueError(f"--from {date_from!r} / --to {date_to!r}：日期的写法是 YYYY-MM-DD，例如 2026-10-01") from None
     if last < first:
-        raise ValueError(f"--to {last} is before --from {first}")
+        raise ValueError(f"--to {last} 早于 --from {first}")
     check_year(first, f"--from {first}")
     check_year(last, f"--to {last}")
     midnight = datetime.min.time()
@@ -36,12 +36,12 @@ def make_scope(cfg: Config, date_from: str, date_to: str, township: str | None =
     start, end = parse_period(cfg, date_from, date_to)
     county = cfg.county
     if township is not None and township not in {t.name for t in county.townships}:
-        raise ValueError(f"--township {township!r} is not a township of {county.name} in the config")
+        raise ValueError(f"--township {township!r} 不是配置里{county.name}的镇（有：{'、'.join(t.name for t in county.townships)}）")
     if village is not None:
         names = {v.name for v in county.villages() if township is None or v.township == township}
         if village not in names:
             where = township or county.name
-            raise ValueError(f"--village {village!r} is not a village of {where} in the config")
+            raise ValueError(f"--village {village!r} 不是配置里{where}的村")
     return Scope(start, end, township or None, village or None, category or None)
 
 

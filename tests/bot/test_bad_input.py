@@ -181,7 +181,10 @@ def test_show_refuses_what_is_no_request_number_before_opening_the_database(tmp_
 
 
 def test_show_takes_the_largest_number_an_integer_column_holds(any_db):
-    url, _ = any_db
+    from storage.db import Database
+
+    url, county = any_db
+    Database(url, county).dispose()  # a database with the tables, no request
     clean(run("show", "2147483647", "-c", CFG, "--db", url), 1, "没有诉求 #2147483647")
     clean(run("show", "2147483648", "-c", CFG, "--db", url), 2, "不是诉求编号")
 

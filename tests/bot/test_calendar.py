@@ -100,6 +100,8 @@ def test_an_ics_file_gives_the_days_of_its_main_year(tmp_path):
     ("x.ics", "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "没有标题含"),
     ("x.ics", "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:2027\r\nEND:VCALENDAR", "iCalendar"),
     ("x.bin", b"\xff\xfe\x00\x00\x81", "不是文本文件"),
+    ("x.ics", "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTART;VALUE=DATE:2027XXXX\r\nSUMMARY:元旦 休\r\n"
+              "END:VEVENT\r\nEND:VCALENDAR\r\n", "日期读不出来"),
 ])
 def test_a_file_that_cannot_be_imported_exits_3_and_changes_nothing(tmp_path, name, content, why):
     path = tmp_path / name
@@ -109,6 +111,13 @@ def test_a_file_that_cannot_be_imported_exits_3_and_changes_nothing(tmp_path, na
     missing = run("calendar", "import", str(tmp_path / "none.txt"), "-c", str(EXAMPLE), "--db", str(tmp_path / "c.db"))
     assert missing.code == 3 and "读不了" in missing.err
     assert run("calendar", "show", "1999x", "-c", str(EXAMPLE)).code == 2
+
+
+def test_a_make_up_working_day_titled_with_tiao_xiu_is_a_working_day():
+    parsed = parse_ics("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTART;VALUE=DATE:20290101\r\nSUMMARY:元旦 休\r\n"
+                       "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:2\r\nDTSTART;VALUE=DATE:20290106\r\nSUMMARY:调休上班\r\n"
+                       "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    assert parsed.off == {date(2029, 1, 1)} and parsed.work == {date(2029, 1, 6)}
 
 
 def test_ics_with_an_event_of_no_kind_is_refused_when_nothing_else_is_there():

@@ -2,6 +2,7 @@
 
 import getpass
 import json
+from pathlib import Path
 
 import pytest
 
@@ -241,3 +242,26 @@ def test_show_names_every_kind_of_event():
     from routing.model import EventKind
 
     assert set(EVENT_NAMES) == set(EventKind)
+
+
+def test_reading_commands_on_a_database_that_is_not_there_say_so_and_make_none(tmp_path):
+    missing = tmp_path / "typo.db"
+    for args in (("list",), ("backup", str(tmp_path / "copy.db")), ("people",), ("rooms",), ("failed",)):
+        r = run(*args, "-c", CFG, "--db", str(missing))
+        assert r.code == 1 and "里还没有民情直通车的数据" in r.err, (args, r.err)
+        assert not missing.exists() and not (tmp_path / "copy.db").exists()
+
+
+def test_an_empty_wechat_id_is_not_pinned(tmp_path):
+    db = replay(tmp_path, ("2026-10-12T09:00:00+08:00", LT, "石支书", "大家好"))
+    for contact in ("", "   ", "wxid a"):
+        r = run("people", "pin", "石支书", contact, "-c", CFG, "--db", db)
+        assert r.code == 2 and "微信号不能是空的" in r.err
+
+
+def test_check_config_refuses_a_database_it_cannot_use(tmp_path):
+    bad = tmp_path / "my.toml"
+    bad.write_text(Path(CFG).read_text(encoding="utf-8").replace('database = "sqlite:///minqing.db"',
+                                                                  'database = "mysql://x/y"'), encoding="utf-8")
+    r = run("check-config", str(bad))
+    assert r.code == 2 and "bot.database" in r.err and "不支持的数据库" in r.err

@@ -269,9 +269,9 @@ def test_cli_xlsx_row_limit_is_a_clear_error(db_path, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("args, message", [
     (("--from", "2026-10-32", "--to", "2026-10-31"), "YYYY-MM-DD"),
-    (("--from", "2026-10-31", "--to", "2026-10-01"), "before --from"),
-    ((*ARGS, "--township", "不存在镇"), "not a township"),
-    ((*ARGS, "--township", "普觉镇", "--village", "民主村"), "not a village of 普觉镇"),
+    (("--from", "2026-10-31", "--to", "2026-10-01"), "早于 --from"),
+    ((*ARGS, "--township", "不存在镇"), "不是配置里松桃县的镇"),
+    ((*ARGS, "--township", "普觉镇", "--village", "民主村"), "不是配置里普觉镇的村"),
     ((*ARGS, "--format", "pdf"), "只能是 csv 或 xlsx"),
 ])
 def test_cli_bad_usage_exits_2(db_path, tmp_path, args, message):
