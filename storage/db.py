@@ -192,7 +192,10 @@ class Database:
         by asking)."""
         if self._file is not None and not self._file.exists():
             return False
-        return inspect(self.engine).has_table("requests")
+        try:
+            return inspect(self.engine).has_table("requests")
+        except SQLAlchemyDatabaseError as e:  # OperationalError, and a file SQLite finds corrupt
+            raise DatabaseError(f"无法打开数据库 {self.safe_url}：{e.orig}") from None
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[SqlRepository]:
