@@ -6,8 +6,6 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import icalendar
-
 from routing.holidays import NoticeError, YearDays, notice_year, parse_notice
 
 MAX_FILE_BYTES = 2_000_000  # a notice is a page; a year of holidays in iCalendar a few kilobytes
@@ -49,6 +47,8 @@ def parse_ics(text: str, year: int | None = None) -> YearDays:
     A file may cover several years (a 元旦 range beginning in December): the year is `year`, else the
     one with the most days; days of other years are left out.
     """
+    import icalendar  # only an .ics import needs it: not loaded by every command
+
     try:
         cal = icalendar.Calendar.from_ical(text)
     except ValueError as e:

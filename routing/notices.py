@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from routing.durations import Duration
-from routing.model import PersonRef, Role, Tier
+from routing.model import Role, Tier
 from routing.org import County, Member, Place, RoomKind, unit_key
 from routing.workcal import WorkCalendar
 
@@ -80,11 +80,6 @@ class Notice:
     report_at: datetime
     reported_at: datetime | None = None
     units: list[NoticeUnit] = field(default_factory=list)
-
-    @property
-    def sender_ref(self) -> PersonRef:
-        """The sender as a mentionable person."""
-        return PersonRef(self.sender, self.sender_id)
 
     def waiting(self) -> list[NoticeUnit]:
         """The units that have not acknowledged yet."""
@@ -336,11 +331,6 @@ def handles_unit(member: Member, unit: NoticeUnit) -> bool:
     return member.role in (Role.TOWNSHIP_STAFF, Role.TOWNSHIP_LEADER) and member.township == unit.township
 
 
-def response_rate(notices: list[Notice]) -> tuple[int, int]:
-    """通知响应率 over notices: units that acknowledged before the reminder, and units the notices went to."""
-    on_time = sum(1 for n in notices for u in n.units if n.on_time(u))
-    return on_time, sum(len(n.units) for n in notices)
-
 
 # --- the record: each unit's acknowledgement, and 通知响应率 per unit -----------------------------------------
 @dataclass(frozen=True, slots=True)
@@ -407,10 +397,6 @@ def notice_record(notices: list[Notice], as_of: datetime, calendar: WorkCalendar
             if due:
                 r.due += 1
                 r.on_time += n.on_time(u)
-    order: dict[str, int] = {}
-    for t in county.townships:
-        order[unit_key(t.name, None)] = len(order)
-        for v in t.villages:
-            order[unit_key(t.name, v.name)] = len(order)
+    order = {t.unit: i for i, t in enumerate(below(county, Sender(None)))}
     ranked = sorted(rates.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
     return lines, [r for _, r in ranked]

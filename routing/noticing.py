@@ -123,11 +123,8 @@ class NoticeDesk:
 
     def _awaiting(self, turn: Turn) -> list[Notice]:
         """The notices of the last 30 days that await a unit the sender answers for here."""
-        mine = self._answering_units(turn)
-        units = sorted({m.unit for m in mine})
-        return [n for n in turn.tx.notices_awaiting(units)
-                if turn.now - n.created_at <= NOTICES_IN_DIGEST
-                and any(not u.acknowledged and any(handles_unit(m, u) for m in mine) for u in n.units)]
+        units = sorted({m.unit for m in self._answering_units(turn)})  # the query finds those not acknowledged
+        return [n for n in turn.tx.notices_awaiting(units) if turn.now - n.created_at <= NOTICES_IN_DIGEST]
 
     # --- 通知 [范围] 内容 ---------------------------------------------------------------
     def cmd_notice(self, turn: Turn, p: Parsed, req: None) -> None:

@@ -21,8 +21,9 @@ from routing.intake import asks_for_something, request_text
 from routing.jobs import Digest, Job, due_at, due_jobs, last_slot, next_slot, remind_at
 from routing.lifecycle import TransitionError, can, current_stint, register, transition
 from routing.model import EventKind, Inbound, PersonRef, Request, Role, Status, Tier
-from routing.org import County, Member, Place, RoomKind, unit_key
+from routing.notices import Sender, below
 from routing.noticing import NOTICES_IN_DIGEST, URGENT_VERB, NoticeDesk, notices_line
+from routing.org import County, Member, Place, RoomKind
 from routing.policy import Policy
 from routing.privacy import MASK_RULES, mask
 from routing.rates import Rates, RunningTally
@@ -724,7 +725,7 @@ class RelayService(NoticeDesk):
         active = tx.find(RequestFilter(statuses=frozenset({Status.OPEN, Status.ACKNOWLEDGED})))
         month_start = self._month_start(now)
         month = self._month.tally(tx, month_start, now, lambda rec: rec.request.township)
-        awaiting = [n for n in tx.notices_awaiting(self._unit_keys()) if now - n.created_at <= NOTICES_IN_DIGEST]
+        awaiting = [n for n in tx.notices_awaiting([t.unit for t in below(self.county, Sender(None))]) if now - n.created_at <= NOTICES_IN_DIGEST]
         digests = []
         for township in self.county.townships:
             name = township.name
@@ -740,10 +741,6 @@ class RelayService(NoticeDesk):
                 digest.extra.append(line)
             digests.append(digest)
         return digests
-
-    def _unit_keys(self) -> list[str]:
-        """Every unit a notice can go to: each township and each village."""
-        return [unit_key(t.name, v) for t in self.county.townships for v in (None, *(v.name for v in t.villages))]
 
     def _county_digest(self, tx: Repository, start: datetime, now: datetime, late: datetime | None) -> CountyDigest:
         townships = self._township_digests(tx, start, now)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +13,7 @@ from rich.table import Table
 
 from bot.cli.common import BAD_CONFIG, ConfigOpt, DbOpt, Exit, load, open_database, stdout
 from bot.cli.listing import iso
-from bot.clock import check_year
+from bot.review.period import day_bounds, parse_day
 from routing.notices import Notice
 
 
@@ -38,20 +37,6 @@ def notice_json(n: Notice, tz) -> dict:
     }
 
 
-def _day(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise Exit(BAD_CONFIG, f"{option} {text!r}：日期的写法是 YYYY-MM-DD，例如 2026-10-12") from None
-    try:
-        check_year(day, f"{option} {day}")
-    except ValueError as e:
-        raise Exit(BAD_CONFIG, str(e)) from None
-    return day
-
-
 def notices_cmd(
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
@@ -61,12 +46,10 @@ def notices_cmd(
 ) -> None:
     """列出发出的通知，以及每个单位确认收到的时间和人。"""
     cfg = load(config)
-    first, last = _day(date_from, "--from"), _day(date_to, "--to")
-    if first and last and last < first:
-        raise Exit(BAD_CONFIG, f"--to {last} 早于 --from {first}")
-    midnight = datetime.min.time()
-    start = datetime.combine(first, midnight, cfg.tz) if first else None
-    end = datetime.combine(last + timedelta(days=1), midnight, cfg.tz) if last else None
+    try:  # the same days as export and report take
+        start, end = day_bounds(cfg, date_from and parse_day(date_from, "--from"), date_to and parse_day(date_to, "--to"))
+    except ValueError as e:
+        raise Exit(BAD_CONFIG, str(e)) from None
     database = open_database(cfg, db, must_exist=True)
     try:
         with database.snapshot() as tx:

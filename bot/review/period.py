@@ -16,18 +16,28 @@ from storage.db import Database
 from storage.reports import review_requests, stray_ratings
 
 
+def parse_day(text: str, option: str) -> date:
+    """A day given on the command line as YYYY-MM-DD, within the years the bot knows (ValueError says what is wrong)."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{option} {text!r}：日期的写法是 YYYY-MM-DD，例如 2026-10-01") from None
+    check_year(day, f"{option} {day}")
+    return day
+
+
+def day_bounds(cfg: Config, first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
+    """[start of `first`, end of `last`) in the configured timezone (None stays None); ValueError when last < first."""
+    if first and last and last < first:
+        raise ValueError(f"--to {last} 早于 --from {first}")
+    midnight = datetime.min.time()
+    return (datetime.combine(first, midnight, cfg.tz) if first else None,
+            datetime.combine(last + timedelta(days=1), midnight, cfg.tz) if last else None)
+
+
 def parse_period(cfg: Config, date_from: str, date_to: str) -> tuple[datetime, datetime]:
     """[start of --from, end of --to) in the configured timezone (ValueError says what is wrong)."""
-    try:
-        first, last = date.fromisoformat(date_from), date.fromisoformat(date_to)
-    except ValueError:
-        raise ValueError(f"--from {date_from!r} / --to {date_to!r}：日期的写法是 YYYY-MM-DD，例如 2026-10-01") from None
-    if last < first:
-        raise ValueError(f"--to {last} 早于 --from {first}")
-    check_year(first, f"--from {first}")
-    check_year(last, f"--to {last}")
-    midnight = datetime.min.time()
-    return (datetime.combine(first, midnight, cfg.tz), datetime.combine(last + timedelta(days=1), midnight, cfg.tz))
+    return day_bounds(cfg, parse_day(date_from, "--from"), parse_day(date_to, "--to"))
 
 
 def make_scope(cfg: Config, date_from: str, date_to: str, township: str | None = None, village: str | None = None,
