@@ -8,7 +8,8 @@ The path: `Relay.receive` of each chat message (registration, claim, resolution,
 the county of benchmarks/review.py: 20 townships, 300 villages), one transaction each, its
 replies rendered and recorded in the outbox; nothing is sent (no network). The floor: raw
 sqlite3 on the same disk, WAL, one INSERT and one COMMIT per row, with the same `synchronous`
-setting. Each is measured two ways: one message at a time (`Relay.receive`, one commit each, as
+setting, timed in stretches of 200 commits between stretches of 200 messages (both see the same
+disk, whose flush times drift). Each is measured two ways: one message at a time (`Relay.receive`, one commit each, as
 when messages come one by one) and in bursts (`Relay.receive_all` of `--burst` messages that
 arrived together, one commit for the burst, as the live bot stores what waits in its queue).
 `--stored N` measures again after loading N requests (a tenth of them pending) so the rate with
@@ -48,21 +49,37 @@ TEXTS = ["二组的路灯坏了三盏，晚上看不见", "村里的产业路被
          "自来水管爆了，全组停水", "垃圾没人收，堆在路边很臭", "孩子上学的补助还没到账"]
 
 
-def raw_floor(folder: Path, synchronous: str, rows: int) -> float:
-    """Rows per second: sqlite3, WAL, one INSERT and one COMMIT per row, on the same disk."""
-    path = folder / f"floor-{synchronous}.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
-    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, room TEXT, text TEXT, at TEXT)")
-    started = time.perf_counter()
-    for i in range(rows):
-        conn.execute("BEGIN")
-        conn.execute("INSERT INTO t (room, text, at) VALUES (?, ?, ?)", ("楼台村干群连心群", TEXTS[i % 6], str(i)))
-        conn.execute("COMMIT")
-    took = time.perf_counter() - started
-    conn.close()
-    return rows / took
+class Floor:
+    """The floor: sqlite3 on the same disk, WAL, one INSERT and one COMMIT per row, with a `synchronous` setting.
+
+    Timed in stretches between the stretches of messages (see `intake`), so that both see the same
+    disk: this machine's flush times drift by a factor of two within a minute."""
+
+    def __init__(self, path: Path, synchronous: str) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute(f"PRAGMA synchronous={synchronous}")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, room TEXT, text TEXT, at TEXT)")
+        self.rows = 0
+        self.seconds = 0.0
+
+    def run(self, rows: int) -> None:
+        conn = self.conn
+        started = time.perf_counter()
+        for i in range(self.rows, self.rows + rows):
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO t (room, text, at) VALUES (?, ?, ?)", ("楼台村干群连心群", TEXTS[i % 6], str(i)))
+            conn.execute("COMMIT")
+        self.seconds += time.perf_counter() - started
+        self.rows += rows
+
+    @property
+    def rate(self) -> float:
+        """Rows (commits) per second so far."""
+        return self.rows / self.seconds
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def script(requests: int, seed: int = 7) -> list[Inbound]:
@@ -84,10 +101,15 @@ def script(requests: int, seed: int = 7) -> list[Inbound]:
     return [m for _, m in lines]
 
 
+STRETCH = 200  # messages between two stretches of the floor
+
+
 def intake(config_path: Path, url: str, synchronous: str, requests: int, *, burst: int = 1,
-           stored: int = 0) -> tuple[float, int]:
+           stored: int = 0, floor: Floor | None = None) -> tuple[float, int]:
     """Messages per second through Relay.receive (or receive_all of `burst` at a time), and how many messages;
-    on a fresh database, or one holding `stored` requests (a tenth pending) first."""
+    on a fresh database, or one holding `stored` requests (a tenth pending) first. With a floor, the
+    floor runs as many commits as there were messages, in stretches between theirs (its time is not
+    counted as theirs)."""
     cfg = load_config(config_path)
     county = cfg.county.name if url.startswith("sqlite") else f"{cfg.county.name}-{uuid.uuid4().hex[:6]}"
     db = Database(url, county, synchronous=synchronous)
@@ -98,8 +120,13 @@ def intake(config_path: Path, url: str, synchronous: str, requests: int, *, burs
         relay = Relay(cfg, db, SimulatedTransport(clock))
         messages = script(requests)
         numbers: dict[str, int] = {}
+        took = 0.0
         started = time.perf_counter()
         for k in range(0, len(messages), burst):
+            if floor is not None and k and k % STRETCH < burst:
+                took += time.perf_counter() - started
+                floor.run(STRETCH)
+                started = time.perf_counter()
             group = []
             for m in messages[k:k + burst]:
                 i = m.msg_id[1:].split("-")[0]
@@ -113,7 +140,7 @@ def intake(config_path: Path, url: str, synchronous: str, requests: int, *, burs
                 relay.receive(group[0])
             else:
                 relay.receive_all(group)
-        took = time.perf_counter() - started
+        took += time.perf_counter() - started
         with db.snapshot() as tx:
             assert tx.get(stored + requests) is not None, "every request registered"
     finally:
@@ -145,6 +172,9 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=20, help="messages stored together in the burst figures")
     parser.add_argument("--stored", type=int, default=0, help="measure again with this many requests stored first")
     parser.add_argument("--db", help="a PostgreSQL URL to measure too")
+    parser.add_argument("--sync", choices=("FULL", "NORMAL"), action="append",
+                        help="only this synchronous setting (repeatable; default both)")
+    parser.add_argument("--no-bursts", action="store_true", help="one message at a time only")
     args = parser.parse_args()
     results: dict[str, dict] = {}
 
@@ -157,15 +187,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="minqing-bench-") as d:
         folder = Path(d)
         config = write_config(folder, "sqlite:///unused.db")
-        for sync in ("FULL", "NORMAL"):
-            floor = raw_floor(folder, sync, 4 * args.requests)
-            for burst in (1, args.burst):
+        for sync in args.sync or ("FULL", "NORMAL"):
+            for burst in (1,) if args.no_bursts else (1, args.burst):
                 how = "one at a time" if burst == 1 else f"bursts of {burst}"
                 for stored in sorted({0, args.stored}):
                     url = f"sqlite:///{folder / f'intake-{sync}-{burst}-{stored}.db'}"
-                    rate, n = intake(config, url, sync, args.requests, burst=burst, stored=stored)
+                    floor = Floor(folder / f"floor-{sync}-{burst}-{stored}.db", sync)
+                    rate, n = intake(config, url, sync, args.requests, burst=burst, stored=stored, floor=floor)
+                    floor.close()
                     show(f"SQLite synchronous={sync}, {how}" + (f", {stored:,} stored" if stored else ""),
-                         rate, n, floor)
+                         rate, n, floor.rate)
                 if args.stored:
                     base = results[f"SQLite synchronous={sync}, {how}"]["msg_per_s"]
                     with_history = results[f"SQLite synchronous={sync}, {how}, {args.stored:,} stored"]["msg_per_s"]

@@ -101,6 +101,8 @@ def _sqlite_setup(engine: Engine, synchronous: str) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn) -> None:
+        if conn.connection.driver_connection.in_transaction:
+            return  # the writer's transaction, begun on the driver (Database.transaction): SQLAlchemy joins it
         if conn.get_execution_options().get(_SNAPSHOT):
             conn.exec_driver_sql("BEGIN")  # read only: a long report must not hold the write lock
             return
@@ -124,6 +126,10 @@ class Database:
         self._file: Path | None = None  # the SQLite database's file (None: in memory, or not SQLite)
         self._local_send_lock = threading.Lock()
         self._batch: tuple[int, Connection] | None = None  # (thread, connection) of a group commit
+        # SQLite has one writer at a time: its write transactions share one connection, kept open (see transaction)
+        self._writer: Connection | None = None
+        self._writer_lock = threading.Lock()
+        self._writer_thread: int | None = None
         kwargs: dict = {}
         if self.is_sqlite:
             db = parsed.database
@@ -248,6 +254,15 @@ class Database:
             repo.close()
             cur.execute(f"RELEASE SAVEPOINT {name}")
             return
+        if self._file is not None:
+            with self._sqlite_write() as conn:
+                repo = SqlRepository(conn, self.county)
+                try:
+                    yield repo
+                    repo.flush()
+                finally:
+                    repo.close()
+            return
         with self.engine.connect() as conn, conn.begin():
             repo = SqlRepository(conn, self.county)
             try:
@@ -257,12 +272,60 @@ class Database:
                 repo.close()
 
     @contextlib.contextmanager
+    def _sqlite_write(self) -> Iterator[Connection]:
+        """One write transaction on the SQLite file, on the writer's connection.
+
+        SQLite lets one transaction write at a time, so the process's write transactions take turns
+        on one connection kept open, and BEGIN IMMEDIATE and COMMIT go straight to the driver: taking
+        a connection from the pool and SQLAlchemy's bookkeeping of each transaction cost more than a
+        message's statements (benchmarks/intake.py). Whatever uses SQLAlchemy inside (the ORM
+        session, Core statements) joins this transaction; the commit goes through SQLAlchemy then,
+        so that it knows the transaction has ended.
+        """
+        if self._writer_lock.locked() and self._writer_thread == threading.get_ident():
+            raise RuntimeError("a write transaction inside another on the same thread (use batch() to group them)")
+        with self._writer_lock:
+            self._writer_thread = threading.get_ident()
+            try:
+                conn = self._writer
+                if conn is None or conn.closed or conn.invalidated:
+                    conn = self._writer = self.engine.connect()
+                driver = conn.connection.driver_connection
+                driver.execute("BEGIN IMMEDIATE")  # the write lock at the start: a read that later writes cannot deadlock
+                try:
+                    yield conn
+                except BaseException:
+                    self._writer = None  # after an error, a fresh connection: this one may be in any state
+                    try:
+                        if conn.in_transaction():
+                            conn.rollback()
+                        elif driver.in_transaction:
+                            driver.rollback()
+                    finally:
+                        conn.close()
+                    raise
+                if conn.in_transaction():
+                    conn.commit()
+                else:
+                    driver.commit()
+            finally:
+                self._writer_thread = None
+
+    @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
         """Group commit for one thread: every transaction it opens meanwhile is a savepoint of one transaction,
         committed (one disk flush) when the batch ends. Whoever uses it must announce nothing of the batch
         before then (replay prints what the bot said only after the commit)."""
         if self._batch_connection() is not None:
             yield
+            return
+        if self._file is not None:
+            with self._sqlite_write() as conn:
+                self._batch = (threading.get_ident(), conn)
+                try:
+                    yield
+                finally:
+                    self._batch = None
             return
         with self.engine.connect() as conn, conn.begin():
             self._batch = (threading.get_ident(), conn)
@@ -296,4 +359,8 @@ class Database:
 
     def dispose(self) -> None:
         """Close every connection."""
+        with self._writer_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
         self.engine.dispose()

@@ -242,6 +242,10 @@ class SqlRepository:
     def session(self) -> Session:
         """An ORM session in this transaction (it never commits or rolls back the transaction itself)."""
         if self._session is None:
+            if not self.connection.in_transaction():
+                # a transaction begun on the driver (storage.db, SQLite's writer): SQLAlchemy is told of it first, so
+                # that the session joins it rather than owning it (and rolling it back when it closes)
+                self.connection.begin()
             # bound to a connection already in its transaction (or savepoint): the session never commits it, and
             # closing it leaves it alone ("rollback_only": no savepoint of its own that closing would undo)
             self._session = Session(bind=self.connection, expire_on_commit=False, join_transaction_mode="rollback_only")
