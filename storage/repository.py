@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -122,9 +123,26 @@ _NOTHING = '"number" = "number"'  # an UPDATE that changes no value
 _SEEN_IN: dict[tuple[str, str, str], frozenset[str]] = {}
 
 
-def _changed(values: dict[str, Any], loaded: dict[str, Any] | None, keys: tuple[str, ...]) -> str:
-    """The SET clause of the columns whose values differ from those read (all of them when nothing was read)."""
-    names = [n for n in values if n not in keys and (loaded is None or n not in loaded or loaded[n] != values[n])]
+def _changes(raw: Raw, obj: Any, loaded: Any, fields: Sequence[str], times: frozenset[str],
+             flags: frozenset[str], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The columns of `obj` whose values differ from those of `loaded` (its copy as read; every column when
+    nothing was read), as the driver takes them: only these are written, and an unchanged indexed column
+    costs no index write."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(obj, name)
+        if name in keys or loaded is not None and value == getattr(loaded, name):
+            continue
+        value = _column_value(value)
+        if name in times:
+            value = raw.time(value)
+        elif name in flags:
+            value = raw.flag(value)
+        out[name] = value
+    return out
+
+
+def _set_clause(names: Iterable[str]) -> str:
     return ", ".join(f'"{n}" = :{n}' for n in names) or _NOTHING
 
 
@@ -227,9 +245,9 @@ class SqlRepository:
         self.written: list[Event] = []  # events appended in this transaction, for the log after commit
         self._raw: Raw | None = None
         self._session: Session | None = None
-        # column values as read, by request number (and stint): an update writes only what changed
-        self._loaded: dict[int, dict[str, Any]] = {}
-        self._loaded_stints: dict[tuple[int, int], dict[str, Any]] = {}
+        # copies of the requests (and stints) as read, by number: an update writes only what changed
+        self._loaded: dict[int, Request] = {}
+        self._loaded_stints: dict[tuple[int, int], Stint] = {}
 
     @property
     def raw(self) -> Raw:
@@ -423,10 +441,10 @@ class SqlRepository:
             return None
         n = len(REQUEST_FIELDS)
         req = request_from(_read(raw, row[:n], REQUEST_FIELDS, REQUEST_TIMES, REQUEST_FLAGS))
-        self._loaded[number] = dict(zip(REQUEST_FIELDS, row[:n], strict=True))
+        self._loaded[number] = copy.copy(req)
         if row[n] is not None:
             req.current = stint_from(_read(raw, row[n:], STINT_FIELDS, STINT_TIMES, STINT_FLAGS))
-            self._loaded_stints[(number, req.current.seq)] = dict(zip(STINT_FIELDS, row[n:], strict=True))
+            self._loaded_stints[(number, req.current.seq)] = copy.copy(req.current)
         return req
 
     def update(self, request: Request, step: Step) -> None:
@@ -436,11 +454,11 @@ class SqlRepository:
         meanwhile is refused with StaleWrite (and the whole transaction is tried again).
         """
         raw = self.raw
-        values = _write(raw, request_values(request), REQUEST_TIMES, REQUEST_FLAGS)
+        values = _changes(raw, request, self._loaded.pop(request.number, None), REQUEST_FIELDS, REQUEST_TIMES,
+                          REQUEST_FLAGS, ("number", "version"))
         values["version"] = request.version + 1
-        # only the columns that changed: an unchanged indexed column costs no index write
-        changed = _changed(values, self._loaded.pop(request.number, None), ("number",))
-        values.update(county=self.county, read_version=request.version)
+        changed = _set_clause(values)
+        values.update(county=self.county, number=request.number, read_version=request.version)
         done = raw.run(f"UPDATE requests SET {changed} WHERE county = :county AND number = :number "
                        "AND version = :read_version", values)
         if done.rowcount != 1:
@@ -456,13 +474,12 @@ class SqlRepository:
 
     def _write_stint(self, st: Stint) -> None:
         raw = self.raw
-        values = _write(raw, stint_values(st), STINT_TIMES, STINT_FLAGS)
         loaded = self._loaded_stints.pop((st.number, st.seq), None)
-        changed = _changed(values, loaded, ("number", "seq"))
-        if loaded is not None and changed == _NOTHING:
+        values = _changes(raw, st, loaded, STINT_FIELDS, STINT_TIMES, STINT_FLAGS, ("number", "seq"))
+        if loaded is not None and not values:
             return
-        done = raw.run(f"UPDATE stints SET {changed} WHERE county = :county AND number = :number AND seq = :seq",
-                       {"county": self.county, **values})
+        done = raw.run(f"UPDATE stints SET {_set_clause(values)} WHERE county = :county AND number = :number "
+                       "AND seq = :seq", {**values, "county": self.county, "number": st.number, "seq": st.seq})
         if done.rowcount == 0:  # a request stored before stints were kept (tests build them by hand)
             self._insert_stint(st)
 
