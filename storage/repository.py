@@ -776,7 +776,7 @@ class SqlRepository:
         done = raw.run(
             "INSERT INTO outbox (county, room, to_id, to_name, text, mentions, key, status, attempts, created_at) "
             "VALUES (:c, :room, :to_id, :to_name, :text, :mentions, :key, 'queued', 0, :at) "
-            "ON CONFLICT (county, key) DO NOTHING",
+            "ON CONFLICT (county, key) WHERE key IS NOT NULL DO NOTHING",
             {"c": self.county, "room": room, "to_id": to.contact_id if to else None, "to_name": to.name if to else None,
              "text": text, "mentions": raw.json(mentions), "key": key, "at": raw.time(at)})
         return done.rowcount == 1

@@ -69,7 +69,7 @@ class RequestRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     tier_since: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     ack_due_at: datetime | None = _time()
-    resolve_due_at: datetime | None = _time(index=True)
+    resolve_due_at: datetime | None = _time()
     first_ack_due_at: datetime | None = _time()
     acknowledged_at: datetime | None = _time()
     responder: str | None = None
@@ -157,11 +157,12 @@ class MessageSeen(SQLModel, table=True):
     """Message ids already processed: a message delivered twice is handled once."""
 
     __tablename__ = "messages_seen"
-    __table_args__ = (UniqueConstraint("county", "msg_id", name="uq_messages_seen"),)
+    # keyed by what identifies it, and on SQLite without a rowid: one b-tree, so a message writes one page here,
+    # not a row page and an index page (revision 0010)
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    id: int | None = Field(default=None, primary_key=True)
-    county: str
-    msg_id: str
+    county: str = Field(primary_key=True)
+    msg_id: str = Field(primary_key=True)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -304,12 +305,17 @@ class NoticeUnitRow(SQLModel, table=True):
     reminded_at: datetime | None = _time()
 
 
+KEYED = text("key IS NOT NULL")  # the outbox messages with a key (the upsert says it the same way)
+
+
 class OutboxRow(SQLModel, table=True):
     """A message the bot will say or has said; recorded before it is sent."""
 
     __tablename__ = "outbox"
     __table_args__ = (
-        UniqueConstraint("county", "key", name="uq_outbox_key"),
+        # only keyed messages (digests, reminders, notices) need their key to be unique: the replies, most of the
+        # outbox, have no key and cost no write to this index (revision 0010)
+        Index("uq_outbox_key", "county", "key", unique=True, sqlite_where=KEYED, postgresql_where=KEYED),
         Index("ix_outbox_county_status", "county", "status"),
     )
 

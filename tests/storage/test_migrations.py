@@ -356,3 +356,66 @@ def test_revision_0009_finds_a_periods_ratings_by_index(old_db):
                 assert "ix_events_county_rated_at" in plan, plan
     finally:
         engine.dispose()
+
+
+def test_revision_0010_keeps_message_ids_and_outbox_keys_and_writes_fewer_pages(old_db):
+    """A database at the previous version's revision (0009) upgraded to 0010: every processed message id is kept
+    and a redelivered message is still handled once, outbox keys stay unique while unkeyed replies no longer go
+    into the key's index, and the index no query used is gone."""
+
+    from bot.app import Relay
+    from bot.sim.groups import SimulatedTransport
+    from tests.conftest import LT
+    from tests.fakes import Chat, FakeClock, local
+
+    engine = create_engine(old_db)
+    try:
+        bring_to(engine, "0009")
+        with engine.begin() as conn:
+            assert "ix_requests_resolve_due_at" in {i["name"] for i in inspect(conn).get_indexes("requests")}
+            seen = set(conn.execute(text("SELECT county, msg_id FROM messages_seen")).all())
+            outbox = conn.execute(text("SELECT count(*) FROM outbox")).scalar()
+            keyed = conn.execute(text("SELECT count(*) FROM outbox WHERE key IS NOT NULL")).scalar()
+    finally:
+        engine.dispose()
+    assert seen and outbox > keyed > 0  # the fixture holds both kinds
+    assert run("migrate", "-c", str(EXAMPLE), "--db", old_db).code == 0
+    engine = create_engine(old_db)
+    try:
+        with engine.connect() as conn:
+            assert set(conn.execute(text("SELECT county, msg_id FROM messages_seen")).all()) == seen
+            assert conn.execute(text("SELECT count(*) FROM outbox")).scalar() == outbox
+            assert "ix_requests_resolve_due_at" not in {i["name"] for i in inspect(conn).get_indexes("requests")}
+            assert "id" not in {c["name"] for c in inspect(conn).get_columns("messages_seen")}
+            assert inspect(conn).get_pk_constraint("messages_seen")["constrained_columns"] == ["county", "msg_id"]
+            if old_db.startswith("sqlite"):
+                tables = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all())
+                assert "WITHOUT ROWID" in tables["messages_seen"]
+                assert "UNIQUE" not in tables["outbox"]  # the key's uniqueness is the partial index's now
+                index = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'uq_outbox_key'")).scalar()
+                assert "WHERE key IS NOT NULL" in index
+            else:
+                index = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_outbox_key' "
+                                          "AND schemaname = current_schema()")).scalar()
+                assert "UNIQUE" in index and "WHERE (key IS NOT NULL)" in index
+    finally:
+        engine.dispose()
+
+    db = Database(old_db, COUNTY)
+    try:
+        with db.transaction() as tx:  # an id processed before the upgrade is still known
+            assert not tx.first_delivery(sorted(seen)[0][1], local("2026-11-02 09:00"))
+        with db.transaction() as tx:  # a key recorded before the upgrade still refuses a second message
+            key = tx.raw.scalar("SELECT key FROM outbox WHERE key IS NOT NULL")
+            assert key
+            assert not tx.enqueue("某群", "第二次", [], local("2026-11-02 09:00"), key)
+            assert tx.enqueue("某群", "没有键的回复", [], local("2026-11-02 09:00"), None)
+            assert tx.enqueue("某群", "没有键的回复", [], local("2026-11-02 09:00"), None)  # unkeyed: any number
+        clock = FakeClock(local("2026-11-02 09:00"))
+        transport = SimulatedTransport(clock)
+        chat = Chat(Relay(config_with(), db, transport), clock, transport)
+        first = chat.say(LT, "王大爷", "@民情直通车 村口路灯坏了", msg_id="after-0010")
+        assert any("已登记" in s.text for s in first), first
+        assert chat.say(LT, "王大爷", "@民情直通车 村口路灯坏了", msg_id="after-0010") == []  # delivered twice
+    finally:
+        db.dispose()
