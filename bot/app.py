@@ -187,6 +187,7 @@ class Relay:
     def tick(self, now: datetime) -> int:
         """Run every time-driven job due at `now`; returns how many messages it queued."""
         with self.db.transaction() as tx:
+            tx.write_tallies()  # this process's rooms' and people's message counts not yet written (storage.tallies)
             if not tx.try_lock_jobs():
                 log.info("another process is running the time-driven jobs; skipped")
                 return 0

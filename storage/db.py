@@ -20,6 +20,7 @@ from sqlmodel import create_engine
 from storage import migrate
 from storage.locks import AdvisorySendLock, FileSendLock, LocalSendLock, SendLock
 from storage.repository import SqlRepository
+from storage.tallies import Tallies
 
 log = logging.getLogger(__name__)
 _SNAPSHOT = "minqing_snapshot"  # execution option of a read-only snapshot transaction
@@ -130,6 +131,8 @@ class Database:
         self._writer: Connection | None = None
         self._writer_lock = threading.Lock()
         self._writer_thread: int | None = None
+        self.tallies = Tallies()  # rooms' and people's message counts, written at most once a minute
+        self._batch_staged: list = []  # tally changes of a group commit's savepoints, applied once it commits
         kwargs: dict = {}
         if self.is_sqlite:
             db = parsed.database
@@ -208,7 +211,7 @@ class Database:
         """A read-only repository on one consistent snapshot that does not block the bot's writes (reports)."""
         batch = self._batch_connection()
         if batch is not None:  # inside a group commit: read what it has written
-            repo = SqlRepository(batch, self.county)
+            repo = SqlRepository(batch, self.county, self.tallies)
             try:
                 yield repo
             finally:
@@ -221,7 +224,7 @@ class Database:
         with self.engine.connect() as conn:
             conn.execution_options(**options)
             with conn.begin() as read:
-                repo = SqlRepository(conn, self.county)
+                repo = SqlRepository(conn, self.county, self.tallies)
                 try:
                     yield repo
                 finally:
@@ -242,7 +245,7 @@ class Database:
             name = f"minqing_{next(_SAVEPOINTS)}"
             cur = batch.connection.driver_connection.cursor()
             cur.execute(f"SAVEPOINT {name}")
-            repo = SqlRepository(batch, self.county)
+            repo = SqlRepository(batch, self.county, self.tallies)
             try:
                 yield repo
                 repo.flush()
@@ -253,23 +256,25 @@ class Database:
                 raise
             repo.close()
             cur.execute(f"RELEASE SAVEPOINT {name}")
+            self._batch_staged.extend(repo.staged)
             return
         if self._file is not None:
             with self._sqlite_write() as conn:
-                repo = SqlRepository(conn, self.county)
+                repo = SqlRepository(conn, self.county, self.tallies)
                 try:
                     yield repo
                     repo.flush()
                 finally:
                     repo.close()
-            return
-        with self.engine.connect() as conn, conn.begin():
-            repo = SqlRepository(conn, self.county)
-            try:
-                yield repo
-                repo.flush()
-            finally:
-                repo.close()
+        else:
+            with self.engine.connect() as conn, conn.begin():
+                repo = SqlRepository(conn, self.county, self.tallies)
+                try:
+                    yield repo
+                    repo.flush()
+                finally:
+                    repo.close()
+        self.tallies.apply(repo.staged)  # committed
 
     @contextlib.contextmanager
     def _sqlite_write(self) -> Iterator[Connection]:
@@ -319,20 +324,25 @@ class Database:
         if self._batch_connection() is not None:
             yield
             return
-        if self._file is not None:
-            with self._sqlite_write() as conn:
-                self._batch = (threading.get_ident(), conn)
-                try:
-                    yield
-                finally:
-                    self._batch = None
-            return
-        with self.engine.connect() as conn, conn.begin():
-            self._batch = (threading.get_ident(), conn)
-            try:
-                yield
-            finally:
-                self._batch = None
+        self._batch_staged = []
+        try:
+            if self._file is not None:
+                with self._sqlite_write() as conn:
+                    self._batch = (threading.get_ident(), conn)
+                    try:
+                        yield
+                    finally:
+                        self._batch = None
+            else:
+                with self.engine.connect() as conn, conn.begin():
+                    self._batch = (threading.get_ident(), conn)
+                    try:
+                        yield
+                    finally:
+                        self._batch = None
+            self.tallies.apply(self._batch_staged)  # committed
+        finally:
+            self._batch_staged = []
 
     def _batch_connection(self) -> Connection | None:
         batch = self._batch
@@ -358,7 +368,14 @@ class Database:
             source.close()
 
     def dispose(self) -> None:
-        """Close every connection."""
+        """Write the message counts not yet written (storage.tallies), then close every connection."""
+        if self.tallies.pending():
+            try:
+                with self.transaction() as tx:
+                    tx.write_tallies()
+            except Exception as e:  # closing must not fail for the sake of a count
+                log.warning("could not write the rooms' and people's message counts: %s", e,
+                            extra={"event": "tallies_lost"})
         with self._writer_lock:
             if self._writer is not None:
                 self._writer.close()

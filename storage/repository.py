@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import enum
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +22,7 @@ from routing.notices import Notice, NoticeUnit
 from routing.ports import RequestFilter
 from routing.rates import Record
 from storage.locks import advisory_key
+from storage.tallies import Tallies, counted, written
 from storage.fastsql import Raw, placeholders
 from storage.tables import (
     AuditRow,
@@ -119,8 +120,6 @@ STINT_TIMES, STINT_FLAGS = _times(StintRow.__table__), _flags(StintRow.__table__
 _REQUEST_COLS = ", ".join(f"r.{n}" for n in REQUEST_FIELDS)
 _STINT_COLS = ", ".join(f's."{n}"' for n in STINT_FIELDS)  # "end" is a keyword of SQL
 _NOTHING = '"number" = "number"'  # an UPDATE that changes no value
-# the rooms each person was last read to have spoken in (people table): lets the common message skip a read
-_SEEN_IN: dict[tuple[str, str, str], frozenset[str]] = {}
 
 
 def _changes(raw: Raw, obj: Any, loaded: Any, fields: Sequence[str], times: frozenset[str],
@@ -239,9 +238,12 @@ class SqlRepository:
     session, made on first use and bound to the same transaction.
     """
 
-    def __init__(self, connection: Connection, county: str) -> None:
+    def __init__(self, connection: Connection, county: str, tallies: Tallies | None = None) -> None:
         self.connection = connection
         self.county = county
+        # rooms' and people's message counts (storage.tallies): a repository of its own when none is shared
+        self.tallies = tallies if tallies is not None else Tallies()
+        self.staged: list[Callable[[Tallies], None]] = []  # changes to the tallies, applied once committed
         self.written: list[Event] = []  # events appended in this transaction, for the log after commit
         self._raw: Raw | None = None
         self._session: Session | None = None
@@ -289,47 +291,82 @@ class SqlRepository:
         return done.rowcount == 1
 
     def note_person(self, who: PersonRef, room: str, at: datetime) -> None:
-        """Remember that this person spoke in this room."""
+        """Remember that this person spoke in this room (the count and time are written later: storage.tallies)."""
         raw = self.raw
-        key = {"c": self.county, "k": who.key, "n": who.name, "at": raw.time(at)}
-        seen = _SEEN_IN.get((self.county, who.key, who.name))
-        if seen is not None and room in seen:  # the common case: one statement
-            done = raw.run("UPDATE people SET messages = messages + 1, last_seen = CASE WHEN last_seen < :at "
-                           "THEN :at ELSE last_seen END WHERE county = :c AND contact_key = :k AND name = :n", key)
-            if done.rowcount:
-                return
+        tally = self.tallies.people.get((who.key, who.name))
+        if tally is not None and room in tally.rooms:
+            self.staged.append(counted("people", (who.key, who.name), at))  # a known row: counted, written later
+            return
+        folded, last = (tally.pending, tally.last) if tally is not None else (0, None)
+        at_ = at if last is None or at > last else last
+        key = {"c": self.county, "k": who.key, "n": who.name, "at": raw.time(at_), "m": 1 + folded}
         row = raw.one("SELECT id, rooms FROM people WHERE county = :c AND contact_key = :k AND name = :n", key)
         if row is None:
             raw.run("INSERT INTO people (county, contact_key, contact_id, name, rooms, messages, first_seen, last_seen) "
-                    "VALUES (:c, :k, :i, :n, :rooms, 1, :at, :at)", {**key, "i": who.contact_id, "rooms": raw.json([room])})
+                    "VALUES (:c, :k, :i, :n, :rooms, :m, :at, :at)",
+                    {**key, "i": who.contact_id, "rooms": raw.json([room])})
+            self.staged.append(written("people", (who.key, who.name), folded, rooms=frozenset([room])))
             return
         rooms = raw.read_json(row[1])
-        _SEEN_IN[(self.county, who.key, who.name)] = frozenset(rooms)  # as stored: rooms are only ever added
         added = {} if room in rooms else {"rooms": raw.json([*rooms, room])}
-        raw.run("UPDATE people SET messages = messages + 1, last_seen = CASE WHEN last_seen < :at THEN :at "
+        raw.run("UPDATE people SET messages = messages + :m, last_seen = CASE WHEN last_seen < :at THEN :at "
                 f"ELSE last_seen END{', rooms = :rooms' if added else ''} WHERE id = :id", {**key, **added, "id": row[0]})
+        self.staged.append(written("people", (who.key, who.name), folded, rooms=frozenset([*rooms, room])))
 
     def note_room(self, topic: str, configured: bool, at: datetime, room_id: str | None = None) -> bool:
-        """Remember a room a message came from; True the first time it is seen."""
+        """Remember a room a message came from; True the first time it is seen (the count and time of a room
+        already written are written later: storage.tallies)."""
         raw = self.raw
-        t = raw.time(at)
-        done = raw.run("UPDATE rooms SET configured = :conf, room_id = COALESCE(:r, room_id), messages = messages + 1, "
-                       "last_seen = CASE WHEN last_seen < :at THEN :at ELSE last_seen END "
-                       "WHERE county = :c AND topic = :t",
-                       {"conf": raw.flag(configured), "r": room_id, "at": t, "c": self.county, "t": topic})
-        if done.rowcount:
+        tally = self.tallies.rooms.get(topic)
+        if tally is not None and tally.configured == configured and room_id in (None, tally.room_id):
+            self.staged.append(counted("rooms", topic, at))  # a known row: counted, written later
+            return False
+        folded, last = (tally.pending, tally.last) if tally is not None else (0, None)
+        p = {"conf": raw.flag(configured), "r": room_id, "at": raw.time(at if last is None or at > last else last),
+             "c": self.county, "t": topic, "m": 1 + folded}
+        row = raw.one("UPDATE rooms SET configured = :conf, room_id = COALESCE(:r, room_id), "
+                      "messages = messages + :m, last_seen = CASE WHEN last_seen < :at THEN :at ELSE last_seen END "
+                      "WHERE county = :c AND topic = :t RETURNING room_id", p)
+        if row is not None:
+            self.staged.append(written("rooms", topic, folded, configured=configured, room_id=row[0]))
             return False
         raw.run("INSERT INTO rooms (county, topic, room_id, configured, messages, first_seen, last_seen) "
-                "VALUES (:c, :t, :r, :conf, 1, :at, :at)",
-                {"c": self.county, "t": topic, "r": room_id, "conf": raw.flag(configured), "at": t})
+                "VALUES (:c, :t, :r, :conf, :m, :at, :at)", p)
+        self.staged.append(written("rooms", topic, folded, configured=configured, room_id=room_id))
         return True
 
+    def write_tallies(self) -> int:
+        """Write every count not yet written (storage.tallies); how many rows were written."""
+        raw = self.raw
+        waiting = self.tallies.unwritten()
+        for table, key, n, last in waiting:
+            p = {"m": n, "at": raw.time(last), "c": self.county}
+            if table == "rooms":
+                raw.run("UPDATE rooms SET messages = messages + :m, last_seen = CASE WHEN last_seen < :at THEN :at "
+                        "ELSE last_seen END WHERE county = :c AND topic = :t", {**p, "t": key})
+            else:
+                raw.run("UPDATE people SET messages = messages + :m, last_seen = CASE WHEN last_seen < :at THEN :at "
+                        "ELSE last_seen END WHERE county = :c AND contact_key = :k AND name = :n",
+                        {**p, "k": key[0], "n": key[1]})
+            self.staged.append(written(table, key, n))
+        return len(waiting)
+
     def rooms(self) -> list[RoomSeen]:
-        """Every room seen, configured ones first."""
-        return list(self.session.exec(
+        """Every room seen, configured ones first (with this process's counts not yet written)."""
+        return self._with_tallies("rooms", list(self.session.exec(
             select(RoomSeen).where(RoomSeen.county == self.county)
             .order_by(col(RoomSeen.configured).desc(), RoomSeen.topic)
-        ))
+        )), lambda r: r.topic)
+
+    def _with_tallies(self, table: str, rows: list, key: Callable[[Any], Any]) -> list:
+        """Rows of rooms or people, detached, with the counts this process has not yet written added."""
+        waiting = {k: (n, last) for t, k, n, last in self.tallies.unwritten() if t == table}
+        for row in rows:
+            self.session.expunge(row)  # a changed row must never be written back
+            if (found := waiting.get(key(row))) is not None:
+                row.messages += found[0]
+                row.last_seen = max(row.last_seen, found[1])
+        return rows
 
     def record_failure(self, msg, error: str, at: datetime) -> None:
         """Keep a message the bot failed to handle, with the error."""
@@ -361,9 +398,9 @@ class SqlRepository:
 
     def people(self) -> list[PersonSeen]:
         """Everyone seen, by name."""
-        return list(self.session.exec(
+        return self._with_tallies("people", list(self.session.exec(
             select(PersonSeen).where(PersonSeen.county == self.county).order_by(PersonSeen.name, PersonSeen.first_seen)
-        ))
+        )), lambda p: (p.contact_key, p.name))
 
     def pinned_id(self, unit: str, name: str) -> str | None:
         """The contact id a handler's name is pinned to in a unit (or by a pin of 0.1.0, in any unit)."""
@@ -801,9 +838,9 @@ class SqlRepository:
 
         Messages whose key starts with `ignore_key_prefix` do not count.
         """
-        spoken = self.session.exec(
+        spoken = {*self.session.exec(
             select(RoomSeen.topic).where(RoomSeen.county == self.county, col(RoomSeen.last_seen) >= since)
-        )
+        ), *(key for table, key, _, last in self.tallies.unwritten() if table == "rooms" and last >= since)}
         q = select(OutboxRow.room).where(OutboxRow.county == self.county, col(OutboxRow.created_at) >= since)
         if ignore_key_prefix:
             q = q.where(or_(col(OutboxRow.key).is_(None), ~col(OutboxRow.key).startswith(ignore_key_prefix)))
