@@ -95,8 +95,11 @@ def storable_message(msg: Inbound) -> Inbound:
             return v
         return "sha256:" + hashlib.sha256(v.encode("utf-8", "surrogatepass")).hexdigest()
 
-    return replace(msg, room=name(msg.room), sender=name(msg.sender), sender_id=ident(msg.sender_id),
-                   msg_id=ident(msg.msg_id), room_id=ident(msg.room_id), text=storable(msg.text))
+    fields = dict(room=name(msg.room), sender=name(msg.sender), sender_id=ident(msg.sender_id),
+                  msg_id=ident(msg.msg_id), room_id=ident(msg.room_id), text=storable(msg.text))
+    if all(value is getattr(msg, key) for key, value in fields.items()):
+        return msg  # the common message: nothing to change
+    return replace(msg, **fields)
 
 
 class Relay:

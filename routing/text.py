@@ -130,13 +130,13 @@ _UNSTORABLE = {0: "\u2400"}
 
 def storable(text: str, limit: int | None = None) -> str:
     """Text in a form every supported database can store (see above); cut to `limit` characters with …."""
-    text = text.translate(_UNSTORABLE)
+    if "\0" in text:
+        text = text.translate(_UNSTORABLE)
     if not text.isascii():
-        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if _has_surrogate(text) else text
+        try:
+            text.encode("utf-8")  # fails only on a lone surrogate
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
-
-
-def _has_surrogate(text: str) -> bool:
-    return any("\ud800" <= ch <= "\udfff" for ch in text)

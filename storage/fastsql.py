@@ -10,6 +10,7 @@ on SQLite.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import itertools
@@ -75,10 +76,7 @@ class Raw:
         """A time as the UTCDateTime columns store it."""
         if t is None:
             return None
-        if t.tzinfo is None:
-            raise ValueError("naive datetime given to the database; times must carry a timezone")
-        t = t.astimezone(UTC).replace(tzinfo=None)
-        return t if self.pg else t.isoformat(" ", "microseconds")
+        return _pg_time(t) if self.pg else _sqlite_time(t)
 
     def json(self, value: Any) -> Any:
         """A value for a JSON column."""
@@ -108,6 +106,22 @@ class Raw:
     def read_json(value: Any) -> Any:
         """A stored JSON value."""
         return json.loads(value) if isinstance(value, str) else value
+
+
+def _naive_utc(t: datetime) -> datetime:
+    if t.tzinfo is None:
+        raise ValueError("naive datetime given to the database; times must carry a timezone")
+    return t.astimezone(UTC).replace(tzinfo=None)
+
+
+@functools.lru_cache(maxsize=256)  # a message's time is written several times (its event, its request, its reply)
+def _sqlite_time(t: datetime) -> str:
+    return _naive_utc(t).isoformat(" ", "microseconds")
+
+
+@functools.lru_cache(maxsize=256)
+def _pg_time(t: datetime) -> datetime:
+    return _naive_utc(t)
 
 
 def placeholders(names: Iterable[str]) -> str:

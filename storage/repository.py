@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import enum
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -117,20 +117,23 @@ def _flags(table) -> frozenset[str]:
 
 REQUEST_TIMES, REQUEST_FLAGS = _times(RequestRow.__table__), _flags(RequestRow.__table__)
 STINT_TIMES, STINT_FLAGS = _times(StintRow.__table__), _flags(StintRow.__table__)
+# a request's (a stint's) column values as a tuple, in the order of REQUEST_FIELDS (STINT_FIELDS): what an update
+# compares with the values read
+_REQUEST_VALUES, _STINT_VALUES = operator.attrgetter(*REQUEST_FIELDS), operator.attrgetter(*STINT_FIELDS)
 _REQUEST_COLS = ", ".join(f"r.{n}" for n in REQUEST_FIELDS)
 _STINT_COLS = ", ".join(f's."{n}"' for n in STINT_FIELDS)  # "end" is a keyword of SQL
 _NOTHING = '"number" = "number"'  # an UPDATE that changes no value
 
 
-def _changes(raw: Raw, obj: Any, loaded: Any, fields: Sequence[str], times: frozenset[str],
+def _changes(raw: Raw, values: tuple, loaded: tuple | None, fields: Sequence[str], times: frozenset[str],
              flags: frozenset[str], keys: tuple[str, ...]) -> dict[str, Any]:
-    """The columns of `obj` whose values differ from those of `loaded` (its copy as read; every column when
-    nothing was read), as the driver takes them: only these are written, and an unchanged indexed column
+    """The columns whose values differ from those read (`loaded`, the same fields' values when read; every column
+    when nothing was read), as the driver takes them: only these are written, and an unchanged indexed column
     costs no index write."""
     out: dict[str, Any] = {}
-    for name in fields:
-        value = getattr(obj, name)
-        if name in keys or loaded is not None and value == getattr(loaded, name):
+    for i, name in enumerate(fields):
+        value = values[i]
+        if name in keys or loaded is not None and value == loaded[i]:
             continue
         value = _column_value(value)
         if name in times:
@@ -248,8 +251,8 @@ class SqlRepository:
         self._raw: Raw | None = None
         self._session: Session | None = None
         # copies of the requests (and stints) as read, by number: an update writes only what changed
-        self._loaded: dict[int, Request] = {}
-        self._loaded_stints: dict[tuple[int, int], Stint] = {}
+        self._loaded: dict[int, tuple] = {}
+        self._loaded_stints: dict[tuple[int, int], tuple] = {}
 
     @property
     def raw(self) -> Raw:
@@ -478,10 +481,10 @@ class SqlRepository:
             return None
         n = len(REQUEST_FIELDS)
         req = request_from(_read(raw, row[:n], REQUEST_FIELDS, REQUEST_TIMES, REQUEST_FLAGS))
-        self._loaded[number] = copy.copy(req)
+        self._loaded[number] = _REQUEST_VALUES(req)
         if row[n] is not None:
             req.current = stint_from(_read(raw, row[n:], STINT_FIELDS, STINT_TIMES, STINT_FLAGS))
-            self._loaded_stints[(number, req.current.seq)] = copy.copy(req.current)
+            self._loaded_stints[(number, req.current.seq)] = _STINT_VALUES(req.current)
         return req
 
     def update(self, request: Request, step: Step) -> None:
@@ -491,8 +494,8 @@ class SqlRepository:
         meanwhile is refused with StaleWrite (and the whole transaction is tried again).
         """
         raw = self.raw
-        values = _changes(raw, request, self._loaded.pop(request.number, None), REQUEST_FIELDS, REQUEST_TIMES,
-                          REQUEST_FLAGS, ("number", "version"))
+        values = _changes(raw, _REQUEST_VALUES(request), self._loaded.pop(request.number, None), REQUEST_FIELDS,
+                          REQUEST_TIMES, REQUEST_FLAGS, ("number", "version"))
         values["version"] = request.version + 1
         changed = _set_clause(values)
         values.update(county=self.county, number=request.number, read_version=request.version)
@@ -512,7 +515,7 @@ class SqlRepository:
     def _write_stint(self, st: Stint) -> None:
         raw = self.raw
         loaded = self._loaded_stints.pop((st.number, st.seq), None)
-        values = _changes(raw, st, loaded, STINT_FIELDS, STINT_TIMES, STINT_FLAGS, ("number", "seq"))
+        values = _changes(raw, _STINT_VALUES(st), loaded, STINT_FIELDS, STINT_TIMES, STINT_FLAGS, ("number", "seq"))
         if loaded is not None and not values:
             return
         done = raw.run(f"UPDATE stints SET {_set_clause(values)} WHERE county = :county AND number = :number "
