@@ -361,7 +361,8 @@ def test_revision_0009_finds_a_periods_ratings_by_index(old_db):
 def test_revision_0010_keeps_message_ids_and_outbox_keys_and_writes_fewer_pages(old_db):
     """A database at the previous version's revision (0009) upgraded to 0010: every processed message id is kept
     and a redelivered message is still handled once, outbox keys stay unique while unkeyed replies no longer go
-    into the key's index, and the index no query used is gone."""
+    into the key's index, the requests' status and timer share one index that the timer queries seek in, the
+    index no query used is gone, and the requests due before the upgrade are still found."""
 
     from bot.app import Relay
     from bot.sim.groups import SimulatedTransport
@@ -376,16 +377,23 @@ def test_revision_0010_keeps_message_ids_and_outbox_keys_and_writes_fewer_pages(
             seen = set(conn.execute(text("SELECT county, msg_id FROM messages_seen")).all())
             outbox = conn.execute(text("SELECT count(*) FROM outbox")).scalar()
             keyed = conn.execute(text("SELECT count(*) FROM outbox WHERE key IS NOT NULL")).scalar()
+            due = [n for (n,) in conn.execute(text(
+                "SELECT number FROM requests WHERE county = :c AND next_due_at <= '2099-01-01' "
+                "ORDER BY next_due_at, number"), {"c": COUNTY})]
+            first = conn.execute(text("SELECT min(next_due_at) FROM requests WHERE county = :c"), {"c": COUNTY}).scalar()
     finally:
         engine.dispose()
-    assert seen and outbox > keyed > 0  # the fixture holds both kinds
+    assert seen and outbox > keyed > 0 and due  # the fixture holds both kinds, and requests with timers
     assert run("migrate", "-c", str(EXAMPLE), "--db", old_db).code == 0
     engine = create_engine(old_db)
     try:
         with engine.connect() as conn:
             assert set(conn.execute(text("SELECT county, msg_id FROM messages_seen")).all()) == seen
             assert conn.execute(text("SELECT count(*) FROM outbox")).scalar() == outbox
-            assert "ix_requests_resolve_due_at" not in {i["name"] for i in inspect(conn).get_indexes("requests")}
+            indexes = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("requests")}
+            assert "ix_requests_resolve_due_at" not in indexes
+            assert "ix_requests_county_status" not in indexes and "ix_requests_county_next_due" not in indexes
+            assert indexes["ix_requests_county_status_due"] == ["county", "status", "next_due_at"]
             assert "id" not in {c["name"] for c in inspect(conn).get_columns("messages_seen")}
             assert inspect(conn).get_pk_constraint("messages_seen")["constrained_columns"] == ["county", "msg_id"]
             if old_db.startswith("sqlite"):
@@ -394,6 +402,11 @@ def test_revision_0010_keeps_message_ids_and_outbox_keys_and_writes_fewer_pages(
                 assert "UNIQUE" not in tables["outbox"]  # the key's uniqueness is the partial index's now
                 index = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'uq_outbox_key'")).scalar()
                 assert "WHERE key IS NOT NULL" in index
+                from storage.repository import _DUE, _NEXT_TIMER  # the timers: seeks on the one index, no scan
+                for sql in (_DUE, _NEXT_TIMER):
+                    plan = " ".join(str(row[-1]) for row in conn.execute(
+                        text("EXPLAIN QUERY PLAN " + sql), {"c": COUNTY, "t": "2026-10-01"}))
+                    assert "ix_requests_county_status_due" in plan and "SCAN requests" not in plan, plan
             else:
                 index = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_outbox_key' "
                                           "AND schemaname = current_schema()")).scalar()
@@ -403,6 +416,11 @@ def test_revision_0010_keeps_message_ids_and_outbox_keys_and_writes_fewer_pages(
 
     db = Database(old_db, COUNTY)
     try:
+        with db.snapshot() as tx:  # the same requests due, and the same first timer, on the new index
+            assert tx.due(local("2099-01-01 08:00")) == due
+            first_due = tx.next_timer(local("2000-01-01 08:00"))
+            assert first_due is not None and first_due.replace(tzinfo=None) == (
+                first if isinstance(first, datetime) else datetime.fromisoformat(first))
         with db.transaction() as tx:  # an id processed before the upgrade is still known
             assert not tx.first_delivery(sorted(seen)[0][1], local("2026-11-02 09:00"))
         with db.transaction() as tx:  # a key recorded before the upgrade still refuses a second message

@@ -1,5 +1,6 @@
-"""Fewer pages written per message: the outbox key's index holds only keyed messages, the processed message ids
-are one b-tree keyed by county and id, and an index no query uses is dropped.
+"""Fewer pages written per message: one index for the requests' status and timer, the outbox key's index holds
+only keyed messages, the processed message ids are one b-tree keyed by county and id, and an index no query uses
+is dropped.
 
 Revision ID: 0010
 Revises: 0009
@@ -8,6 +9,10 @@ Each chat message writes a row to the outbox (its reply) and to messages_seen (i
 message delivered twice is handled once); every b-tree a row goes into is one more page written
 and flushed at each commit (benchmarks/intake.py).
 
+- requests: `ix_requests_county_status` and `ix_requests_county_next_due` become one index on
+  (county, status, next_due_at). Every transition changes both a request's status and its next due
+  time: one index entry moves instead of two. Lists by status use its first two columns; the
+  timers are found with a seek per status (storage.repository `_DUE`, `_NEXT_TIMER`).
 - outbox: the unique index on (county, key) becomes partial (key IS NOT NULL). Only the bot's own
   messages carry a key (digests, reminders, notices: one per slot); replies have none, and no
   longer write to it. Uniqueness of the keys is unchanged.
@@ -38,6 +43,9 @@ KEYED = sa.text("key IS NOT NULL")
 def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     op.drop_index("ix_requests_resolve_due_at", table_name="requests")
+    op.create_index("ix_requests_county_status_due", "requests", ["county", "status", "next_due_at"])
+    op.drop_index("ix_requests_county_status", table_name="requests")
+    op.drop_index("ix_requests_county_next_due", table_name="requests")
 
     if sqlite:  # a constraint written into CREATE TABLE goes only with a rebuilt table
         with op.batch_alter_table("outbox", recreate="always") as batch:
