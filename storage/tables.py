@@ -54,7 +54,7 @@ class RequestRow(SQLModel, table=True):
     county: str
     number: int
     requester: str
-    requester_key: str = Field(index=True)
+    requester_key: str  # found among a status's requests (ix_requests_county_status_due): no index of its own
     requester_id: str | None = None
     village: str
     township: str

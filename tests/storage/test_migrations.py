@@ -362,7 +362,7 @@ def test_revision_0010_keeps_message_ids_and_outbox_keys_and_writes_fewer_pages(
     """A database at the previous version's revision (0009) upgraded to 0010: every processed message id is kept
     and a redelivered message is still handled once, outbox keys stay unique while unkeyed replies no longer go
     into the key's index, the requests' status and timer share one index that the timer queries seek in, the
-    index no query used is gone, and the requests due before the upgrade are still found."""
+    indexes the queries do without are gone, and the requests due before the upgrade are still found."""
 
     from bot.app import Relay
     from bot.sim.groups import SimulatedTransport
@@ -391,7 +391,7 @@ def test_revision_0010_keeps_message_ids_and_outbox_keys_and_writes_fewer_pages(
             assert set(conn.execute(text("SELECT county, msg_id FROM messages_seen")).all()) == seen
             assert conn.execute(text("SELECT count(*) FROM outbox")).scalar() == outbox
             indexes = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("requests")}
-            assert "ix_requests_resolve_due_at" not in indexes
+            assert "ix_requests_resolve_due_at" not in indexes and "ix_requests_requester_key" not in indexes
             assert "ix_requests_county_status" not in indexes and "ix_requests_county_next_due" not in indexes
             assert indexes["ix_requests_county_status_due"] == ["county", "status", "next_due_at"]
             assert "id" not in {c["name"] for c in inspect(conn).get_columns("messages_seen")}
@@ -407,6 +407,10 @@ def test_revision_0010_keeps_message_ids_and_outbox_keys_and_writes_fewer_pages(
                     plan = " ".join(str(row[-1]) for row in conn.execute(
                         text("EXPLAIN QUERY PLAN " + sql), {"c": COUNTY, "t": "2026-10-01"}))
                     assert "ix_requests_county_status_due" in plan and "SCAN requests" not in plan, plan
+                waiting = "SELECT number FROM requests WHERE county = :c AND status IN ('resolved') AND requester_key = :k"
+                plan = " ".join(str(row[-1]) for row in conn.execute(  # a rating without a number
+                    text("EXPLAIN QUERY PLAN " + waiting), {"c": COUNTY, "k": "wxid_x"}))
+                assert "ix_requests_county_status_due" in plan, plan
             else:
                 index = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_outbox_key' "
                                           "AND schemaname = current_schema()")).scalar()

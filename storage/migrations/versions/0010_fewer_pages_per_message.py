@@ -1,6 +1,6 @@
 """Fewer pages written per message: one index for the requests' status and timer, the outbox key's index holds
-only keyed messages, the processed message ids are one b-tree keyed by county and id, and an index no query uses
-is dropped.
+only keyed messages, the processed message ids are one b-tree keyed by county and id, and two indexes the queries
+do without are dropped.
 
 Revision ID: 0010
 Revises: 0009
@@ -19,7 +19,9 @@ and flushed at each commit (benchmarks/intake.py).
 - messages_seen: the primary key is (county, msg_id), and on SQLite the table has no rowid: one
   b-tree instead of a table and its unique index. The surrogate `id` was never read.
 - requests: `ix_requests_resolve_due_at` goes; deadlines are found through the stints
-  (`ix_stints_county_resolve_due`) since revision 0002.
+  (`ix_stints_county_resolve_due`) since revision 0002. `ix_requests_requester_key` goes too: the
+  one query by requester (a rating without a number) asks for a status too, and the few requests
+  awaiting a rating are found by (county, status).
 
 On SQLite the outbox and messages_seen tables are rebuilt (their rows copied); on PostgreSQL the
 constraints change in place.
@@ -43,6 +45,7 @@ KEYED = sa.text("key IS NOT NULL")
 def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     op.drop_index("ix_requests_resolve_due_at", table_name="requests")
+    op.drop_index("ix_requests_requester_key", table_name="requests")
     op.create_index("ix_requests_county_status_due", "requests", ["county", "status", "next_due_at"])
     op.drop_index("ix_requests_county_status", table_name="requests")
     op.drop_index("ix_requests_county_next_due", table_name="requests")
