@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pass_context
 
 from routing.model import Tier
 from routing.ports import Outbound
@@ -132,10 +132,14 @@ class Renderer:
     def __init__(self, tz: ZoneInfo, folder: Path | None = None) -> None:
         self.tz = tz
         self.env = environment(tz, folder)
+        self._templates: dict[str, Template] = {}  # the chat templates by name, loaded once (they never change)
 
     def render(self, out: Outbound, masked: bool = False) -> str:
         """The text of one outbound message; `masked` hides personal data in the texts it quotes."""
-        text = self.env.get_template(out.template).render(**out.context, **{MASKED: masked})
+        template = self._templates.get(out.template)
+        if template is None:
+            template = self._templates[out.template] = self.env.get_template(out.template)
+        text = template.render(**out.context, **{MASKED: masked})
         # templates lay out their logic over several lines; a chat message has no empty lines
         return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
 
