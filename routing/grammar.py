@@ -131,7 +131,10 @@ def parse(text: str, table: Sequence[S], bot_name: str | None = None) -> Parsed[
     folded, origin = fold(analysed(text))
     start = _mentions_end(folded, bot_name)
     body = folded[start:]
-    for spec, pattern in _patterns(table):
+    patterns, any_word = _patterns(table)
+    if any_word.match(body) is None:
+        return None  # no command word at the start (most chat): one test, not one per row
+    for spec, pattern in patterns:
         m = pattern.match(body)
         if m is None:
             continue
@@ -148,27 +151,29 @@ def parse(text: str, table: Sequence[S], bot_name: str | None = None) -> Parsed[
     return None
 
 
-_compiled: dict[int, tuple[int, list]] = {}
+_compiled: dict[int, tuple[int, list, re.Pattern]] = {}
 
 
-def _patterns(table: Sequence[S]) -> list[tuple[S, re.Pattern]]:
-    """Per command row, a pattern of its words and what may stand before them; the longest words first."""
+def _patterns(table: Sequence[S]) -> tuple[list[tuple[S, re.Pattern]], re.Pattern]:
+    """Per command row, a pattern of its words and what may stand before them, the longest words first; and one
+    pattern that matches where any row's does (a message it does not match is no command)."""
     key = id(table)
     cached = _compiled.get(key)
     if cached is not None and cached[0] == len(table):
-        return cached[1]
+        return cached[1], cached[2]
     rows = []
     for spec in table:
         verbs = "|".join(re.escape(v) for v in sorted(spec.verbs, key=len, reverse=True))
         before = "".join("(?:" + "|".join(re.escape(w) for w in sorted(group, key=len, reverse=True)) + ")?"
                          for group in spec.shape.before)
-        rows.append((max(len(v) for v in spec.verbs), spec, re.compile(f"{before}(?P<verb>{verbs})")))
+        rows.append((max(len(v) for v in spec.verbs), spec, before, verbs))
     # one row's word may begin another's (满意 / 不满意 / 不太满意): try the longest words first; of rows with
     # words as long, those whose number needs a word (进度 通知#3) before the others (进度 #3)
-    out = [(spec, pattern) for _, spec, pattern in
-           sorted(rows, key=lambda r: (-r[0], r[1].shape.number_word is None))]
-    _compiled[key] = (len(table), out)
-    return out
+    rows.sort(key=lambda r: (-r[0], r[1].shape.number_word is None))
+    out = [(spec, re.compile(f"{before}(?P<verb>{verbs})")) for _, spec, before, verbs in rows]
+    any_word = re.compile("|".join(f"{before}(?:{verbs})" for _, _, before, verbs in rows))
+    _compiled[key] = (len(table), out, any_word)
+    return out, any_word
 
 
 def _decoration(ch: str) -> bool:
