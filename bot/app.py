@@ -59,6 +59,8 @@ def build_tagger(config: Config, model: Classifier | None = None) -> Tagger:
 
 def log_transitions(events: Iterable[Event]) -> None:
     """One log line per request event, once its transaction is committed."""
+    if not log.isEnabledFor(logging.INFO):
+        return  # nothing would be written: the lines are not even composed
     for e in events:
         change = f"{e.from_status.value}→{e.to_status.value}" if e.from_status and e.to_status else (
             e.to_status.value if e.to_status else "no status change")
