@@ -132,7 +132,7 @@ class Database:
         self._writer_lock = threading.Lock()
         self._writer_thread: int | None = None
         self.tallies = Tallies()  # rooms' and people's message counts, written at most once a minute
-        self._batch_staged: list = []  # tally changes of a group commit's savepoints, applied once it commits
+        self._batch_undo: list = []  # how to undo the tally changes of a group commit's savepoints (storage.tallies)
         kwargs: dict = {}
         if self.is_sqlite:
             db = parsed.database
@@ -253,28 +253,34 @@ class Database:
                 repo.close()
                 cur.execute(f"ROLLBACK TO SAVEPOINT {name}")
                 cur.execute(f"RELEASE SAVEPOINT {name}")
+                repo.rollback_tallies()
                 raise
             repo.close()
             cur.execute(f"RELEASE SAVEPOINT {name}")
-            self._batch_staged.extend(repo.staged)
+            self._batch_undo.extend(repo.undo)  # undone if the group commit rolls back
             return
-        if self._file is not None:
-            with self._sqlite_write() as conn:
-                repo = SqlRepository(conn, self.county, self.tallies)
-                try:
-                    yield repo
-                    repo.flush()
-                finally:
-                    repo.close()
-        else:
-            with self.engine.connect() as conn, conn.begin():
-                repo = SqlRepository(conn, self.county, self.tallies)
-                try:
-                    yield repo
-                    repo.flush()
-                finally:
-                    repo.close()
-        self.tallies.apply(repo.staged)  # committed
+        repo: SqlRepository | None = None
+        try:
+            if self._file is not None:
+                with self._sqlite_write() as conn:
+                    repo = SqlRepository(conn, self.county, self.tallies)
+                    try:
+                        yield repo
+                        repo.flush()
+                    finally:
+                        repo.close()
+            else:
+                with self.engine.connect() as conn, conn.begin():
+                    repo = SqlRepository(conn, self.county, self.tallies)
+                    try:
+                        yield repo
+                        repo.flush()
+                    finally:
+                        repo.close()
+        except BaseException:
+            if repo is not None:
+                repo.rollback_tallies()  # rolled back (or its commit failed)
+            raise
 
     @contextlib.contextmanager
     def _sqlite_write(self) -> Iterator[Connection]:
@@ -324,7 +330,7 @@ class Database:
         if self._batch_connection() is not None:
             yield
             return
-        self._batch_staged = []
+        self._batch_undo = []
         try:
             if self._file is not None:
                 with self._sqlite_write() as conn:
@@ -340,9 +346,12 @@ class Database:
                         yield
                     finally:
                         self._batch = None
-            self.tallies.apply(self._batch_staged)  # committed
+        except BaseException:
+            for undo in reversed(self._batch_undo):  # the group commit rolled back: so did its tally changes
+                undo()
+            raise
         finally:
-            self._batch_staged = []
+            self._batch_undo = []
 
     def _batch_connection(self) -> Connection | None:
         batch = self._batch

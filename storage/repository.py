@@ -22,7 +22,7 @@ from routing.notices import Notice, NoticeUnit
 from routing.ports import RequestFilter
 from routing.rates import Record
 from storage.locks import advisory_key
-from storage.tallies import Tallies, counted, written
+from storage.tallies import Tallies, Undo
 from storage.fastsql import Raw, placeholders
 from storage.tables import (
     AuditRow,
@@ -254,7 +254,7 @@ class SqlRepository:
         self.county = county
         # rooms' and people's message counts (storage.tallies): a repository of its own when none is shared
         self.tallies = tallies if tallies is not None else Tallies()
-        self.staged: list[Callable[[Tallies], None]] = []  # changes to the tallies, applied once committed
+        self.undo: list[Undo] = []  # how to undo this transaction's changes to the tallies, if it rolls back
         self.written: list[Event] = []  # events appended in this transaction, for the log after commit
         self._raw: Raw | None = None
         self._session: Session | None = None
@@ -304,11 +304,13 @@ class SqlRepository:
     def note_person(self, who: PersonRef, room: str, at: datetime) -> None:
         """Remember that this person spoke in this room (the count and time are written later: storage.tallies)."""
         raw = self.raw
-        tally = self.tallies.people.get((who.key, who.name))
+        person = (who.key, who.name)
+        tally = self.tallies.get("people", person)
         if tally is not None and room in tally.rooms:
-            self.staged.append(counted("people", (who.key, who.name), at))  # a known row: counted, written later
+            self.undo.append(self.tallies.count("people", person, at))  # a known row: counted, written later
             return
-        folded, last = (tally.pending, tally.last) if tally is not None else (0, None)
+        folded, last, undo = self.tallies.claim("people", person)
+        self.undo.append(undo)
         at_ = at if last is None or at > last else last
         key = {"c": self.county, "k": who.key, "n": who.name, "at": raw.time(at_), "m": 1 + folded}
         row = raw.one("SELECT id, rooms FROM people WHERE county = :c AND contact_key = :k AND name = :n", key)
@@ -316,41 +318,46 @@ class SqlRepository:
             raw.run("INSERT INTO people (county, contact_key, contact_id, name, rooms, messages, first_seen, last_seen) "
                     "VALUES (:c, :k, :i, :n, :rooms, :m, :at, :at)",
                     {**key, "i": who.contact_id, "rooms": raw.json([room])})
-            self.staged.append(written("people", (who.key, who.name), folded, rooms=frozenset([room])))
+            self.undo.append(self.tallies.know("people", person, rooms=frozenset([room])))
             return
         rooms = raw.read_json(row[1])
         added = {} if room in rooms else {"rooms": raw.json([*rooms, room])}
         raw.run("UPDATE people SET messages = messages + :m, last_seen = CASE WHEN last_seen < :at THEN :at "
                 f"ELSE last_seen END{', rooms = :rooms' if added else ''} WHERE id = :id", {**key, **added, "id": row[0]})
-        self.staged.append(written("people", (who.key, who.name), folded, rooms=frozenset([*rooms, room])))
+        self.undo.append(self.tallies.know("people", person, rooms=frozenset([*rooms, room])))
 
     def note_room(self, topic: str, configured: bool, at: datetime, room_id: str | None = None) -> bool:
         """Remember a room a message came from; True the first time it is seen (the count and time of a room
         already written are written later: storage.tallies)."""
         raw = self.raw
-        tally = self.tallies.rooms.get(topic)
+        tally = self.tallies.get("rooms", topic)
         if tally is not None and tally.configured == configured and room_id in (None, tally.room_id):
-            self.staged.append(counted("rooms", topic, at))  # a known row: counted, written later
+            self.undo.append(self.tallies.count("rooms", topic, at))  # a known row: counted, written later
             return False
-        folded, last = (tally.pending, tally.last) if tally is not None else (0, None)
+        folded, last, undo = self.tallies.claim("rooms", topic)
+        self.undo.append(undo)
         p = {"conf": raw.flag(configured), "r": room_id, "at": raw.time(at if last is None or at > last else last),
              "c": self.county, "t": topic, "m": 1 + folded}
         row = raw.one("UPDATE rooms SET configured = :conf, room_id = COALESCE(:r, room_id), "
                       "messages = messages + :m, last_seen = CASE WHEN last_seen < :at THEN :at ELSE last_seen END "
                       "WHERE county = :c AND topic = :t RETURNING room_id", p)
         if row is not None:
-            self.staged.append(written("rooms", topic, folded, configured=configured, room_id=row[0]))
+            self.undo.append(self.tallies.know("rooms", topic, configured=configured, room_id=row[0]))
             return False
         raw.run("INSERT INTO rooms (county, topic, room_id, configured, messages, first_seen, last_seen) "
                 "VALUES (:c, :t, :r, :conf, :m, :at, :at)", p)
-        self.staged.append(written("rooms", topic, folded, configured=configured, room_id=room_id))
+        self.undo.append(self.tallies.know("rooms", topic, configured=configured, room_id=room_id))
         return True
 
     def write_tallies(self) -> int:
         """Write every count not yet written (storage.tallies); how many rows were written."""
         raw = self.raw
-        waiting = self.tallies.unwritten()
-        for table, key, n, last in waiting:
+        written = 0
+        for table, key, _, _ in self.tallies.unwritten():
+            n, last, undo = self.tallies.claim(table, key)
+            if not n or last is None:
+                continue
+            self.undo.append(undo)
             p = {"m": n, "at": raw.time(last), "c": self.county}
             if table == "rooms":
                 raw.run("UPDATE rooms SET messages = messages + :m, last_seen = CASE WHEN last_seen < :at THEN :at "
@@ -359,8 +366,14 @@ class SqlRepository:
                 raw.run("UPDATE people SET messages = messages + :m, last_seen = CASE WHEN last_seen < :at THEN :at "
                         "ELSE last_seen END WHERE county = :c AND contact_key = :k AND name = :n",
                         {**p, "k": key[0], "n": key[1]})
-            self.staged.append(written(table, key, n))
-        return len(waiting)
+            written += 1
+        return written
+
+    def rollback_tallies(self) -> None:
+        """Undo what this transaction did to the tallies (it rolled back)."""
+        for undo in reversed(self.undo):
+            undo()
+        self.undo.clear()
 
     def rooms(self) -> list[RoomSeen]:
         """Every room seen, configured ones first (with this process's counts not yet written)."""
@@ -371,7 +384,7 @@ class SqlRepository:
 
     def _with_tallies(self, table: str, rows: list, key: Callable[[Any], Any]) -> list:
         """Rows of rooms or people, detached, with the counts this process has not yet written added."""
-        waiting = {k: (n, last) for t, k, n, last in self.tallies.unwritten() if t == table}
+        waiting = {k: (n, last) for _, k, n, last in self.tallies.unwritten(table)}
         for row in rows:
             self.session.expunge(row)  # a changed row must never be written back
             if (found := waiting.get(key(row))) is not None:
@@ -849,7 +862,7 @@ class SqlRepository:
         """
         spoken = {*self.session.exec(
             select(RoomSeen.topic).where(RoomSeen.county == self.county, col(RoomSeen.last_seen) >= since)
-        ), *(key for table, key, _, last in self.tallies.unwritten() if table == "rooms" and last >= since)}
+        ), *(key for _, key, _, last in self.tallies.unwritten("rooms") if last >= since)}
         q = select(OutboxRow.room).where(OutboxRow.county == self.county, col(OutboxRow.created_at) >= since)
         if ignore_key_prefix:
             q = q.where(or_(col(OutboxRow.key).is_(None), ~col(OutboxRow.key).startswith(ignore_key_prefix)))

@@ -139,3 +139,37 @@ def test_a_tick_with_nothing_counted_writes_no_room_or_person(counting):
     chat.at("2026-10-13 09:00")  # every job of a day, each its own tick
     assert writes(statements, "rooms") + writes(statements, "people") == before
     assert not chat.relay.db.tallies.pending()
+
+
+def test_a_group_commit_writes_each_count_once_and_undoes_them_all_if_it_rolls_back(database):
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 10, 12, 1, 0, tzinfo=UTC)
+
+    def counts() -> int:
+        return other_reader(database).get("某群", 0)
+
+    with database.transaction() as tx:
+        tx.note_room("某群", True, at)  # written at once: a new room
+    with database.batch():  # as a replay's or the live bot's group commit, with the minute's tick inside it
+        for _ in range(3):
+            with database.transaction() as tx:
+                tx.note_room("某群", True, at)
+        with database.transaction() as tx:
+            assert tx.write_tallies() == 1
+        with database.transaction() as tx:
+            assert tx.write_tallies() == 0  # taken into the group's write already: never written twice
+    assert counts() == 4 and not database.tallies.pending()
+
+    with pytest.raises(ValueError):
+        with database.batch():
+            with database.transaction() as tx:
+                tx.note_room("某群", True, at)
+            with database.transaction() as tx:
+                tx.write_tallies()
+            raise ValueError("the group commit fails")
+    assert counts() == 4 and not database.tallies.pending()  # neither the count nor its write happened
+    with database.transaction() as tx:  # and the room is still known: counted, then written by a tick
+        tx.note_room("某群", True, at)
+        tx.write_tallies()
+    assert counts() == 5
