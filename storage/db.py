@@ -261,26 +261,28 @@ class Database:
             return
         repo: SqlRepository | None = None
         try:
-            if self._file is not None:
-                with self._sqlite_write() as conn:
-                    repo = SqlRepository(conn, self.county, self.tallies)
-                    try:
-                        yield repo
-                        repo.flush()
-                    finally:
-                        repo.close()
-            else:
-                with self.engine.connect() as conn, conn.begin():
-                    repo = SqlRepository(conn, self.county, self.tallies)
-                    try:
-                        yield repo
-                        repo.flush()
-                    finally:
-                        repo.close()
+            with self._write() as conn:
+                repo = SqlRepository(conn, self.county, self.tallies)
+                try:
+                    yield repo
+                    repo.flush()
+                finally:
+                    repo.close()
         except BaseException:
             if repo is not None:
                 repo.rollback_tallies()  # rolled back (or its commit failed)
             raise
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """The connection of one write transaction: SQLite's writer, or one from the pool (PostgreSQL, and SQLite
+        in memory); committed when the block ends, rolled back on error."""
+        if self._file is not None:
+            with self._sqlite_write() as conn:
+                yield conn
+        else:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
 
     @contextlib.contextmanager
     def _sqlite_write(self) -> Iterator[Connection]:
@@ -332,20 +334,12 @@ class Database:
             return
         self._batch_undo = []
         try:
-            if self._file is not None:
-                with self._sqlite_write() as conn:
-                    self._batch = (threading.get_ident(), conn)
-                    try:
-                        yield
-                    finally:
-                        self._batch = None
-            else:
-                with self.engine.connect() as conn, conn.begin():
-                    self._batch = (threading.get_ident(), conn)
-                    try:
-                        yield
-                    finally:
-                        self._batch = None
+            with self._write() as conn:
+                self._batch = (threading.get_ident(), conn)
+                try:
+                    yield
+                finally:
+                    self._batch = None
         except BaseException:
             for undo in reversed(self._batch_undo):  # the group commit rolled back: so did its tally changes
                 undo()
