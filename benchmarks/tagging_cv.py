@@ -33,8 +33,10 @@ TF-IDF with sublinear term frequency, min_df=2, character 1-3-grams.
 
 With the default seed and all candidates this is the table in docs/tagging.md (about 80 minutes on one
 core; the ensembles take 5-11 minutes each, the others about 2). `--cache DIR` keeps the sets and
-their features (gzipped JSON, keyed by the data files and the code that makes them) to skip about a
-minute of preparation on the next run.
+their features (gzipped JSON, keyed by the data files and the code that makes them), which saves the
+40 seconds or so of preparation on the next run; nothing is cached without it. The data folder is
+`--data`, else $MINQING_DATA, else ../shared/data beside the repository; when its files are missing the
+script says so and exits without running anything.
 """
 
 from __future__ import annotations
@@ -45,26 +47,40 @@ import os
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
-import argparse  # noqa: E402
-import gzip  # noqa: E402
-import hashlib  # noqa: E402
-import json  # noqa: E402
-import random  # noqa: E402
-import re  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from importlib.metadata import version  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import gzip
+import hashlib
+import json
+import random
+import re
+import sys
+import time
+import warnings
+from importlib.metadata import version
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-from _data import REPO, data_dir  # noqa: E402
-from tagging_quality import NEAR, build_sets  # noqa: E402
+import numpy as np
+from _data import REPO, data_dir
+from tagging_quality import NEAR, build_sets
 
-from bot.tagging.model import (  # noqa: E402
-    CHAR_NGRAMS, WORD_PREFIX, features, normalize, opening, segment, softmax, unsegment, words,
+from bot.tagging.model import (
+    CHAR_NGRAMS,
+    WORD_PREFIX,
+    features,
+    normalize,
+    opening,
+    segment,
+    softmax,
+    unsegment,
+    words,
 )
-from bot.tagging.training import CALIBRATION_SHARE, NO_PREDICTION, SEED, fit_temperature, score  # noqa: E402
+from bot.tagging.training import (
+    CALIBRATION_SHARE,
+    NO_PREDICTION,
+    SEED,
+    fit_temperature,
+    score,
+)
 
 DEFAULT_SEED = 20240611  # the folds of the table in docs/tagging.md (its confirmation split used 7)
 FOLDS = 5
@@ -72,40 +88,40 @@ DATA_FILES = ("petitions_labelled_segmented.csv", "petitions_raw_unlabelled.csv"
 RUN = re.compile(r"\w+")  # runs of letters, as bot.tagging.model cuts them into character n-grams
 
 # the current recipe, as bot.tagging.training fits it
-BASE = dict(clf="nbsvm", c=0.3, cw="none", ng=CHAR_NGRAMS, sublinear=True, min_df=2, alpha=1.0, heads=1.0,
-            loss="squared_hinge")
+BASE = {"clf": "nbsvm", "c": 0.3, "cw": "none", "ng": CHAR_NGRAMS, "sublinear": True, "min_df": 2, "alpha": 1.0,
+        "heads": 1.0, "loss": "squared_hinge"}
 
 # name: (changes to BASE, description), in the order of the table in docs/tagging.md
 CANDIDATES: dict[str, tuple[dict, str]] = {
-    "base": ({}, "current recipe: NB-SVM, C=0.3, unweighted, jieba words + char 1-3-grams, sublinear tf, "
-                 "min_df=2, NB smoothing 1, squared hinge, openings learned (weight 1)"),
-    "c0.1": (dict(c=0.1), "C=0.1"),
-    "c0.2": (dict(c=0.2), "C=0.2"),
-    "c0.5": (dict(c=0.5), "C=0.5"),
-    "c1.0": (dict(c=1.0), "C=1.0"),
-    "cw_binary": (dict(cw="binary"), 'class_weight="balanced" in each one-vs-rest SVM'),
-    "cw_multi": (dict(cw="multi"), "sample weights giving every category the same total weight"),
-    "cw_multi_nbw": (dict(cw="multi", nb_weighted=True), "the same, NB ratios counted with the sample weights"),
-    "ng1-2": (dict(ng=(1, 2)), "character 1-2-grams"),
-    "ng1-4": (dict(ng=(1, 4)), "character 1-4-grams"),
-    "ng2-4": (dict(ng=(2, 4)), "character 2-4-grams (no single characters)"),
-    "no_sublinear": (dict(sublinear=False), "raw term frequency (not sublinear)"),
-    "min_df1": (dict(min_df=1), "min_df=1"),
-    "min_df3": (dict(min_df=3), "min_df=3"),
-    "alpha0.5": (dict(alpha=0.5), "NB smoothing alpha=0.5"),
-    "hinge": (dict(loss="hinge"), "hinge loss"),
-    "beta0.25": (dict(beta=0.25), "Wang & Manning interpolation, beta=0.25"),
-    "heads0.5": (dict(heads=0.5), "openings weighted 0.5"),
-    "heads0": (dict(heads=0.0), "openings not learned on their own"),
-    "nblr_c10": (dict(clf="nblr", c=10.0), "NB-weighted logistic regression (C=10) instead of the SVM"),
-    "plain_svm": (dict(clf="svm"), "linear SVM without NB weighting"),
-    "ens_lr": (dict(clf="ens", members=[{}, dict(clf="lr", lr_c=10.0)]),
+    "base": ({}, ("current recipe: NB-SVM, C=0.3, unweighted, jieba words + char 1-3-grams, sublinear tf, "
+                 "min_df=2, NB smoothing 1, squared hinge, openings learned (weight 1)")),
+    "c0.1": ({"c": 0.1}, "C=0.1"),
+    "c0.2": ({"c": 0.2}, "C=0.2"),
+    "c0.5": ({"c": 0.5}, "C=0.5"),
+    "c1.0": ({"c": 1.0}, "C=1.0"),
+    "cw_binary": ({"cw": "binary"}, 'class_weight="balanced" in each one-vs-rest SVM'),
+    "cw_multi": ({"cw": "multi"}, "sample weights giving every category the same total weight"),
+    "cw_multi_nbw": ({"cw": "multi", "nb_weighted": True}, "the same, NB ratios counted with the sample weights"),
+    "ng1-2": ({"ng": (1, 2)}, "character 1-2-grams"),
+    "ng1-4": ({"ng": (1, 4)}, "character 1-4-grams"),
+    "ng2-4": ({"ng": (2, 4)}, "character 2-4-grams (no single characters)"),
+    "no_sublinear": ({"sublinear": False}, "raw term frequency (not sublinear)"),
+    "min_df1": ({"min_df": 1}, "min_df=1"),
+    "min_df3": ({"min_df": 3}, "min_df=3"),
+    "alpha0.5": ({"alpha": 0.5}, "NB smoothing alpha=0.5"),
+    "hinge": ({"loss": "hinge"}, "hinge loss"),
+    "beta0.25": ({"beta": 0.25}, "Wang & Manning interpolation, beta=0.25"),
+    "heads0.5": ({"heads": 0.5}, "openings weighted 0.5"),
+    "heads0": ({"heads": 0.0}, "openings not learned on their own"),
+    "nblr_c10": ({"clf": "nblr", "c": 10.0}, "NB-weighted logistic regression (C=10) instead of the SVM"),
+    "plain_svm": ({"clf": "svm"}, "linear SVM without NB weighting"),
+    "ens_lr": ({"clf": "ens", "members": [{}, {"clf": "lr", "lr_c": 10.0}]},
                "ensemble: NB-SVM + multinomial logistic regression (C=10), scores over their temperatures summed"),
-    "ens_lr_prob": (dict(clf="ens", mode="prob", members=[{}, dict(clf="lr", lr_c=10.0)]),
+    "ens_lr_prob": ({"clf": "ens", "mode": "prob", "members": [{}, {"clf": "lr", "lr_c": 10.0}]},
                     "the same, calibrated probabilities averaged"),
-    "ens_cnb": (dict(clf="ens", members=[{}, dict(clf="cnb", nb_a=0.3)]),
+    "ens_cnb": ({"clf": "ens", "members": [{}, {"clf": "cnb", "nb_a": 0.3}]},
                 "ensemble: NB-SVM + ComplementNB (alpha=0.3), scores over their temperatures summed"),
-    "ens_cnb_prob": (dict(clf="ens", mode="prob", members=[{}, dict(clf="cnb", nb_a=0.3)]),
+    "ens_cnb_prob": ({"clf": "ens", "mode": "prob", "members": [{}, {"clf": "cnb", "nb_a": 0.3}]},
                      "the same, calibrated probabilities averaged"),
 }
 
@@ -351,7 +367,7 @@ def member_temperature(idx, data: dict, cfg: dict, classes: list[str]) -> float:
     for members in by_class.values():
         members = list(members)
         rng.shuffle(members)
-        held += members[:int(round(len(members) * CALIBRATION_SHARE))]
+        held += members[:round(len(members) * CALIBRATION_SHARE)]
     held_set = set(held)
     m = fit([i for i in idx if i not in held_set], data, cfg, classes)
     with_head = [i for i in held if data["heads"][i] is not None]
