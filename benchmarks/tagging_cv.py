@@ -66,6 +66,7 @@ from tagging_quality import NEAR, build_sets
 from bot.tagging.model import (
     CHAR_NGRAMS,
     WORD_PREFIX,
+    char_ngrams,
     features,
     normalize,
     opening,
@@ -133,19 +134,6 @@ def text_parts(text: str, segmented: bool) -> tuple[list[str], list[str]]:
     if segmented:
         t = unsegment(t)
     return [WORD_PREFIX + w for w in segment(t)], RUN.findall(t)
-
-
-def char_ngrams(runs: list[str], lo: int, hi: int) -> list[str]:
-    """The character lo- to hi-grams of each run, in the order `bot.tagging.model.features` lists them."""
-    out: list[str] = []
-    for run in runs:
-        size = len(run)
-        for n in range(lo, hi + 1):
-            if n == 1:
-                out.extend(run)
-            else:
-                out.extend([run[i:i + n] for i in range(size - n + 1)])
-    return out
 
 
 def doc(parts: tuple[list[str], list[str]], ng: tuple[int, int]) -> list[str]:

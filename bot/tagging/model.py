@@ -13,7 +13,7 @@ import math
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,8 +83,14 @@ def features(text: str, segmented: bool = False) -> list[str]:
     if segmented:
         text = unsegment(text)
     out = [WORD_PREFIX + w for w in segment(text)]
-    lo, hi = CHAR_NGRAMS
-    for run in _RUN.findall(text):
+    out.extend(char_ngrams(_RUN.findall(text), *CHAR_NGRAMS))
+    return out
+
+
+def char_ngrams(runs: Iterable[str], lo: int, hi: int) -> list[str]:
+    """The character lo- to hi-grams of each run of letters, run by run (what `features` adds to the words)."""
+    out: list[str] = []
+    for run in runs:
         size = len(run)
         for n in range(lo, hi + 1):
             if n == 1:
