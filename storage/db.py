@@ -131,7 +131,7 @@ class Database:
         self._writer: Connection | None = None
         self._writer_lock = threading.Lock()
         self._writer_thread: int | None = None
-        self.tallies = Tallies()  # rooms' and people's message counts, written at most once a minute
+        self.tallies = Tallies()  # rooms' and people's message counts not yet written (storage.tallies)
         self._batch_undo: list = []  # how to undo the tally changes of a group commit's savepoints (storage.tallies)
         kwargs: dict = {}
         if self.is_sqlite:

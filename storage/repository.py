@@ -88,11 +88,6 @@ def _column_value(value: Any) -> Any:
     return value
 
 
-def request_values(req: Request) -> dict[str, Any]:
-    """A request's columns."""
-    return {name: _column_value(getattr(req, name)) for name in REQUEST_FIELDS}
-
-
 def request_from(values: Sequence[Any]) -> Request:
     """A domain request from its column values in the order of REQUEST_FIELDS (a row or a tuple)."""
     r = Request(*values)
@@ -130,14 +125,13 @@ _NEXT_TIMER = "SELECT min(t) FROM (" + " UNION ALL ".join(
 _REQUEST_VALUES, _STINT_VALUES = operator.attrgetter(*REQUEST_FIELDS), operator.attrgetter(*STINT_FIELDS)
 _REQUEST_COLS = ", ".join(f"r.{n}" for n in REQUEST_FIELDS)
 _STINT_COLS = ", ".join(f's."{n}"' for n in STINT_FIELDS)  # "end" is a keyword of SQL
-_NOTHING = '"number" = "number"'  # an UPDATE that changes no value
 
 
 def _changes(raw: Raw, values: tuple, loaded: tuple | None, fields: Sequence[str], times: frozenset[str],
              flags: frozenset[str], keys: tuple[str, ...]) -> dict[str, Any]:
     """The columns whose values differ from those read (`loaded`, the same fields' values when read; every column
-    when nothing was read), as the driver takes them: only these are written, and an unchanged indexed column
-    costs no index write."""
+    when nothing was read, as for an INSERT), as the driver takes them: an update writes only these, and an
+    unchanged indexed column costs no index write."""
     out: dict[str, Any] = {}
     for i, name in enumerate(fields):
         value = values[i]
@@ -153,7 +147,7 @@ def _changes(raw: Raw, values: tuple, loaded: tuple | None, fields: Sequence[str
 
 
 def _set_clause(names: Iterable[str]) -> str:
-    return ", ".join(f'"{n}" = :{n}' for n in names) or _NOTHING
+    return ", ".join(f'"{n}" = :{n}' for n in names)
 
 
 def _read(raw: Raw, values: Sequence[Any], names: Sequence[str], times: frozenset[str],
@@ -183,15 +177,6 @@ def _positions(names: Sequence[str], times: frozenset[str], flags: frozenset[str
     found = (tuple(i for i, n in enumerate(names) if n in times), tuple(i for i, n in enumerate(names) if n in flags))
     _POSITIONS[(id(names), times, flags)] = found
     return found
-
-
-def _write(raw: Raw, values: dict[str, Any], times: frozenset[str], flags: frozenset[str]) -> dict[str, Any]:
-    """Domain values as the driver takes them."""
-    for name in values.keys() & times:
-        values[name] = raw.time(values[name])
-    for name in values.keys() & flags:
-        values[name] = raw.flag(values[name])
-    return values
 
 
 _EVENT_COLS = "number, kind, at, tier, actor, actor_key, from_status, to_status, from_tier, note, rule, data, stint"
@@ -479,7 +464,7 @@ class SqlRepository:
     def add(self, request: Request, step: Step) -> None:
         """Store a new request with its first event and its first stint."""
         raw = self.raw
-        values = _write(raw, request_values(request), REQUEST_TIMES, REQUEST_FLAGS)
+        values = _changes(raw, _REQUEST_VALUES(request), None, REQUEST_FIELDS, REQUEST_TIMES, REQUEST_FLAGS, ())
         raw.run(f"INSERT INTO requests (county, {', '.join(REQUEST_FIELDS)}) VALUES (:county, "
                 f"{placeholders(REQUEST_FIELDS)})", {"county": self.county, **values})
         self._append(step.event)
@@ -546,7 +531,7 @@ class SqlRepository:
 
     def _insert_stint(self, st: Stint) -> None:
         raw = self.raw
-        values = _write(raw, stint_values(st), STINT_TIMES, STINT_FLAGS)
+        values = _changes(raw, _STINT_VALUES(st), None, STINT_FIELDS, STINT_TIMES, STINT_FLAGS, ())
         names = ", ".join(f'"{n}"' for n in STINT_FIELDS)
         raw.run(f"INSERT INTO stints (county, {names}) VALUES (:county, {placeholders(STINT_FIELDS)})",
                 {"county": self.county, **values})

@@ -108,12 +108,17 @@ class Row:
         return r.text if self.unmask else masked(r.text, r.masked_text, r.masked_by)
 
 
-REQUEST_COLUMNS: tuple[Column, ...] = (
+# the columns that name a request, first in the requests' sheet and in the overdue sheet
+WHICH_REQUEST: tuple[Column, ...] = (
     Column("编号", "int", 8, lambda x: x.r.number),
     Column("乡镇", "text", 10, lambda x: x.r.township),
     Column("村", "text", 10, lambda x: x.r.village),
     Column("分类", "text", 14, lambda x: x.r.category),
     Column("紧急", "text", 6, lambda x: "是" if x.r.urgent else "否"),
+)
+
+REQUEST_COLUMNS: tuple[Column, ...] = (
+    *WHICH_REQUEST,
     Column("提出人", "text", 9, Row.requester),
     Column("内容", "text", 40, Row.content),
     Column("状态", "text", 12, lambda x: STATUS_NAMES[x.r.status.value]),
@@ -159,11 +164,7 @@ class OverdueRow:
 
 
 OVERDUE_COLUMNS: tuple[Column, ...] = (
-    Column("编号", "int", 8, lambda x: x.r.number),
-    Column("乡镇", "text", 10, lambda x: x.r.township),
-    Column("村", "text", 10, lambda x: x.r.village),
-    Column("分类", "text", 14, lambda x: x.r.category),
-    Column("紧急", "text", 6, lambda x: "是" if x.r.urgent else "否"),
+    *WHICH_REQUEST,
     Column("当前层级", "text", 9, lambda x: TIER_NAMES[x.r.tier]),
     Column("状态", "text", 12, lambda x: STATUS_NAMES[x.r.status.value]),
     Column("经办人", "text", 10, lambda x: x.r.handler or UNCLAIMED),
