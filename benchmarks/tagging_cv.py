@@ -124,6 +124,10 @@ CANDIDATES: dict[str, tuple[dict, str]] = {
                 "ensemble: NB-SVM + ComplementNB (alpha=0.3), scores over their temperatures summed"),
     "ens_cnb_prob": ({"clf": "ens", "mode": "prob", "members": [{}, {"clf": "cnb", "nb_a": 0.3}]},
                      "the same, calibrated probabilities averaged"),
+    "lsa200": ({"lsa": 200}, "200 latent dimensions (truncated SVD of training + raw pool TF-IDF) beside the features"),
+    "lsa200_joint": ({"lsa": 200, "lsa_vocab": "joint"},
+                     "the same, vocabulary and IDF from training + raw pool (raw-only words get weights)"),
+    "lsa300_w2": ({"lsa": 300, "lsa_w": 2.0}, "300 latent dimensions, weighted 2"),
 }
 
 
@@ -184,6 +188,7 @@ def prepare(folder: Path) -> dict:
         "dev_labels": [e["label"] for e in dev],
         "dev_tb": [text_parts(f"{e['title']}\n{e['body']}", False) for e in dev],
         "dev_t": [text_parts(e["title"], False) for e in dev],
+        "pool": [text_parts(f"{a}\n{b}", False) for a, b in sets["pool"]],
         "check": texts[:200],  # to compare the recomputed features with the model's own
     }
 
@@ -219,6 +224,7 @@ def load(folder: Path, cache: Path | None) -> dict:
     data["groups"] = np.array(data["groups"])
     data["full"] = [tuple(p) for p in data["full"]]
     data["heads"] = [tuple(p) if p else None for p in data["heads"]]
+    data["pool"] = [tuple(p) for p in data["pool"]]
     return data
 
 
@@ -251,8 +257,10 @@ def sample_weights(ys: np.ndarray, cfg: dict, classes: list[str], base: np.ndarr
     return w
 
 
-def fit_linear(x, ys: np.ndarray, classes: list[str], cfg: dict, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """W (features x classes) and b: scores = x @ W + b."""
+def fit_linear(x, ys: np.ndarray, classes: list[str], cfg: dict, w: np.ndarray,
+               dense: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """W (features x classes) and b: scores = x @ W + b. `dense`: (Z, P), extra columns Z = x @ P.T * w
+    beside the sparse ones, whose weights are folded back through P."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.naive_bayes import ComplementNB
     from sklearn.svm import LinearSVC
@@ -282,6 +290,9 @@ def fit_linear(x, ys: np.ndarray, classes: list[str], cfg: dict, w: np.ndarray) 
         else:
             ratio = np.ones(x.shape[1], dtype=np.float32)
         xs = x.multiply(ratio).tocsr()
+        if dense is not None:
+            import scipy.sparse as sp
+            xs = sp.hstack([xs, sp.csr_matrix(dense[0])]).tocsr()
         if clf == "nblr":
             m = LogisticRegression(C=cfg["c"], solver="liblinear", class_weight=balanced).fit(
                 xs, mine.astype(int), sample_weight=w)
@@ -289,10 +300,14 @@ def fit_linear(x, ys: np.ndarray, classes: list[str], cfg: dict, w: np.ndarray) 
             m = LinearSVC(C=cfg["c"], random_state=0, loss=cfg["loss"], class_weight=balanced).fit(
                 xs, mine.astype(int), sample_weight=w)
         coef = m.coef_.ravel()
+        folded = 0.0
+        if dense is not None:  # the latent columns' weights, as weights of the features they are made of
+            folded = dense[1].T @ coef[x.shape[1]:] * cfg.get("lsa_w", 1.0)
+            coef = coef[:x.shape[1]]
         beta = cfg.get("beta")
         if beta is not None:  # Wang & Manning's interpolation towards the mean weight
             coef = (1 - beta) * np.abs(coef).mean() + beta * coef
-        W[:, k] = coef * ratio
+        W[:, k] = coef * ratio + folded
         b[k] = m.intercept_[0]
     return W, b
 
@@ -323,8 +338,33 @@ def fit(idx, data: dict, cfg: dict, classes: list[str]) -> tuple:
             parts.append((v, W / t, b / t, mcfg))
         return ("ens", parts, cfg.get("mode", "logit"))
     docs, ys, base = training_docs(idx, data, cfg)
-    v, x = vectorize(docs, cfg)
-    W, b = fit_linear(x, ys, classes, cfg, sample_weights(ys, cfg, classes, base))
+    if not cfg.get("lsa"):
+        v, x = vectorize(docs, cfg)
+        W, b = fit_linear(x, ys, classes, cfg, sample_weights(ys, cfg, classes, base))
+        return (v, W, b, cfg)
+    return fit_lsa(idx, docs, ys, base, data, cfg, classes)
+
+
+def fit_lsa(idx, docs, ys, base, data: dict, cfg: dict, classes: list[str]) -> tuple:
+    """The NB-SVM with latent dimensions learned on raw text beside its sparse features: a truncated SVD
+    of the TF-IDF rows of the training texts and the unlabelled raw pool; the SVM sees both, and the
+    dense part's weights are folded back into one weight per feature (still one linear model)."""
+    import scipy.sparse as sp
+    from sklearn.decomposition import TruncatedSVD
+
+    pool_docs = [doc(p, cfg["ng"]) for p in data["pool"]]
+    if cfg.get("lsa_vocab") == "joint":
+        v, xall = vectorize(docs + pool_docs, cfg)
+        x, xpool = xall[:len(docs)], xall[len(docs):]
+    else:
+        v, x = vectorize(docs, cfg)
+        xpool = v.transform(pool_docs)
+    full_rows = [k for k, d in enumerate(docs)]
+    svd = TruncatedSVD(cfg["lsa"], algorithm="randomized", n_iter=5, random_state=0)
+    svd.fit(sp.vstack([x[full_rows], xpool]).tocsr())
+    P = svd.components_.astype(np.float32)  # k x terms
+    z = np.asarray(x @ P.T) * cfg.get("lsa_w", 1.0)
+    W, b = fit_linear(x, ys, classes, cfg, sample_weights(ys, cfg, classes, base), dense=(z, P))
     return (v, W, b, cfg)
 
 

@@ -69,6 +69,11 @@ def count_registered(tx: SqlRepository, scope: Scope) -> int:
                          "AND r.created_at < :e", p)
 
 
+def categories_used(tx: SqlRepository) -> list[str]:
+    """Every category a request of the county has, in name order."""
+    return tx.raw.column("SELECT DISTINCT category FROM requests WHERE county = :c ORDER BY 1", {"c": tx.county})
+
+
 def number_range(tx: SqlRepository, scope: Scope) -> tuple[int, int] | None:
     """The first and last number of the requests `review_requests` returns, or None when there are none."""
     where, p = _where(tx, scope)

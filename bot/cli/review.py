@@ -19,6 +19,7 @@ import typer
 from bot.cli.common import (
     BAD_CONFIG,
     FAILURE,
+    ConfigError,
     ConfigOpt,
     DbOpt,
     Exit,
@@ -36,7 +37,7 @@ from bot.review.numeric import numpy_spread
 from bot.review.period import make_scope
 from routing.notices import notice_record
 from routing.review import Review, Scope
-from storage.reports import count_registered, review_requests, stray_ratings
+from storage.reports import categories_used, count_registered, review_requests, stray_ratings
 
 FORMATS = ("csv", "xlsx")
 
@@ -59,6 +60,24 @@ def scope_or_exit(cfg: Config, date_from: str, date_to: str, township: str | Non
         return make_scope(cfg, date_from, date_to, township, village, category)
     except ValueError as e:
         raise Exit(BAD_CONFIG, str(e)) from None
+
+
+def category_or_exit(cfg: Config, database, category: str) -> None:
+    """Exit with status 2 when no request could have the category: neither one the config's tagger gives
+    (the taxonomy, the county's own, a model's) nor one a stored request has (a model used before)."""
+    from bot.app import build_tagger, configured_model
+
+    try:
+        known = build_tagger(cfg, configured_model(cfg, warm=False)).category_names
+    except ConfigError as e:
+        raise Exit(BAD_CONFIG, str(e)) from None
+    if category in known:
+        return
+    with database.snapshot() as tx:
+        used = categories_used(tx)
+    if category not in used:
+        names = "、".join(dict.fromkeys([*known, *used]))
+        raise Exit(BAD_CONFIG, f"--category {category!r} 不是已知的分类（可选：{names}）")
 
 
 def notice_lines(tx, cfg: Config, scope: Scope, now: datetime):
@@ -100,6 +119,8 @@ def export_cmd(
     scope = scope_or_exit(cfg, date_from, date_to, township, village, category)
     folder_must_exist(out, "--out")
     database = open_database(cfg, db, must_exist=True)
+    if category is not None:
+        category_or_exit(cfg, database, category)
     now = SystemClock().now()
     try:
         with database.snapshot() as tx:

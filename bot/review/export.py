@@ -50,8 +50,8 @@ class RowLimitError(Exception):
 
     def __init__(self, rows: int, limit: int) -> None:
         super().__init__(
-            f"{rows} requests do not fit in one XLSX sheet (at most {limit - 1} rows): "
-            "export as --format csv, or choose a shorter period or a smaller unit"
+            f"{rows} 件诉求放不进一张 XLSX 工作表（最多 {limit - 1} 行）："
+            "请用 --format csv 导出，或者缩短时期、缩小单位"
         )
         self.rows = rows
         self.limit = limit

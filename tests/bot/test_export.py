@@ -212,7 +212,7 @@ def test_unmasked_export_shows_names_and_numbers(database, example_config, tmp_p
 
 def test_xlsx_beyond_its_row_limit_stops_and_leaves_nothing(database, example_config, tmp_path):
     out = tmp_path / "review.xlsx"
-    with pytest.raises(RowLimitError, match="at most 3 rows"):
+    with pytest.raises(RowLimitError, match="最多 3 行"):
         do_export(database, example_config, out, "xlsx", max_rows=4)  # a header and three rows fit; four do not
     assert [p.name for p in tmp_path.iterdir() if "review" in p.name] == []  # no file, not even a partial one
     assert do_export(database, example_config, out, "xlsx", max_rows=5).rows == 4
@@ -259,11 +259,30 @@ def test_cli_filters_by_village_and_category(db_path, tmp_path):
     assert [row[0] for row in read_csv(out)[1:]] == ["1", "3"]
 
 
+def test_cli_category_must_be_one_a_request_could_have(db_path, tmp_path, example_config):
+    out = tmp_path / "c.csv"
+    r = run("export", "-c", CFG, "--db", str(db_path), *ARGS, "--category", "城建", "--out", str(out))
+    assert r.code == 2 and "--category '城建' 不是已知的分类" in r.err and "城乡建设" in r.err and "其他" in r.err
+    assert not out.exists()
+    # a known category with no request in the period is an empty export, not an error
+    r = run("export", "-c", CFG, "--db", str(db_path), *ARGS, "--category", "交通运输", "--out", str(out))
+    assert r.code == 0, r.err
+    # a category only a stored request has (from a model used before) is accepted
+    database = Database(f"sqlite:///{db_path}", example_config.county.name)
+    with database.transaction() as tx:
+        tx.raw.run("UPDATE requests SET category = '旧模型的分类' WHERE number = 2 AND county = :c",
+                   {"c": example_config.county.name})
+    database.dispose()
+    r = run("export", "-c", CFG, "--db", str(db_path), *ARGS, "--category", "旧模型的分类", "--out", str(out))
+    assert r.code == 0, r.err
+    assert [row[0] for row in read_csv(out)[1:]] == ["2"]
+
+
 def test_cli_xlsx_row_limit_is_a_clear_error(db_path, tmp_path, monkeypatch):
     monkeypatch.setattr(exporting, "XLSX_MAX_ROWS", 4)
     out = tmp_path / "big.xlsx"
     r = run("export", "-c", CFG, "--db", str(db_path), *ARGS, "--out", str(out))
-    assert r.code == 2 and "do not fit in one XLSX sheet" in r.err and "--format csv" in r.err
+    assert r.code == 2 and "放不进一张 XLSX 工作表" in r.err and "--format csv" in r.err
     assert not out.exists()
 
 
