@@ -124,7 +124,7 @@ CANDIDATES: dict[str, tuple[dict, str]] = {
                 "ensemble: NB-SVM + ComplementNB (alpha=0.3), scores over their temperatures summed"),
     "ens_cnb_prob": ({"clf": "ens", "mode": "prob", "members": [{}, {"clf": "cnb", "nb_a": 0.3}]},
                      "the same, calibrated probabilities averaged"),
-    "lsa200": ({"lsa": 200}, "200 latent dimensions (truncated SVD of training + raw pool TF-IDF) beside the features"),
+    "lsa200": ({"lsa": 200}, "200 latent dimensions (truncated SVD of the word TF-IDF of training + raw pool) beside the features"),
     "lsa200_joint": ({"lsa": 200, "lsa_vocab": "joint"},
                      "the same, vocabulary and IDF from training + raw pool (raw-only words get weights)"),
     "lsa300_w2": ({"lsa": 300, "lsa_w": 2.0}, "300 latent dimensions, weighted 2"),
@@ -359,10 +359,12 @@ def fit_lsa(idx, docs, ys, base, data: dict, cfg: dict, classes: list[str]) -> t
     else:
         v, x = vectorize(docs, cfg)
         xpool = v.transform(pool_docs)
-    full_rows = [k for k, d in enumerate(docs)]
-    svd = TruncatedSVD(cfg["lsa"], algorithm="randomized", n_iter=5, random_state=0)
-    svd.fit(sp.vstack([x[full_rows], xpool]).tocsr())
-    P = svd.components_.astype(np.float32)  # k x terms
+    # the latent dimensions are learned over the words only (character n-grams are too many to decompose)
+    cols = np.flatnonzero(np.char.startswith(v.get_feature_names_out().astype(str), WORD_PREFIX))
+    svd = TruncatedSVD(cfg["lsa"], algorithm="randomized", n_iter=4, random_state=0)
+    svd.fit(sp.vstack([x[:, cols], xpool[:, cols]]).tocsr())
+    P = np.zeros((cfg["lsa"], x.shape[1]), dtype=np.float32)  # k x terms
+    P[:, cols] = svd.components_
     z = np.asarray(x @ P.T) * cfg.get("lsa_w", 1.0)
     W, b = fit_linear(x, ys, classes, cfg, sample_weights(ys, cfg, classes, base), dense=(z, P))
     return (v, W, b, cfg)

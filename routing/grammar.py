@@ -93,6 +93,7 @@ _SEPARATORS = " \t:：,，、.。;；-—"
 _BOUNDARY = _SEPARATORS + "！？!?~～…\n"  # what may end a command word, before its number or argument
 _NUMBER = re.compile(r"^#?\s*(\d{1,9})(?!\d)号?")
 _MAX_NUMBER_DIGITS = 9
+_LONG_NUMBER = re.compile(r"#?\s*\d{%d,}" % (_MAX_NUMBER_DIGITS + 1))  # more digits than any number the bot gives
 
 
 def strip_leading_mentions(text: str, bot_name: str | None = None) -> str:
@@ -213,6 +214,8 @@ def _parse_after(spec: S, verb: str, rest: str) -> Parsed[S] | Malformed[S] | No
         if rest.startswith(word):  # 收到 通知#3, 进度 通知 3
             m = _NUMBER.match(rest[len(word):].lstrip(" \t"))
             if m is None:
+                if _LONG_NUMBER.match(rest[len(word):].lstrip(" \t")):
+                    return Malformed(spec, verb, Problem.BAD_NUMBER)  # 收到 通知#1234567890: no notice has it
                 return None  # 收到通知了, 进度 通知: chat
             number = int(m.group(1))
             rest = rest[len(word):].lstrip(" \t")[m.end():]

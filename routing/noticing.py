@@ -38,9 +38,10 @@ log = logging.getLogger(__name__)
 
 URGENT_VERB = "紧急通知"
 # the notices one 收到 names: 收到 通知#1、通知#2, 收到 通知#1、#2, 收到 通知#1和3 (a 通知 and the numbers chained to it)
-NOTICE_NUMBERS = re.compile(r"通知\s*[#＃]?\s*(\d{1,9})(?![\d号])"
-                            r"((?:(?:\s*[、,，和及]\s*|\s+(?=[#＃]))(?:通知)?\s*[#＃]?\s*\d{1,9}(?![\d号]))*)")
-CHAINED = re.compile(r"(\d{1,9})(?!\d)")
+NOTICE_NUMBERS = re.compile(r"通知\s*[#＃]?\s*(\d+)(?![\d号])"
+                            r"((?:(?:\s*[、,，和及]\s*|\s+(?=[#＃]))(?:通知)?\s*[#＃]?\s*\d+(?![\d号]))*)")
+CHAINED = re.compile(r"\d+")
+MAX_NOTICE_NUMBER = 999_999_999  # nine digits, as the grammar reads numbers: a longer one names no notice
 TIMER = "notice:"  # a notice's timer: notice:<number>
 MAX_MENTIONS = 40  # a report mentions at most this many handlers of units that have not acknowledged
 UNIT_ROLES = (Role.VILLAGE_CADRE, Role.TOWNSHIP_STAFF, Role.TOWNSHIP_LEADER)
@@ -103,11 +104,11 @@ class NoticeDesk:
         return found is not None and any(m.role in offices for m in turn.roles)
 
     def may_acknowledge(self, turn: Turn, parsed: Parsed | Malformed) -> bool:
-        """True when `收到` here is about notices: from a handler of a unit, naming a notice, or bare while a notice
-        of the last 30 days awaits that handler's unit. Otherwise 收到 is chat."""
+        """True when `收到` here is about notices: from a handler of a unit, naming a notice (or a number too long
+        for one), or bare while a notice of the last 30 days awaits that handler's unit. Otherwise 收到 is chat."""
         if not self._answering_units(turn):
             return False
-        if isinstance(parsed, Parsed) and parsed.number is not None:
+        if isinstance(parsed, Malformed) or parsed.number is not None:
             return True
         return bool(self._awaiting(turn))
 
@@ -184,7 +185,7 @@ class NoticeDesk:
             numbers = [p.number] + named_notices(turn.msg.text)
         done: list[tuple[Notice, list[NoticeUnit], bool]] = []
         for number in dict.fromkeys(numbers):
-            notice = turn.tx.notice(number, lock=True)
+            notice = turn.tx.notice(number, lock=True) if number <= MAX_NOTICE_NUMBER else None
             if notice is None:
                 turn.reply("notice_unknown.j2", number=number)
                 continue

@@ -164,7 +164,7 @@ class RelayService(NoticeDesk):
             return turn.out
         parsed = self._command(turn)
         if isinstance(parsed, Malformed):
-            turn.reply("malformed.j2", verb=parsed.verb, problem=parsed.problem.value)
+            turn.reply("malformed.j2", verb=parsed.verb, problem=parsed.problem.value, notice=parsed.spec.notice)
         elif isinstance(parsed, Parsed):
             self._run(turn, parsed)
         elif place.kind is RoomKind.VILLAGE:
@@ -844,7 +844,7 @@ class RelayService(NoticeDesk):
             turn.reply("notice_refused.j2", reason="private", names=(), verb="通知", township=None)
             return turn.out
         if isinstance(parsed, Malformed):
-            turn.reply("malformed.j2", verb=parsed.verb, problem=parsed.problem.value)
+            turn.reply("malformed.j2", verb=parsed.verb, problem=parsed.problem.value, notice=parsed.spec.notice)
             return turn.out
         if isinstance(parsed, Parsed):
             self._run(turn, parsed)

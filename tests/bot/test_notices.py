@@ -208,6 +208,17 @@ def test_shou_dao_from_a_villager_is_ignored_and_a_handler_of_another_unit_is_to
     assert not units(chat, 1)["盘信镇民主村"].acknowledged
 
 
+def test_a_notice_number_longer_than_any_the_bot_gives_gets_an_answer_and_acknowledges_nothing(chat):
+    chat.say(PX, "杨主任", "通知 民主村 明天上午开会")
+    said = chat.say(MZ, "滕主任", "收到 通知#1234567890")
+    assert len(said) == 1 and "没看懂通知编号" in said[0] and "收到 通知#3" in said[0]
+    assert not units(chat, 1)["盘信镇民主村"].acknowledged  # not taken for a bare 收到 of the one awaiting notice
+    said = chat.say(MZ, "滕主任", "收到 通知#1、#1234567890")  # chained: the known one counts, the other is named
+    assert sorted(s.text for s in said) == ["已记录：盘信镇民主村收到通知#1。", "没有找到通知#1234567890，请核对编号。"]
+    assert "没看懂通知编号" in chat.say(PX, "龙干事", "进度 通知#99999999999")[0]
+    assert chat.say(MZ, "王大妈", "收到 通知#1234567890") == []  # a villager's 收到 stays chat
+
+
 def test_township_staff_acknowledge_for_their_township(chat):
     chat.say(CTY, "吴科长", "通知 盘信镇、普觉镇 周一前报送统计表")
     assert "已记录：盘信镇收到通知#1" in chat.say(PX, "龙干事", "收到 通知#1")[0]

@@ -173,6 +173,8 @@ TABLE: list[tuple[str, tuple | None]] = [
     ("进度 通知#3", (C, "进度", 3, "")),
     ("查询 通知 3", (C, "查询", 3, "")),
     ("进度 通知", None),
+    ("收到 通知#1234567890", (M, "bad_number")),  # more digits than any notice number
+    ("进度 通知 13812345678", (M, "bad_number")),
     # --- requests (registered, not commands) -------------------------------------------------------------------
     ("@民情直通车 二组的路灯坏了三盏，晚上看不见", None),
     ("@民情直通车 产业路不通，希望修一条", None),
