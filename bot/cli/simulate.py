@@ -134,9 +134,9 @@ def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | N
     try:
         stream = stdin if str(file) == "-" else file.open("rb")
     except FileNotFoundError:
-        raise Exit(BAD_CONFIG, f"找不到文件 {file}") from None
+        raise Exit(BAD_INPUT, f"找不到文件 {file}") from None
     except OSError as e:
-        raise Exit(BAD_CONFIG, f"无法读取 {file}：{e.strerror}") from None
+        raise Exit(BAD_INPUT, f"无法读取 {file}：{e.strerror}") from None
     try:
         with shown_progress(stream, _size(stream)) as lines:
             replayer.feed(lines)

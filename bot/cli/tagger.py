@@ -131,7 +131,7 @@ def evaluate(
     try:
         model = load_model(model_path)
     except ModelError as e:
-        raise Exit(BAD_CONFIG, str(e)) from None
+        raise Exit(BAD_INPUT, str(e)) from None  # the model evaluated is input, as its CSV is
     data = _read(csv_path, text_col, label_col)
     typer.echo(format_evaluation(evaluate_model(model, data.texts, data.labels, segmented)))
 

