@@ -19,7 +19,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from bot.cli import notices, operate, requests, review, simulate
+from bot.cli import notices, operate, requests, review, simulate, usage
 from bot.cli.common import BAD_CONFIG, FAILURE, Exit, err, first_line
 from bot.cli.calendar import calendar_app
 from bot.cli.people import people_app
@@ -93,7 +93,7 @@ def _main(
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `minqing` console script."""
     try:
-        result = app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False, prog_name="minqing")
         if isinstance(result, int) and result:  # a typer.Exit(code) comes back as its code
             sys.exit(result)
     except Exit as e:
@@ -105,11 +105,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(BAD_CONFIG)
     except typer.Abort:
         sys.exit(FAILURE)
-    except Exception as e:  # click's usage errors carry their own exit code
-        code = getattr(e, "exit_code", None)
-        if code is not None and hasattr(e, "show"):
-            e.show()
-            sys.exit(BAD_CONFIG if code == 2 else code)
+    except Exception as e:
+        if usage.is_usage_error(e):  # the command line is wrong: said in Chinese, exit 2
+            usage.show(e)
+            sys.exit(BAD_CONFIG)
         _unexpected(e)
 
 

@@ -128,6 +128,33 @@ def test_usage_errors_exit_2():
     assert run("no-such-command").code == 2
 
 
+@pytest.mark.parametrize("args, said", [
+    (("restore",), "错误：没有 'restore' 这个命令（是不是想写 report？）"),
+    (("tagger", "bogus"), "错误：没有 'bogus' 这个命令"),
+    (("check-config", "-c", "x.toml"), "错误：没有 -c 这个选项"),
+    (("list", "--statu", "open"), "错误：没有 --statu 这个选项（是不是想写 --status？）"),
+    (("list", "--status"), "错误：选项 --status 后面要写一个值"),
+    (("show",), "错误：缺少参数 N"),
+    (("report", "--from", "2026-10-01"), "错误：缺少选项 --out"),
+    (("tagger", "train", "a.csv"), "错误：缺少选项 --out / -o"),
+    (("export", "--from", "2026-10-01", "--to", "2026-10-31", "--out", "x.csv", "--jobs", "0"),
+     "错误：--jobs 的值不对：不能小于 1"),
+    (("export", "--from", "2026-10-01", "--to", "2026-10-31", "--out", "x.csv", "--jobs", "65"),
+     "错误：--jobs 的值不对：不能大于 64"),
+    (("export", "--from", "2026-10-01", "--to", "2026-10-31", "--out", "x.csv", "--jobs", "two"),
+     "错误：--jobs 的值不对：要写整数"),
+    (("tagger", "train", "a.csv", "--out", "m.npz", "--c", "abc"), "错误：--c 的值不对：要写数字"),
+    (("replay", "a.jsonl", "b", "c"), "错误：多出了参数：b c"),
+])
+def test_usage_errors_are_said_in_chinese_with_the_usage_line(args, said):
+    r = run(*args)
+    assert r.code == 2
+    assert said in r.err.splitlines(), r.err
+    assert "Error" not in r.err and "Try '" not in r.err and "Traceback" not in r.err
+    if args[0] not in ("list",):  # the usage line and where help is, as click gives them, in Chinese
+        assert r.err.startswith("用法：minqing") and "查看帮助" in r.err
+
+
 def test_demo_runs_the_scripted_week():
     r = run("demo")
     assert r.code == 0, r.err
