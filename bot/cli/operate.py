@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import tzinfo
 from pathlib import Path
 from typing import Annotated
 
@@ -129,7 +130,7 @@ def backup(
         folder_must_exist(target, "备份文件")
     database = open_database(cfg, db, must_exist=True)
     try:
-        out_file = _backup_name(target, ".sqlite" if database.is_sqlite else ".dump") if folder else target
+        out_file = _backup_name(target, ".sqlite" if database.is_sqlite else ".dump", cfg.tz) if folder else target
         try:
             if database.is_sqlite:
                 pages = database.backup_to(out_file)
@@ -150,9 +151,10 @@ def backup(
                       markup=False, highlight=False)
 
 
-def _backup_name(folder: Path, suffix: str) -> Path:
-    """A new file in `folder` named by the local time (a second backup in the same second gets -2, -3 ...)."""
-    stamp = SystemClock().now().astimezone().strftime("%Y%m%d-%H%M%S")
+def _backup_name(folder: Path, suffix: str, tz: tzinfo) -> Path:
+    """A new file in `folder` named by the county's local time (the config's time zone, whatever the machine's
+    is set to); a second backup in the same second gets -2, -3 ..."""
+    stamp = SystemClock().now().astimezone(tz).strftime("%Y%m%d-%H%M%S")
     path = folder / f"minqing-{stamp}{suffix}"
     n = 1
     while path.exists():

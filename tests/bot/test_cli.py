@@ -2,6 +2,8 @@
 
 import getpass
 import json
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -186,6 +188,22 @@ def test_people_pin_and_unpin(tmp_path):
     assert r.code == 2 and "没有名为" in r.err
     r = run("people", "pin", "张书记", "wxid_x", "-c", CFG, "--db", db)
     assert r.code == 2 and "wechat_id" in r.err
+
+
+def test_backup_names_use_the_countys_time_whatever_the_machines_zone(tmp_path, monkeypatch, example_config):
+    db = replay(tmp_path, ("2026-10-12T09:00:00+08:00", LT, "唐命学", "@民情直通车 路灯坏了"))
+    monkeypatch.setenv("TZ", "America/New_York")  # a server left on another zone
+    time.tzset()
+    try:
+        before = datetime.now(UTC)
+        assert run("backup", str(tmp_path / "b"), "--keep", "2", "-c", CFG, "--db", db).code == 0
+        after = datetime.now(UTC)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    (made,) = (tmp_path / "b").iterdir()
+    stamp = datetime.strptime(made.name, "minqing-%Y%m%d-%H%M%S.sqlite").replace(tzinfo=example_config.tz)
+    assert before.replace(microsecond=0) <= stamp <= after
 
 
 def test_backup_into_a_folder_keeps_the_newest_n(tmp_path):
