@@ -1,6 +1,7 @@
 """Recipe candidates for the category classifier compared by cross-validation on the training rows only.
 
-This reproduces the second-round table of docs/tagging.md (「试过什么，各得多少」, 「第二轮：只用交叉验证选择」):
+This reproduces the second- and third-round tables of docs/tagging.md (「试过什么，各得多少」, 「第二轮：只用交叉验证
+选择」, 「第三轮：原文和分词语料之间还差什么」):
 
 1. The sets are built by `build_sets` of benchmarks/tagging_quality.py (same data, same seed 20240611).
    **The test part is thrown away right after loading**: no candidate is ever scored on it.
@@ -31,8 +32,13 @@ TF-IDF with sublinear term frequency, min_df=2, character 1-3-grams.
 
     python benchmarks/tagging_cv.py [--candidates base,c0.5,...] [--seed 20240611] [--data DIR] [--cache DIR]
 
-With the default seed and all candidates this is the table in docs/tagging.md (about 80 minutes on one
-core; the ensembles take 5-11 minutes each, the others about 2). `--cache DIR` keeps the sets and
+With the default seed and all candidates these are the tables in docs/tagging.md (about 105 minutes on
+one core; the ensembles take 5-11 minutes each, the latent-dimension ones (`lsa*`) about 5, the others
+about 2). The third round's candidates use the unlabelled raw pool: `lsa*` learn latent dimensions from
+it (a truncated SVD of the word TF-IDF of the training texts and the pool, whose weights are folded back
+into one weight per feature), and `corpus_like` learns from it which words the segmented corpus dropped
+and takes them out of the raw development texts before tagging (the cross-validation texts, segmented,
+never had them). `--cache DIR` keeps the sets and
 their features (gzipped JSON, keyed by the data files and the code that makes them), which saves the
 40 seconds or so of preparation on the next run; nothing is cached without it. The data folder is
 `--data`, else $MINQING_DATA, else ../shared/data beside the repository; when its files are missing the
@@ -128,6 +134,10 @@ CANDIDATES: dict[str, tuple[dict, str]] = {
     "lsa200_joint": ({"lsa": 200, "lsa_vocab": "joint"},
                      "the same, vocabulary and IDF from training + raw pool (raw-only words get weights)"),
     "lsa300_w2": ({"lsa": 300, "lsa_w": 2.0}, "300 latent dimensions, weighted 2"),
+    "lsa300_w4": ({"lsa": 300, "lsa_w": 4.0}, "300 latent dimensions, weighted 4"),
+    "corpus_like": ({"corpus_like": True}, ("raw text made to look like the corpus before tagging: the words the "
+                                             "corpus dropped (learned from the raw pool) taken out, the rest joined "
+                                             "(changes only the development part's texts)")),
 }
 
 
@@ -424,11 +434,41 @@ def run(cfg: dict, data: dict, folds: list) -> dict:
         head.append(score(truth, predict(m, [data["heads"][i] or data["full"][i] for i in test_idx],
                                          classes)).macro_f1)
     m = fit(np.arange(len(labels)), data, cfg, classes)
+    dev_tb, dev_t = data["dev_tb"], data["dev_t"]
+    if cfg.get("corpus_like"):  # raw text made to look like the segmented corpus before it is tagged
+        stop = corpus_stopwords(data)
+        dev_tb, dev_t = [corpus_like(p, stop) for p in dev_tb], [corpus_like(p, stop) for p in dev_t]
     return {
         "full": np.array(full), "head": np.array(head),
-        "dev_tb": score(data["dev_labels"], predict(m, data["dev_tb"], classes)).macro_f1,
-        "dev_t": score(data["dev_labels"], predict(m, data["dev_t"], classes)).macro_f1,
+        "dev_tb": score(data["dev_labels"], predict(m, dev_tb, classes)).macro_f1,
+        "dev_t": score(data["dev_labels"], predict(m, dev_t, classes)).macro_f1,
     }
+
+
+def corpus_stopwords(data: dict, min_df: int = 20, ratio: float = 20.0) -> set[str]:
+    """The words the segmented corpus dropped: jieba words of the unlabelled raw pool found in at least
+    `min_df` of its texts and at least `ratio` times as often (per character) as in the training texts."""
+    from collections import Counter
+
+    def counts(parts_list) -> tuple[Counter, Counter, int]:
+        n, df, chars = Counter(), Counter(), 0
+        for ws, runs in parts_list:
+            n.update(ws)
+            df.update(set(ws))
+            chars += sum(map(len, runs))
+        return n, df, chars
+
+    pool_n, pool_df, pool_chars = counts(data["pool"])
+    train_n, _, train_chars = counts(data["full"])
+    return {w[len(WORD_PREFIX):] for w, k in pool_n.items()
+            if pool_df[w] >= min_df and (k / pool_chars) / ((train_n[w] + 1) / train_chars) >= ratio}
+
+
+def corpus_like(parts: tuple[list[str], list[str]], stop: set[str]) -> tuple[list[str], list[str]]:
+    """A raw text's parts without the corpus's dropped words, the rest joined into one run (as a segmented
+    text joined up is: no punctuation, no gaps)."""
+    kept = [w for w in parts[0] if w[len(WORD_PREFIX):] not in stop]
+    return kept, ["".join(w[len(WORD_PREFIX):] for w in kept)]
 
 
 # --- report ---------------------------------------------------------------------------------------

@@ -80,7 +80,8 @@ def build_sets(folder: Path) -> dict[str, list]:
     dev_groups = set(groups[:len(groups) // DEV_SHARE])
     parts: dict[str, list] = {"dev": [], "test": []}
     for k, i in enumerate(chosen):
-        item = {"title": raw_items[i][0], "body": raw_items[i][1], "label": labelled[match[i]]["label"]}
+        item = {"title": raw_items[i][0], "body": raw_items[i][1], "label": labelled[match[i]]["label"],
+                "twin": labelled[match[i]]["tokens"]}  # the same petition as the labelled set has it, segmented
         parts["dev" if group[k] in dev_groups else "test"].append(item)
 
     near_labelled = np.asarray((sim[chosen] >= NEAR).sum(axis=0)).ravel() > 0
@@ -164,6 +165,12 @@ def main() -> None:
                   f"(95% bootstrap {low:.3f}-{high:.3f}), accuracy {ev.accuracy:.3f}; guesses {g.share:.1%} "
                   f"(right {g.correct}/{g.count}), sure right {g.sure_correct}/{g.sure_count}")
             print(format_evaluation(ev))
+        # raw text against its segmented twin (the labelled row it was matched to, held out of training): how
+        # far the raw form alone moves the model
+        twins = predict_all(model, [e["twin"] for e in items], segmented=True)
+        raw = predict_all(model, [f"{e['title']}\n{e['body']}" for e in items], segmented=False)
+        print(f"\n== {part}: the segmented twins of the same petitions: macro-F1 {score(truth, twins).macro_f1:.3f}; "
+              f"raw title + body and twin tagged differently: {sum(a != b for a, b in zip(raw, twins))} of {len(items)}")
     print(f"\nsets and model written to {out} (see this script's docstring for the CLI commands)")
     print(f"total {time.perf_counter() - started:.0f} s")
 
