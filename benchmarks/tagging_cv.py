@@ -32,13 +32,13 @@ TF-IDF with sublinear term frequency, min_df=2, character 1-3-grams.
 
     python benchmarks/tagging_cv.py [--candidates base,c0.5,...] [--seed 20240611] [--data DIR] [--cache DIR]
 
-With the default seed and all candidates these are the tables in docs/tagging.md (about 105 minutes on
+With the default seed and all candidates these are the tables in docs/tagging.md (about 112 minutes on
 one core; the ensembles take 5-11 minutes each, the latent-dimension ones (`lsa*`) about 5, the others
 about 2). The third round's candidates use the unlabelled raw pool: `lsa*` learn latent dimensions from
 it (a truncated SVD of the word TF-IDF of the training texts and the pool, whose weights are folded back
 into one weight per feature), and `corpus_like` learns from it which words the segmented corpus dropped
 and takes them out of the raw development texts before tagging (the cross-validation texts, segmented,
-never had them). `--cache DIR` keeps the sets and
+never had them); `win*` add runs of consecutive words from each training text as short messages of their own. `--cache DIR` keeps the sets and
 their features (gzipped JSON, keyed by the data files and the code that makes them), which saves the
 40 seconds or so of preparation on the next run; nothing is cached without it. The data folder is
 `--data`, else $MINQING_DATA, else ../shared/data beside the repository; when its files are missing the
@@ -71,6 +71,7 @@ from tagging_quality import NEAR, build_sets
 
 from bot.tagging.model import (
     CHAR_NGRAMS,
+    OPENING_FALLBACK_WORDS,
     WORD_PREFIX,
     char_ngrams,
     features,
@@ -135,6 +136,9 @@ CANDIDATES: dict[str, tuple[dict, str]] = {
                      "the same, vocabulary and IDF from training + raw pool (raw-only words get weights)"),
     "lsa300_w2": ({"lsa": 300, "lsa_w": 2.0}, "300 latent dimensions, weighted 2"),
     "lsa300_w4": ({"lsa": 300, "lsa_w": 4.0}, "300 latent dimensions, weighted 4"),
+    "win1": ({"windows": 1}, "one run of 12 consecutive words from each text learned as a message of its own"),
+    "win2": ({"windows": 2}, "two runs of 12 consecutive words from each text, each learned as a message"),
+    "win1_cw": ({"windows": 1, "cw": "multi"}, "one run of 12 words per text, and every category the same total weight"),
     "corpus_like": ({"corpus_like": True}, ("raw text made to look like the corpus before tagging: the words the "
                                              "corpus dropped (learned from the raw pool) taken out, the rest joined "
                                              "(changes only the development part's texts)")),
@@ -334,7 +338,26 @@ def training_docs(idx, data: dict, cfg: dict) -> tuple[list, np.ndarray, np.ndar
             docs.append(doc(h, cfg["ng"]))
             ys.append(data["labels"][i])
             base.append(cfg["heads"])
+        for w in windows(data["full"][i], cfg.get("windows", 0), cfg.get("window_words", 12), seed=int(i)):
+            docs.append(doc(w, cfg["ng"]))
+            ys.append(data["labels"][i])
+            base.append(1.0)
     return docs, np.array(ys), np.array(base)
+
+
+def windows(parts: tuple[list[str], list[str]], count: int, size: int, seed: int) -> list[tuple[list[str], list[str]]]:
+    """`count` runs of `size` consecutive words from a text (after its opening), each as a short message of its
+    own: chat is as short as a title, and its words need not be the title's."""
+    ws = parts[0]
+    if count <= 0 or len(ws) <= size + OPENING_FALLBACK_WORDS:
+        return []
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        start = rng.randrange(OPENING_FALLBACK_WORDS, len(ws) - size + 1)
+        chunk = ws[start:start + size]
+        out.append((chunk, ["".join(w[len(WORD_PREFIX):] for w in chunk)]))
+    return out
 
 
 def fit(idx, data: dict, cfg: dict, classes: list[str]) -> tuple:

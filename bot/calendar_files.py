@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from routing.holidays import NoticeError, YearDays, notice_year, parse_notice
+from storage.oserrors import reason as os_reason
 
 MAX_FILE_BYTES = 2_000_000  # a notice is a page; a year of holidays in iCalendar a few kilobytes
 
@@ -18,7 +19,7 @@ def read_year_file(path: Path, year: int | None = None) -> YearDays:
             raise NoticeError(f"{path} 太大（超过 {MAX_FILE_BYTES // 1_000_000} MB），不像是放假通知或日历文件")
         data = path.read_bytes()
     except OSError as e:
-        raise NoticeError(f"读不了 {path}：{e.strerror or e}") from None
+        raise NoticeError(f"读不了 {path}：{os_reason(e)}") from None
     text = _decode(data, path)
     if path.suffix.lower() == ".ics" or text.lstrip("\ufeff").startswith("BEGIN:VCALENDAR"):
         return parse_ics(text, year)

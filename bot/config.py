@@ -21,6 +21,7 @@ from routing.policy import DigestSchedule, Escalation, Intake, Policy, Sla
 from routing.rates import Scoring
 from routing.taxonomy import BUILTIN_CATEGORIES, OTHER
 from routing.workcal import WorkCalendar, guess_warning
+from storage.oserrors import reason as os_reason
 
 WEEKDAYS = {"MON": 0, "TUE": 1, "WED": 2, "THU": 3, "FRI": 4, "SAT": 5, "SUN": 6}
 
@@ -448,7 +449,7 @@ def load_config(path: str | Path) -> Config:
     except IsADirectoryError:
         raise ConfigError(str(p), [("", "这是文件夹，不是配置文件")]) from None
     except OSError as e:
-        raise ConfigError(str(p), [("", f"无法读取配置文件：{e.strerror or e}")]) from None
+        raise ConfigError(str(p), [("", f"无法读取配置文件：{os_reason(e)}")]) from None
     try:
         text = data.decode("utf-8-sig")  # Notepad starts UTF-8 files with a byte order mark
     except UnicodeDecodeError as e:

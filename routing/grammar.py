@@ -93,7 +93,18 @@ _SEPARATORS = " \t:：,，、.。;；-—"
 _BOUNDARY = _SEPARATORS + "！？!?~～…\n"  # what may end a command word, before its number or argument
 _NUMBER = re.compile(r"^#?\s*(\d{1,9})(?!\d)号?")
 _MAX_NUMBER_DIGITS = 9
-_LONG_NUMBER = re.compile(r"#?\s*\d{%d,}" % (_MAX_NUMBER_DIGITS + 1))  # more digits than any number the bot gives
+_LONG_NUMBER = re.compile(r"(#?)\s*\d{%d,}" % (_MAX_NUMBER_DIGITS + 1))  # more digits than any number the bot gives
+
+
+def _too_long_number(text: str) -> bool:
+    """True when text starts with a number too long for any the bot gives, meant as one: marked with # (通知#…), or
+    standing at the end or before 号, punctuation or an emoji. 通知13800001111明天来开会 is a phone number in chat."""
+    m = _LONG_NUMBER.match(text)
+    if m is None:
+        return False
+    after = text[m.end():].rstrip()
+    return bool(m.group(1)) or not after or after[0] == "号" or (after[0] in _BOUNDARY and not after[0].isspace()) \
+        or _decoration(after[0])
 
 
 def strip_leading_mentions(text: str, bot_name: str | None = None) -> str:
@@ -214,7 +225,7 @@ def _parse_after(spec: S, verb: str, rest: str) -> Parsed[S] | Malformed[S] | No
         if rest.startswith(word):  # 收到 通知#3, 进度 通知 3
             m = _NUMBER.match(rest[len(word):].lstrip(" \t"))
             if m is None:
-                if _LONG_NUMBER.match(rest[len(word):].lstrip(" \t")):
+                if _too_long_number(rest[len(word):].lstrip(" \t")):
                     return Malformed(spec, verb, Problem.BAD_NUMBER)  # 收到 通知#1234567890: no notice has it
                 return None  # 收到通知了, 进度 通知: chat
             number = int(m.group(1))

@@ -38,10 +38,12 @@ log = logging.getLogger(__name__)
 
 URGENT_VERB = "紧急通知"
 # the notices one 收到 names: 收到 通知#1、通知#2, 收到 通知#1、#2, 收到 通知#1和3 (a 通知 and the numbers chained to it)
+# A chained number longer than nine digits counts only when marked (#, 通知): 收到 通知#3，13812345678 names #3 alone.
 NOTICE_NUMBERS = re.compile(r"通知\s*[#＃]?\s*(\d+)(?![\d号])"
-                            r"((?:(?:\s*[、,，和及]\s*|\s+(?=[#＃]))(?:通知)?\s*[#＃]?\s*\d+(?![\d号]))*)")
+                            r"((?:(?:\s*[、,，和及]\s*|\s+(?=[#＃]))(?:(?:通知\s*[#＃]?|[#＃])\s*\d+|\d{1,9})(?![\d号]))*)")
 CHAINED = re.compile(r"\d+")
-MAX_NOTICE_NUMBER = 999_999_999  # nine digits, as the grammar reads numbers: a longer one names no notice
+NOTICE_DIGITS = 9  # as the grammar reads numbers: a longer one (leading zeros too) names no notice
+SHOWN_DIGITS = 20  # a longer number is shortened where the bot repeats it
 TIMER = "notice:"  # a notice's timer: notice:<number>
 MAX_MENTIONS = 40  # a report mentions at most this many handlers of units that have not acknowledged
 UNIT_ROLES = (Role.VILLAGE_CADRE, Role.TOWNSHIP_STAFF, Role.TOWNSHIP_LEADER)
@@ -71,13 +73,21 @@ class _Word:
 NOTICE_ROW = (_Word(),)
 
 
-def named_notices(text: str) -> list[int]:
-    """Every notice number a message names as 通知#N, with the numbers chained to one (通知#1、#2、3)."""
-    out: list[int] = []
+def named_notices(text: str) -> list[str]:
+    """Every notice number a message names as 通知#N, with the numbers chained to one (通知#1、#2、3), as written
+    (digits: one too long for a notice is never turned into a number)."""
+    out: list[str] = []
     for m in NOTICE_NUMBERS.finditer(text):
-        out.append(int(m.group(1)))
-        out += [int(x) for x in CHAINED.findall(m.group(2))]
+        out.append(m.group(1))
+        out += CHAINED.findall(m.group(2))
     return out
+
+
+def notice_number(digits: str) -> int | str:
+    """A notice's number, or, for more digits than any notice has, the digits as the bot repeats them."""
+    if len(digits) <= NOTICE_DIGITS:
+        return int(digits)
+    return digits if len(digits) <= SHOWN_DIGITS else digits[:SHOWN_DIGITS] + "…"
 
 
 def timer_name(number: int) -> str:
@@ -182,10 +192,10 @@ class NoticeDesk:
                 return
             numbers = [waiting[0].number]
         else:
-            numbers = [p.number] + named_notices(turn.msg.text)
+            numbers = [p.number] + [notice_number(d) for d in named_notices(turn.msg.text)]
         done: list[tuple[Notice, list[NoticeUnit], bool]] = []
         for number in dict.fromkeys(numbers):
-            notice = turn.tx.notice(number, lock=True) if number <= MAX_NOTICE_NUMBER else None
+            notice = turn.tx.notice(number, lock=True) if isinstance(number, int) else None
             if notice is None:
                 turn.reply("notice_unknown.j2", number=number)
                 continue

@@ -19,6 +19,7 @@ from sqlmodel import create_engine
 
 from storage import migrate
 from storage.locks import AdvisorySendLock, FileSendLock, LocalSendLock, SendLock
+from storage.oserrors import reason as os_reason
 from storage.repository import SqlRepository
 from storage.tallies import Tallies
 
@@ -68,7 +69,7 @@ def check_sqlite_file(path: Path) -> None:
     except FileNotFoundError:
         return  # a new database: created on first use
     except OSError as e:
-        raise DatabaseError(f"无法读取数据库文件 {path}：{e.strerror or e}") from None
+        raise DatabaseError(f"无法读取数据库文件 {path}：{os_reason(e)}") from None
     # a database this program creates is empty only until its first connection sets WAL mode, which
     # writes the header: a second process starting in that instant is refused and can be run again
     if not head:
@@ -366,7 +367,8 @@ class Database:
         except (OSError, sqlite3.Error) as e:
             if not existed:  # a half-written copy must not pass for a backup
                 target.unlink(missing_ok=True)
-            raise DatabaseError(f"无法写入备份文件 {target}：{e}") from None
+            said = os_reason(e) if isinstance(e, OSError) else str(e)
+            raise DatabaseError(f"无法写入备份文件 {target}：{said}") from None
         finally:
             source.close()
 

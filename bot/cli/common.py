@@ -28,6 +28,7 @@ class ExitCode(enum.IntEnum):
 
 
 OK, FAILURE, BAD_CONFIG, BAD_INPUT = ExitCode.OK, ExitCode.FAILURE, ExitCode.BAD_CONFIG, ExitCode.BAD_INPUT
+MAX_NUMBER = 2**31 - 1  # request numbers are stored in an INTEGER column (32 bits on PostgreSQL)
 
 
 class Exit(Exception):

@@ -145,7 +145,7 @@ def backup(
     out = stdout()
     out.print(f"已把 {database.safe_url} 备份到 {out_file}（{detail}）", markup=False, highlight=False)
     if keep is not None:
-        removed = prune_backups(target, keep)
+        removed = prune_backups(target, keep, out_file)
         if removed:
             out.print(f"只保留最近 {keep} 份：删除了 {len(removed)} 份旧备份（{'、'.join(p.name for p in removed)}）",
                       markup=False, highlight=False)
@@ -163,9 +163,12 @@ def _backup_name(folder: Path, suffix: str, tz: tzinfo) -> Path:
     return path
 
 
-def prune_backups(folder: Path, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` backups this command wrote in `folder` (by the time in their names)."""
-    found = [p for p in folder.iterdir() if p.is_file() and BACKUP_NAME.fullmatch(p.name)]
+def prune_backups(folder: Path, keep: int, written: Path | None = None) -> list[Path]:
+    """Delete all but the newest `keep` backups this command wrote in `folder` (by the time in their names). The one
+    just `written` is always kept, whatever its name says (a machine clock or time zone set differently before)."""
+    found = [p for p in folder.iterdir() if p.is_file() and BACKUP_NAME.fullmatch(p.name) and p != written]
+    if written is not None:
+        keep -= 1
     def newest_first(p: Path) -> tuple[str, int]:
         m = BACKUP_NAME.fullmatch(p.name)
         return m.group(1), int(m.group(2) or 1)

@@ -13,7 +13,7 @@ from rich.table import Table
 from pathlib import Path
 
 from bot.cli.common import (
-    BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, UnmaskOpt, audit, load, open_all, open_database, stdout,
+    BAD_CONFIG, FAILURE, MAX_NUMBER, ConfigOpt, DbOpt, Exit, UnmaskOpt, audit, load, open_all, open_database, stdout,
 )
 from bot.cli.listing import minute, request_json
 from bot.messaging.render import STATUS_NAMES, TIER_NAMES
@@ -21,7 +21,7 @@ from routing.model import EventKind, Request, Status, Tier
 from routing.ports import RequestFilter
 from routing.privacy import mask, mask_name
 
-MAX_NUMBER = 2**31 - 1  # request numbers are stored in an INTEGER column (32 bits on PostgreSQL)
+TIER_KEYS = tuple(t.name.lower() for t in Tier)
 
 
 def list_requests(
@@ -42,16 +42,19 @@ def list_requests(
     """
     out = stdout()
     cfg = load(config)
-    try:
-        flt = RequestFilter(
-            statuses=frozenset(Status(s) for s in status) if status else None,
-            tier=Tier.from_key(tier) if tier else None,
-            township=township,
-            village=village,
-        )
-    except (ValueError, KeyError) as e:
-        raise Exit(BAD_CONFIG, f"筛选条件不对（{e}）：--status 可以是 {'、'.join(s.value for s in Status)}，"
-                                f"--tier 可以是 village、township、county") from None
+    statuses = {s.value for s in Status}
+    wrong = [f"--status {s!r}" for s in status or () if s not in statuses]
+    if tier and tier.lower() not in TIER_KEYS:
+        wrong.append(f"--tier {tier!r}")
+    if wrong:
+        raise Exit(BAD_CONFIG, f"筛选条件不对（{'、'.join(wrong)}）：--status 可以是 {'、'.join(s.value for s in Status)}，"
+                                f"--tier 可以是 {'、'.join(TIER_KEYS)}")
+    flt = RequestFilter(
+        statuses=frozenset(Status(s) for s in status) if status else None,
+        tier=Tier.from_key(tier) if tier else None,
+        township=township,
+        village=village,
+    )
     database = open_database(cfg, db, must_exist=True)
     if unmask:
         audit(database, "list_unmasked", {"status": status, "township": township, "village": village, "tier": tier})

@@ -19,6 +19,7 @@ import typer
 from bot.cli.common import (
     BAD_CONFIG,
     FAILURE,
+    MAX_NUMBER,
     ConfigError,
     ConfigOpt,
     DbOpt,
@@ -37,6 +38,7 @@ from bot.review.numeric import numpy_spread
 from bot.review.period import make_scope
 from routing.notices import notice_record
 from routing.review import Review, Scope
+from storage.oserrors import reason as os_reason
 from storage.reports import categories_used, count_registered, review_requests, stray_ratings
 
 FORMATS = ("csv", "xlsx")
@@ -63,21 +65,31 @@ def scope_or_exit(cfg: Config, date_from: str, date_to: str, township: str | Non
 
 
 def category_or_exit(cfg: Config, database, category: str) -> None:
-    """Exit with status 2 when no request could have the category: neither one the config's tagger gives
-    (the taxonomy, the county's own, a model's) nor one a stored request has (a model used before)."""
-    from bot.app import build_tagger, configured_model
+    """Exit with status 2 when no request could have the category: neither one the config gives (the taxonomy,
+    the county's own, 其他), nor one a stored request has (a model used before), nor one of the configured model's.
+    The model file is read only when the others do not know the name, and an export never fails for want of it
+    (on another computer, say): its categories are then simply not offered."""
+    from bot.app import configured_model
+    from routing.tagging import Tagger
 
-    try:
-        known = build_tagger(cfg, configured_model(cfg, warm=False)).category_names
-    except ConfigError as e:
-        raise Exit(BAD_CONFIG, str(e)) from None
+    known = Tagger(cfg.category_keywords).category_names
     if category in known:
         return
     with database.snapshot() as tx:
         used = categories_used(tx)
-    if category not in used:
-        names = "、".join(dict.fromkeys([*known, *used]))
-        raise Exit(BAD_CONFIG, f"--category {category!r} 不是已知的分类（可选：{names}）")
+    if category in used:
+        return
+    try:
+        model = configured_model(cfg, warm=False)
+    except ConfigError as e:
+        log.warning("export_category_model_unreadable %s", e)
+        model = None
+    modelled = list(model.classes) if model is not None else []
+    if category in modelled:
+        return
+    database.dispose()
+    names = "、".join(dict.fromkeys([*known[:-1], *modelled, *used, known[-1]]))
+    raise Exit(BAD_CONFIG, f"--category {category!r} 不是已知的分类（可选：{names}）")
 
 
 def notice_lines(tx, cfg: Config, scope: Scope, now: datetime):
@@ -159,7 +171,7 @@ def export_cmd(
     except exporting.RowLimitError as e:
         raise Exit(BAD_CONFIG, str(e)) from None
     except OSError as e:
-        raise Exit(FAILURE, f"无法写入 {out}：{e.strerror or e}") from None
+        raise Exit(FAILURE, f"无法写入 {out}：{os_reason(e)}") from None
     finally:
         database.dispose()
     log.info("export: %d requests to %s", result.rows, ", ".join(map(str, result.files)))
@@ -171,7 +183,7 @@ def report_cmd(
     date_to: Annotated[str | None, typer.Option("--to", help="统计期最后一天（含当日）。")] = None,
     township: TownshipOpt = None,
     request: Annotated[int | None, typer.Option(
-        "--request", min=1, help="只写这一件诉求的办理过程（每条记录的时间、层级、人和时限，各层级用时）；不需要 --from/--to。")] = None,
+        "--request", min=1, max=MAX_NUMBER, help="只写这一件诉求的办理过程（每条记录的时间、层级、人和时限，各层级用时）；不需要 --from/--to。")] = None,
     jobs: JobsOpt = None,
     config: ConfigOpt = Path("config.toml"),
     db: DbOpt = None,
@@ -198,7 +210,7 @@ def report_cmd(
         before = parts.read(database, cfg, previous_scope(scope, cfg), now, jobs=n, weeks=False, overdue_listed=0)
         write_report(review, cfg, out, before.review)
     except OSError as e:
-        raise Exit(FAILURE, f"无法写入 {out}：{e.strerror or e}") from None
+        raise Exit(FAILURE, f"无法写入 {out}：{os_reason(e)}") from None
     finally:
         database.dispose()
     total = review.overall()
@@ -220,7 +232,7 @@ def _request_page(cfg: Config, number: int, out: Path, db: str | None) -> None:
             raise Exit(FAILURE, f"没有诉求 #{number}")
         write_page(render_timeline(records[0], events, cfg, now), out)
     except OSError as e:
-        raise Exit(FAILURE, f"无法写入 {out}：{e.strerror or e}") from None
+        raise Exit(FAILURE, f"无法写入 {out}：{os_reason(e)}") from None
     finally:
         database.dispose()
     stdout().print(f"#{number} → {out}")

@@ -24,6 +24,7 @@ from bot.config import Config
 from storage.db import Database
 from bot.sim.groups import SimulatedTransport
 from bot.sim.replay import Replayer, ReplayInputError, parse_time, said_json
+from storage.oserrors import reason as os_reason
 
 
 def replay(
@@ -136,7 +137,7 @@ def _run_replay(cfg: Config, database: Database, file: Path, until: datetime | N
     except FileNotFoundError:
         raise Exit(BAD_INPUT, f"找不到文件 {file}") from None
     except OSError as e:
-        raise Exit(BAD_INPUT, f"无法读取 {file}：{e.strerror}") from None
+        raise Exit(BAD_INPUT, f"无法读取 {file}：{os_reason(e)}") from None
     try:
         with shown_progress(stream, _size(stream)) as lines:
             replayer.feed(lines)

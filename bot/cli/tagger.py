@@ -12,6 +12,7 @@ import typer
 from bot.cli.common import BAD_CONFIG, BAD_INPUT, FAILURE, ConfigOpt, DbOpt, Exit, folder_must_exist, load, \
     open_database
 from bot.tagging.model import ModelError, load_model
+from storage.oserrors import reason as os_reason
 
 tagger_app = typer.Typer(
     help="训练和评估分类模型（县里可以用自己的历史诉求和经办人员的更正来训练）。",
@@ -99,7 +100,7 @@ def train(
     try:
         model.save(out)
     except OSError as e:
-        raise Exit(FAILURE, f"无法写入 {out}：{e.strerror or e}") from None
+        raise Exit(FAILURE, f"无法写入 {out}：{os_reason(e)}") from None
     took = time.perf_counter() - started
     counts = "，".join(f"{k} {v}" for k, v in model.meta["counts"].items())
     typer.echo(f"用 {len(texts)} 条带分类的文本训练（{counts}），用时 {took:.1f} 秒")
@@ -157,6 +158,6 @@ def corrections(
             for r in corrected:
                 w.writerow([masked(r.text, r.masked_text, r.masked_by), r.category])
     except OSError as e:
-        raise Exit(FAILURE, f"无法写入 {out}：{e.strerror or e}") from None
+        raise Exit(FAILURE, f"无法写入 {out}：{os_reason(e)}") from None
     typer.echo(f"已导出 {len(corrected)} 条更正过分类的诉求到 {out}（文本已脱敏）")
     typer.echo(f"重新训练：minqing tagger train 历史数据.csv {out} --out 新模型.npz")

@@ -32,6 +32,11 @@ _VALUE_MESSAGES: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(p), zh) 
 _EXTRA_ARGUMENTS = re.compile(r"^Got unexpected extra argument(?:s|\(s\))? \((.*)\)$")
 
 
+# click's usage errors by class name, the most specific first where one is another's subclass
+_KINDS = ("NoArgsIsHelpError", "NoSuchCommand", "NoSuchOption", "MissingParameter", "BadParameter", "BadOptionUsage",
+          "BadArgumentUsage", "UsageError")
+
+
 def is_usage_error(e: BaseException) -> bool:
     """True for click's usage errors (exit status 2: the command line is wrong)."""
     return _kind(e) is not None
@@ -41,10 +46,6 @@ def _kind(e: BaseException) -> str | None:
     """The most specific of click's usage error classes e is, by name."""
     names = [c.__name__ for c in type(e).__mro__]
     return next((n for n in names if n in _KINDS), None)
-
-
-_KINDS = ("NoSuchCommand", "NoSuchOption", "MissingParameter", "BadParameter", "BadOptionUsage", "BadArgumentUsage",
-          "UsageError")
 
 
 def _hint(e: BaseException) -> str:
@@ -92,9 +93,11 @@ def message(e: BaseException) -> str:
         return f"{hint} 的值不对：{value}" if hint else f"值不对：{value}"
     if kind == "BadOptionUsage" and "requires an argument" in said:
         return f"选项 {e.option_name} 后面要写一个值"
+    if kind == "BadOptionUsage" and "does not take a value" in said:
+        return f"选项 {e.option_name} 不带值：只写 {e.option_name}，不要写 {e.option_name}=…"
     m = _EXTRA_ARGUMENTS.search(said)
     if m:
-        return f"多出了参数：{m.group(1)}"
+        return f"多出了参数：{m.group(1) or repr('')}"
     if said.startswith("Missing command"):
         return "缺少命令"
     return e.format_message() if hasattr(e, "format_message") else str(e)
@@ -110,14 +113,17 @@ def _quoted(text: str) -> str:
 
 
 def show(e: BaseException) -> None:
-    """Print the usage line, where help is, and what is wrong (as click would, in Chinese) to stderr."""
+    """Print the usage line, where help is, and what is wrong (as click would, in Chinese) to stderr; nothing
+    after a bare group command (`minqing tagger`), whose help has already been printed."""
+    if _kind(e) == "NoArgsIsHelpError":
+        return
     lines = []
     ctx = getattr(e, "ctx", None)
-    if ctx is not None:
-        usage = re.sub(r"^Usage:\s*", "用法：", ctx.get_usage())
-        usage = usage.replace("[OPTIONS]", "[选项]").replace("COMMAND [ARGS]...", "命令 [参数]...")
-        lines += [usage, f"运行 “{ctx.command_path} --help” 查看帮助。", ""]
     try:
+        if ctx is not None:
+            usage = re.sub(r"^Usage:\s*", "用法：", ctx.get_usage())
+            usage = usage.replace("[OPTIONS]", "[选项]").replace("COMMAND [ARGS]...", "命令 [参数]...")
+            lines += [usage, f"运行 “{ctx.command_path} --help” 查看帮助。", ""]
         said = message(e)
     except Exception:  # a field of another shape than expected: click's own words, never a traceback
         said = str(e)

@@ -21,6 +21,7 @@ import numpy as np
 
 from routing.tagging import Decision
 from routing.text import fold
+from storage.oserrors import reason as os_reason
 
 FORMAT = "minqing-tagger/2"
 CHAR_NGRAMS = (1, 3)
@@ -276,8 +277,12 @@ class TextModel:
             raise ModelError(f"分类模型文件是一个文件夹：{p}") from None
         except PermissionError:
             raise ModelError(f"没有权限读取分类模型文件：{p}") from None
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as e:
-            raise ModelError(f"{p} 不是可读的民情直通车分类模型：{e}") from None
+        except OSError as e:
+            raise ModelError(f"无法读取分类模型文件 {p}：{os_reason(e)}") from None
+        except (ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
+            # numpy's own words would suggest loading pickled data: never; the file is simply not a model
+            raise ModelError(f"{p} 不是可读的民情直通车分类模型（内容不对或已损坏）：请用 `minqing tagger train` "
+                             "写出的模型文件") from None
 
 
 def load_model(path: str | Path, warm: bool = True) -> TextModel:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.tagging.model import CHAR_NGRAMS, TextModel, features, looks_segmented, opening, softmax
+from storage.oserrors import reason as os_reason
 
 NO_PREDICTION = "(无)"
 
@@ -40,7 +41,7 @@ def _open_csv(p: Path):
     except FileNotFoundError:
         raise DataError(f"{p}：找不到文件") from None
     except OSError as e:
-        raise DataError(f"{p}：无法读取：{e.strerror or e}") from None
+        raise DataError(f"{p}：无法读取：{os_reason(e)}") from None
 
 
 def _columns(p: Path, header: list[str], wanted: Sequence[Sequence[str]]) -> list[str]:

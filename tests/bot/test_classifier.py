@@ -182,6 +182,10 @@ def test_cli_exit_codes(segmented_csv, tmp_path, minqing):
     assert minqing("tagger", "train", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "m.npz"))[0] == 3
     code, output = minqing("tagger", "eval", str(segmented_csv), "--model", str(tmp_path / "none.npz"))
     assert code == 3 and "找不到分类模型文件" in output
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"\x80\x04not a model at all")
+    code, output = minqing("tagger", "eval", str(segmented_csv), "--model", str(garbage))
+    assert code == 3 and "不是可读的民情直通车分类模型" in output and "pickle" not in output
     code, _ = minqing("tagger", "train", str(segmented_csv), "--out", str(tmp_path / "m.npz"), "--input", "weird")
     assert code == 2
     code, _ = minqing("tagger", "train", str(segmented_csv))  # no --out

@@ -3,7 +3,7 @@
 import getpass
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -147,14 +147,24 @@ def test_usage_errors_exit_2():
      "错误：--jobs 的值不对：要写整数"),
     (("tagger", "train", "a.csv", "--out", "m.npz", "--c", "abc"), "错误：--c 的值不对：要写数字"),
     (("replay", "a.jsonl", "b", "c"), "错误：多出了参数：b c"),
+    (("list", ""), "错误：多出了参数：''"),
+    (("list", "--json=1"), "错误：选项 --json 不带值：只写 --json，不要写 --json=…"),
+    (("report", "--request", "99999999999999999999", "--out", "r.html"), "错误：--request 的值不对：不能大于 2147483647"),
 ])
 def test_usage_errors_are_said_in_chinese_with_the_usage_line(args, said):
     r = run(*args)
     assert r.code == 2
     assert said in r.err.splitlines(), r.err
     assert "Error" not in r.err and "Try '" not in r.err and "Traceback" not in r.err
-    if args[0] not in ("list",):  # the usage line and where help is, as click gives them, in Chinese
+    # the usage line and where help is, in Chinese (click gives no usage line for an option's value it parses)
+    if args not in (("list", "--status"), ("list", "--json=1")):
         assert r.err.startswith("用法：minqing") and "查看帮助" in r.err
+
+
+@pytest.mark.parametrize("args", [(), ("tagger",), ("calendar",)])
+def test_a_command_group_alone_prints_its_help_and_nothing_else(args):
+    r = run(*args)
+    assert r.code == 2 and " ".join(("minqing", *args)) in r.out and r.err.strip() == ""
 
 
 def test_demo_runs_the_scripted_week():
@@ -204,6 +214,15 @@ def test_backup_names_use_the_countys_time_whatever_the_machines_zone(tmp_path, 
     (made,) = (tmp_path / "b").iterdir()
     stamp = datetime.strptime(made.name, "minqing-%Y%m%d-%H%M%S.sqlite").replace(tzinfo=example_config.tz)
     assert before.replace(microsecond=0) <= stamp <= after
+
+    # a backup named by a clock ahead of this one (another zone, before): the new one is kept all the same
+    later = (after + timedelta(hours=9)).astimezone(example_config.tz)
+    ahead = tmp_path / "b" / later.strftime("minqing-%Y%m%d-%H%M%S.sqlite")
+    ahead.write_bytes(b"old")
+    r = run("backup", str(tmp_path / "b"), "--keep", "1", "-c", CFG, "--db", db)
+    assert r.code == 0, r.err
+    (kept,) = (tmp_path / "b").iterdir()
+    assert kept != ahead and json.loads(run("list", "-c", CFG, "--db", str(kept), "--json").out)[0]["text"] == "路灯坏了"
 
 
 def test_backup_into_a_folder_keeps_the_newest_n(tmp_path):

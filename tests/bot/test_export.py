@@ -278,6 +278,20 @@ def test_cli_category_must_be_one_a_request_could_have(db_path, tmp_path, exampl
     assert [row[0] for row in read_csv(out)[1:]] == ["2"]
 
 
+
+def test_a_category_export_does_not_need_the_model_file(db_path, tmp_path):
+    # the config and database copied to another computer, without the model file: a built-in category exports
+    cfg = tmp_path / "county.toml"
+    cfg.write_text(EXAMPLE.read_text(encoding="utf-8").replace('model = ""', 'model = "不在这里.npz"'),
+                   encoding="utf-8")
+    out = tmp_path / "c.csv"
+    r = run("export", "-c", str(cfg), "--db", str(db_path), *ARGS, "--category", "城乡建设", "--out", str(out))
+    assert r.code == 0, r.err
+    assert [row[0] for row in read_csv(out)[1:]] == ["1", "3"]
+    r = run("export", "-c", str(cfg), "--db", str(db_path), *ARGS, "--category", "城建", "--out", str(out))
+    assert r.code == 2 and "不是已知的分类" in r.err and "城乡建设" in r.err
+
+
 def test_cli_xlsx_row_limit_is_a_clear_error(db_path, tmp_path, monkeypatch):
     monkeypatch.setattr(exporting, "XLSX_MAX_ROWS", 4)
     out = tmp_path / "big.xlsx"

@@ -217,6 +217,14 @@ def test_a_notice_number_longer_than_any_the_bot_gives_gets_an_answer_and_acknow
     assert sorted(s.text for s in said) == ["已记录：盘信镇民主村收到通知#1。", "没有找到通知#1234567890，请核对编号。"]
     assert "没看懂通知编号" in chat.say(PX, "龙干事", "进度 通知#99999999999")[0]
     assert chat.say(MZ, "王大妈", "收到 通知#1234567890") == []  # a villager's 收到 stays chat
+    chat.say(PX, "杨主任", "通知 民主村 第二条")
+    said = chat.say(MZ, "滕主任", "收到 通知#2，13812345678")  # a phone number after it is not a notice
+    assert [s.text for s in said] == ["已记录：盘信镇民主村收到通知#2。"]
+    said = chat.say(MZ, "滕主任", "收到 通知#1、#" + "1" * 5000)  # never turned into a number, repeated shortened
+    assert len(said) == 2 and said[0].text == "没有找到通知#" + "1" * 20 + "…，请核对编号。"
+    assert "无需再回复" in said[1]  # #1 was acknowledged above
+    said = chat.say(MZ, "滕主任", "收到 通知#2、#0000000002")  # ten digits are no notice's, leading zeros or not
+    assert said[0].text == "没有找到通知#0000000002，请核对编号。"
 
 
 def test_township_staff_acknowledge_for_their_township(chat):

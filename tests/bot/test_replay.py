@@ -103,13 +103,15 @@ def test_standard_input_blank_lines_and_unknown_rooms(tmp_path):
     assert r.code == 0 and len(r.json_lines()) == 1
 
 
-def test_bad_config_exits_2_and_missing_input_exits_2(tmp_path):
+def test_bad_config_exits_2_and_missing_input_exits_3(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[bot]\nname = 1\n", encoding="utf-8")
     r = run("replay", "-c", str(bad), write(tmp_path / "in.jsonl", REGISTER))
     assert r.code == 2 and "county" in r.err
     r = run("replay", "-c", CFG, str(tmp_path / "missing.jsonl"))
     assert r.code == 3 and f"找不到文件 {tmp_path / 'missing.jsonl'}" in r.err
+    r = run("replay", "-c", CFG, str(tmp_path))  # a folder: why, in Chinese (the system's words are English)
+    assert r.code == 3 and f"无法读取 {tmp_path}：这是一个文件夹，不是文件" in r.err
 
 
 def test_ten_thousand_characters_and_emoji_only(tmp_path):

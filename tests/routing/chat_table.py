@@ -175,6 +175,10 @@ TABLE: list[tuple[str, tuple | None]] = [
     ("进度 通知", None),
     ("收到 通知#1234567890", (M, "bad_number")),  # more digits than any notice number
     ("进度 通知 13812345678", (M, "bad_number")),
+    ("收到 通知 #0000000001", (M, "bad_number")),  # ten digits, whatever they are
+    ("收到 通知1234567890👍", (M, "bad_number")),
+    ("收到，通知13800001111明天来开会", None),  # 通知 a phone number: chat
+    ("收到，通知 13800001111 张三明天来开会", None),
     # --- requests (registered, not commands) -------------------------------------------------------------------
     ("@民情直通车 二组的路灯坏了三盏，晚上看不见", None),
     ("@民情直通车 产业路不通，希望修一条", None),
