@@ -213,7 +213,7 @@ def prepare(folder: Path) -> dict:
 
 def fingerprint(folder: Path) -> str:
     """What the prepared data depends on: the data files, the code that reads and cuts them, jieba."""
-    h = hashlib.sha256(version("jieba").encode())
+    h = hashlib.sha256(f"{version('jieba')} {version('rjieba')}".encode())
     for name in DATA_FILES:
         st = (folder / name).stat()
         h.update(f"{name} {st.st_size} {st.st_mtime_ns}".encode())

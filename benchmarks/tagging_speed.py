@@ -4,7 +4,7 @@ The messages are the titles of petitions_raw_unlabelled.csv (about 20 characters
 chat message). Each is tagged through `Tagger.tag` -- the category from the model, with its calibrated
 probability, and urgency from the rules -- exactly as the bot tags a message when it registers it.
 The process is pinned to one core. Each figure is the median of 5 runs (--runs); beside it, the word
-segmenter alone (stock jieba, `bot.tagging.model.segment`, its per-message cache emptied first) on the
+segmenter alone (jieba's dictionary cut by rjieba, `bot.tagging.model.segment`, its per-message cache emptied first) on the
 same titles: the floor no tagging can go below. Also prints the model file's size and how long loading
 it takes in a fresh process.
 
@@ -48,8 +48,8 @@ print(time.perf_counter() - t)
 def load_seconds(path: Path, runs: int = 3, cold: bool = False) -> list[float]:
     """Seconds from a fresh interpreter's first import to a model ready to tag, per run.
 
-    `cold`: in an empty temporary folder, so jieba first builds its dictionary cache there, as on
-    the very first start on a machine.
+    `cold`: with an empty temporary folder, as on the very first start on a machine (a segmenter that
+    caches its dictionary there would build the cache first).
     """
     out = []
     for _ in range(runs):
@@ -98,7 +98,7 @@ def main() -> None:
     print(f"load (fresh process: imports, model, word segmenter, first message): "
           f"median {statistics.median(loads):.2f} s, max {max(loads):.2f} s")
     cold = load_seconds(path, runs=1, cold=True)
-    print(f"first start on a machine (jieba builds its dictionary cache first): {cold[0]:.2f} s")
+    print(f"first start on a machine (empty temporary folder): {cold[0]:.2f} s")
 
     # A running bot has seen messages before: warm each fresh model on other titles, those of
     # petitions_with_replies.csv, then tag every title once. Every run starts with an empty segmenter cache.

@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ADAPTER_LIBRARIES = {
     "wechaty", "wechaty_puppet", "wechaty_puppet_service", "grpclib", "sqlmodel", "sqlalchemy", "psycopg",
-    "apscheduler", "jinja2", "typer", "rich", "openpyxl", "matplotlib", "sklearn", "numpy", "jieba",
+    "apscheduler", "jinja2", "typer", "rich", "openpyxl", "matplotlib", "sklearn", "numpy", "jieba", "rjieba",
 }
 
 

@@ -1,6 +1,6 @@
 """The trained category classifier as the bot runs it: one compact model file, scored per message.
 
-Training (scikit-learn) lives in `bot.tagging.training`; this module needs only numpy and jieba, so the
+Training (scikit-learn) lives in `bot.tagging.training`; this module needs only numpy and rjieba, so the
 bot starts fast and tags one message at a time without scikit-learn's per-call overhead.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import math
 import re
 import zipfile
@@ -36,22 +35,21 @@ class ModelError(Exception):
     """A model file that cannot be used (missing, unreadable, or not a tagger model)."""
 
 
-# --- segmentation: stock jieba through its public API ----------------------------------------
+# --- segmentation: jieba's dictionary, cut by rjieba through its public API ------------------
+# rjieba (jieba-rs, in Rust) cuts with jieba's own default dictionary and gives exactly the words of
+# `jieba.lcut(text, HMM=False)` (checked by a test against stock jieba), about ten times faster.
 @functools.cache
-def _jieba():
-    # jieba builds its prefix dictionary on first use (about a second): do it once, on purpose
-    import jieba
+def _segmenter():
+    import rjieba  # loads its dictionary on the first cut (about a tenth of a second): done by warm_up
 
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba
+    return rjieba
 
 
 @functools.lru_cache(maxsize=SEGMENT_CACHE_SIZE)
 def segment(text: str) -> tuple[str, ...]:
     """The words of normalised text, cut by jieba's dictionary (no guessing of unknown words: the
     character n-grams beside the words cover names the dictionary lacks); punctuation dropped."""
-    return tuple(w for w in _jieba().lcut(text, HMM=False) if _WORD.search(w))
+    return tuple(w for w in _segmenter().cut(text, hmm=False) if _WORD.search(w))
 
 
 def clear_cache() -> None:

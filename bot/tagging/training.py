@@ -229,7 +229,7 @@ def train(
     inputs = sorted({"segmented" if f else "raw" for f in flags})
     model.meta = {
         "input": "+".join(inputs),
-        "segmenter": f"jieba {version('jieba')} (dictionary only)",
+        "segmenter": f"rjieba {version('rjieba')} (jieba's dictionary, no HMM)",
         "features": f"jieba words + character {CHAR_NGRAMS[0]}-{CHAR_NGRAMS[1]}-grams",
         "texts": len(texts),
         "openings": sum(1 for t, f in zip(texts, flags) if opening(t, f)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -250,25 +251,40 @@ def test_real_petitions_sample():
     assert ev.macro_f1 > 0.8
 
 
-def test_segmentation_uses_jieba_through_its_public_api_only():
+SEGMENTATION_SAMPLES = (
+    "A4区恒鑫澜北湾小区居民遭遇停水", "楼台村3组的产业路不通，希望修一条", "请问C3县易俗河镇现在还能申请廉租房吗？",
+    "@民情直通车 村里的路灯坏了好几天了🙏🙏", "低保申请表交到镇上了，什么时候有结果", "电话13812345678，身份证430102199001011234",
+    "ＡＢＣ全角字母和１２３全角数字", "mixed English words and 中文 in one line", "南京市长江大桥", "我们中出了一个叛徒",
+    "第二季度的补贴发放了吗?还没收到。", "    空格   和\n换行\t制表  ", "…… —— 《通知》【紧急】", "9月28日下午3点半",
+    "😀😀😀", "", "的了吗呢啊", "垃圾处理费每年收多少钱合理", "高速公路收费站附近噪音扰民", "新冠疫苗第三针在哪里打",
+)
+
+
+def test_segmentation_is_jiebas_words_through_public_apis_only():
     import ast
 
     import jieba
 
     from bot.tagging.model import segment
 
-    # no private name of jieba (its __cut_DAG, finalseg, ...) anywhere in the tagging code or the domain
+    # no private name of jieba or rjieba (jieba's __cut_DAG, finalseg, ...) anywhere in the tagging code or the domain
     for folder in ("bot/tagging", "routing"):
         for path in (Path(__file__).resolve().parents[2] / folder).glob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "jieba":
+                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                        and node.value.id in ("jieba", "rjieba"):
                     assert not node.attr.startswith("_") and node.attr != "finalseg", (path, node.attr)
-                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("jieba"):
-                    assert node.module == "jieba" and not any(a.name.startswith("_") or a.name == "finalseg"
-                                                              for a in node.names), (path, node.module)
-    for s in ("A4区恒鑫澜北湾小区居民遭遇停水", "楼台村3组的产业路不通，希望修一条", "请问C3县易俗河镇现在还能申请廉租房吗？"):
-        text = s.lower()
-        assert list(segment(text)) == [w for w in jieba.lcut(text, HMM=False) if any(ch.isalnum() for ch in w)]
+                if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("jieba", "rjieba"):
+                    assert node.module in ("jieba", "rjieba") and not any(
+                        a.name.startswith("_") or a.name == "finalseg" for a in node.names), (path, node.module)
+    # rjieba cuts exactly as stock jieba does with its dictionary alone: the words a model was trained on
+    texts = [s.lower() for s in SEGMENTATION_SAMPLES]
+    raw = SHARED_DATA / "petitions_raw_unlabelled.csv"
+    if raw.exists():  # and, where the shared data is, 500 real petitions, title and body
+        with raw.open(encoding="utf-8") as f:
+            texts += [f"{r['留言主题']}\n{r['留言详情']}".lower() for _, r in zip(range(500), csv.DictReader(f))]
+    for text in texts:
+        assert list(segment(text)) == [w for w in jieba.lcut(text, HMM=False) if re.search(r"\w", w)], text
 
 
 # --- several files, self-training, calibration ------------------------------------------------
