@@ -471,17 +471,8 @@ def scores(model: tuple, parts_list: list) -> tuple[np.ndarray, np.ndarray]:
 def member_temperature(idx, data: dict, cfg: dict, classes: list[str]) -> float:
     """An ensemble member's temperature, as training calibrates: fitted on (1 - CALIBRATION_SHARE) of idx,
     drawn per category with training's seed, and fitted on the rest (full texts and openings)."""
-    rng = random.Random(SEED)
-    by_class: dict[str, list[int]] = {}
-    for i in idx:
-        by_class.setdefault(data["labels"][i], []).append(i)
-    held: list[int] = []
-    for members in by_class.values():
-        members = list(members)
-        rng.shuffle(members)
-        held += members[:round(len(members) * CALIBRATION_SHARE)]
-    held_set = set(held)
-    m = fit([i for i in idx if i not in held_set], data, cfg, classes)
+    keep, held = calibration_split(idx, data)
+    m = fit(keep, data, cfg, classes)
     with_head = [i for i in held if data["heads"][i] is not None]
     parts_list = [data["full"][i] for i in held] + [data["heads"][i] for i in with_head]
     truth = np.array([classes.index(data["labels"][i]) for i in held + with_head])
