@@ -9,8 +9,8 @@ This reproduces the second- and third-round tables of docs/tagging.md (「试过
    message are already held out), in 5 folds by scikit-learn's `StratifiedGroupKFold` (shuffled,
    `--seed`, stratified by category). Reposts -- rows whose word TF-IDF cosine is >= 0.5, joined into
    connected groups -- stay in one fold. Each fold's model is trained as `minqing tagger train` trains
-   it (segmented text joined up and cut again by jieba, each text's opening learned as a message of its
-   own; no calibration, which does not change the category), and the held-out fold is scored on the
+   it (segmented text joined up and cut again, each text's opening learned as a message of its own;
+   no calibration, which does not change the category), and the held-out fold is scored on the
    full texts and on their openings (a text without an opening: its full text).
 3. Development part: each candidate trained once on all training rows and scored on the raw title + body
    and on the raw title alone. It can only veto a candidate.
@@ -212,7 +212,8 @@ def prepare(folder: Path) -> dict:
 
 
 def fingerprint(folder: Path) -> str:
-    """What the prepared data depends on: the data files, the code that reads and cuts them, jieba."""
+    """What the prepared data depends on: the data files, the code that reads and cuts them, the segmenters (rjieba
+    cuts the texts, stock jieba matches the evaluation messages)."""
     h = hashlib.sha256(f"{version('jieba')} {version('rjieba')}".encode())
     for name in DATA_FILES:
         st = (folder / name).stat()
