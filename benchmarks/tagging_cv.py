@@ -84,9 +84,8 @@ from bot.tagging.model import (
     words,
 )
 from bot.tagging.training import (
-    CALIBRATION_SHARE,
     NO_PREDICTION,
-    SEED,
+    calibration_split,
     fit_temperature,
     score,
 )
@@ -361,7 +360,7 @@ def windows(parts: tuple[list[str], list[str]], count: int, size: int, seed: int
     for _ in range(count):
         start = rng.randrange(OPENING_FALLBACK_WORDS, len(ws) - size + 1)
         chunk = ws[start:start + size]
-        out.append((chunk, ["".join(w[len(WORD_PREFIX):] for w in chunk)]))
+        out.append((chunk, [joined(chunk)]))
     return out
 
 
@@ -382,33 +381,24 @@ def fit(idx, data: dict, cfg: dict, classes: list[str]) -> tuple:
         v, x = vectorize(docs, cfg)
         W, b = fit_linear(x, ys, classes, cfg, sample_weights(ys, cfg, classes, base))
         return (v, W, b, cfg)
-    return fit_lsa(idx, docs, ys, base, data, cfg, classes)
+    return fit_lsa(docs, ys, base, data, cfg, classes)
 
 
-def calibration_split(idx, data: dict) -> tuple[list, list]:
-    """idx split as training splits for calibration: CALIBRATION_SHARE of each category held out (training's seed)."""
-    rng = random.Random(SEED)
-    by_class: dict[str, list[int]] = {}
-    for i in idx:
-        by_class.setdefault(data["labels"][i], []).append(int(i))
-    held: list[int] = []
-    for members in by_class.values():
-        members = list(members)
-        rng.shuffle(members)
-        held += members[:round(len(members) * CALIBRATION_SHARE)]
-    held_set = set(held)
-    return [int(i) for i in idx if int(i) not in held_set], held
+def held_out_scores(idx, data: dict, cfg: dict, classes: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A model fitted as training calibrates (on idx less the part `calibration_split` holds out) scoring the
+    held-out part's full texts and openings: the scores, the mask of texts with no known feature, the labels."""
+    keep, held = calibration_split(data["labels"], idx)
+    m = fit(keep, data, cfg, classes)
+    with_head = [i for i in held if data["heads"][i] is not None]
+    s, empty = scores(m, [data["full"][i] for i in held] + [data["heads"][i] for i in with_head])
+    return s, empty, [data["labels"][i] for i in held + with_head]
 
 
 def fit_with_offsets(idx, data: dict, cfg: dict, classes: list[str]) -> tuple:
     """The recipe plus one offset per category added to its score, chosen to maximise macro-F1 on a held-out
     part (full texts and openings) of a model fitted on the rest, by coordinate ascent; then fitted on all of idx."""
     inner = dict(cfg, bias_tune=False)
-    keep, held = calibration_split(idx, data)
-    m = fit(np.array(keep), data, inner, classes)
-    with_head = [i for i in held if data["heads"][i] is not None]
-    s, _ = scores(m, [data["full"][i] for i in held] + [data["heads"][i] for i in with_head])
-    truth = [data["labels"][i] for i in held + with_head]
+    s, _, truth = held_out_scores(idx, data, inner, classes)
     offsets = np.zeros(len(classes))
     grid = np.arange(-0.5, 0.51, 0.05)
 
@@ -428,7 +418,7 @@ def fit_with_offsets(idx, data: dict, cfg: dict, classes: list[str]) -> tuple:
     return (v, W, b + offsets, cfg)
 
 
-def fit_lsa(idx, docs, ys, base, data: dict, cfg: dict, classes: list[str]) -> tuple:
+def fit_lsa(docs, ys, base, data: dict, cfg: dict, classes: list[str]) -> tuple:
     """The NB-SVM with latent dimensions learned on raw text beside its sparse features: a truncated SVD
     of the TF-IDF rows of the training texts and the unlabelled raw pool; the SVM sees both, and the
     dense part's weights are folded back into one weight per feature (still one linear model)."""
@@ -472,12 +462,8 @@ def scores(model: tuple, parts_list: list) -> tuple[np.ndarray, np.ndarray]:
 def member_temperature(idx, data: dict, cfg: dict, classes: list[str]) -> float:
     """An ensemble member's temperature, as training calibrates: fitted on (1 - CALIBRATION_SHARE) of idx,
     drawn per category with training's seed, and fitted on the rest (full texts and openings)."""
-    keep, held = calibration_split(idx, data)
-    m = fit(keep, data, cfg, classes)
-    with_head = [i for i in held if data["heads"][i] is not None]
-    parts_list = [data["full"][i] for i in held] + [data["heads"][i] for i in with_head]
-    truth = np.array([classes.index(data["labels"][i]) for i in held + with_head])
-    s, empty = scores(m, parts_list)
+    s, empty, labels = held_out_scores(idx, data, cfg, classes)
+    truth = np.array([classes.index(label) for label in labels])
     return fit_temperature(s[~empty], truth[~empty])
 
 
@@ -532,7 +518,12 @@ def corpus_like(parts: tuple[list[str], list[str]], stop: set[str]) -> tuple[lis
     """A raw text's parts without the corpus's dropped words, the rest joined into one run (as a segmented
     text joined up is: no punctuation, no gaps)."""
     kept = [w for w in parts[0] if w[len(WORD_PREFIX):] not in stop]
-    return kept, ["".join(w[len(WORD_PREFIX):] for w in kept)]
+    return kept, [joined(kept)]
+
+
+def joined(word_features: list[str]) -> str:
+    """Words (as word features) written together as one run of letters, as a segmented text joined up is."""
+    return "".join(w[len(WORD_PREFIX):] for w in word_features)
 
 
 # --- report ---------------------------------------------------------------------------------------

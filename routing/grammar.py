@@ -91,9 +91,9 @@ _SPACES = re.compile(r"\s*")
 _LEADING_MENTION = re.compile(r"@[^\s@]+(?:\s+|$)")
 _SEPARATORS = " \t:：,，、.。;；-—"
 _BOUNDARY = _SEPARATORS + "！？!?~～…\n"  # what may end a command word, before its number or argument
-_NUMBER = re.compile(r"^#?\s*(\d{1,9})(?!\d)号?")
-_MAX_NUMBER_DIGITS = 9
-_LONG_NUMBER = re.compile(r"(#?)\s*\d{%d,}" % (_MAX_NUMBER_DIGITS + 1))  # more digits than any number the bot gives
+MAX_NUMBER_DIGITS = 9  # the longest number (of a request, of a notice) a command can name
+_NUMBER = re.compile(rf"^#?\s*(\d{{1,{MAX_NUMBER_DIGITS}}})(?!\d)号?")
+_LONG_NUMBER = re.compile(rf"(#?)\s*\d{{{MAX_NUMBER_DIGITS + 1},}}")  # more digits than any number the bot gives
 
 
 def _too_long_number(text: str) -> bool:

@@ -40,9 +40,9 @@ URGENT_VERB = "紧急通知"
 # the notices one 收到 names: 收到 通知#1、通知#2, 收到 通知#1、#2, 收到 通知#1和3 (a 通知 and the numbers chained to it)
 # A chained number longer than nine digits counts only when marked (#, 通知): 收到 通知#3，13812345678 names #3 alone.
 NOTICE_NUMBERS = re.compile(r"通知\s*[#＃]?\s*(\d+)(?![\d号])"
-                            r"((?:(?:\s*[、,，和及]\s*|\s+(?=[#＃]))(?:(?:通知\s*[#＃]?|[#＃])\s*\d+|\d{1,9})(?![\d号]))*)")
+                            r"((?:(?:\s*[、,，和及]\s*|\s+(?=[#＃]))(?:(?:通知\s*[#＃]?|[#＃])\s*\d+|\d{1,%d})(?![\d号]))*)"
+                            % grammar.MAX_NUMBER_DIGITS)
 CHAINED = re.compile(r"\d+")
-NOTICE_DIGITS = 9  # as the grammar reads numbers: a longer one (leading zeros too) names no notice
 SHOWN_DIGITS = 20  # a longer number is shortened where the bot repeats it
 TIMER = "notice:"  # a notice's timer: notice:<number>
 MAX_MENTIONS = 40  # a report mentions at most this many handlers of units that have not acknowledged
@@ -85,7 +85,7 @@ def named_notices(text: str) -> list[str]:
 
 def notice_number(digits: str) -> int | str:
     """A notice's number, or, for more digits than any notice has, the digits as the bot repeats them."""
-    if len(digits) <= NOTICE_DIGITS:
+    if len(digits) <= grammar.MAX_NUMBER_DIGITS:  # a longer one (leading zeros too) names no notice
         return int(digits)
     return digits if len(digits) <= SHOWN_DIGITS else digits[:SHOWN_DIGITS] + "…"
 

@@ -127,6 +127,11 @@ def _unique(refs) -> tuple[PersonRef, ...]:
     return tuple(out)
 
 
+def say_malformed(turn: Turn, parsed: Malformed) -> None:
+    """Tell the sender how the command they meant is written."""
+    turn.reply("malformed.j2", verb=parsed.verb, problem=parsed.problem.value, notice=parsed.spec.notice)
+
+
 class RelayService(NoticeDesk):
     """Registers requests, carries out commands and runs time-driven work (and, as a NoticeDesk, notices)."""
 
@@ -164,7 +169,7 @@ class RelayService(NoticeDesk):
             return turn.out
         parsed = self._command(turn)
         if isinstance(parsed, Malformed):
-            turn.reply("malformed.j2", verb=parsed.verb, problem=parsed.problem.value, notice=parsed.spec.notice)
+            say_malformed(turn, parsed)
         elif isinstance(parsed, Parsed):
             self._run(turn, parsed)
         elif place.kind is RoomKind.VILLAGE:
@@ -844,7 +849,7 @@ class RelayService(NoticeDesk):
             turn.reply("notice_refused.j2", reason="private", names=(), verb="通知", township=None)
             return turn.out
         if isinstance(parsed, Malformed):
-            turn.reply("malformed.j2", verb=parsed.verb, problem=parsed.problem.value, notice=parsed.spec.notice)
+            say_malformed(turn, parsed)
             return turn.out
         if isinstance(parsed, Parsed):
             self._run(turn, parsed)

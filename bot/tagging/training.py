@@ -6,7 +6,7 @@ import csv
 import math
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -243,19 +243,26 @@ def train(
     return model
 
 
+def calibration_split(labels: Sequence[str], among: Iterable[int] | None = None) -> tuple[list[int], list[int]]:
+    """The rows (all, or those `among`) a calibration fits on and those it holds out: CALIBRATION_SHARE of each
+    category, drawn with SEED."""
+    rows = list(range(len(labels))) if among is None else [int(i) for i in among]
+    rng = random.Random(SEED)
+    by_class: dict[str, list[int]] = {}
+    for i in rows:
+        by_class.setdefault(labels[i], []).append(i)
+    held: list[int] = []
+    for members in by_class.values():
+        rng.shuffle(members)
+        held += members[:int(round(len(members) * CALIBRATION_SHARE))]
+    held_set = set(held)
+    return [i for i in rows if i not in held_set], held
+
+
 def _calibrate(texts, labels, flags, unlabelled, classes, c, min_df, sure_accuracy) -> dict:
     """Train the same recipe on 80% of the labelled texts; on the other 20% (full texts and their openings,
     as short as chat) fit the temperature, then the guess threshold on the calibrated probabilities."""
-    rng = random.Random(SEED)
-    by_class: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        by_class.setdefault(label, []).append(i)
-    held: list[int] = []
-    for idx in by_class.values():
-        rng.shuffle(idx)
-        held += idx[:int(round(len(idx) * CALIBRATION_SHARE))]
-    held_set = set(held)
-    keep = [i for i in range(len(texts)) if i not in held_set]
+    keep, held = calibration_split(labels)
     if not held or len({labels[i] for i in keep}) < len(classes):
         return {}
     model, _ = _recipe([texts[i] for i in keep], [labels[i] for i in keep], [flags[i] for i in keep],
