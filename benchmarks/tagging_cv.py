@@ -32,14 +32,17 @@ TF-IDF with sublinear term frequency, min_df=2, character 1-3-grams.
 
     python benchmarks/tagging_cv.py [--candidates base,c0.5,...] [--seed 20240611] [--data DIR] [--cache DIR]
 
-With the default seed and all candidates these are the tables in docs/tagging.md (about 120 minutes on
-one core; the ensembles take 5-11 minutes each, the latent-dimension ones (`lsa*`) about 5, the others
-about 2). The third round's candidates use the unlabelled raw pool: `lsa*` learn latent dimensions from
+With the default seed and all candidates these are the tables in docs/tagging.md (about 130 minutes on
+one core; the ensembles take 5-11 minutes each, the latent-dimension ones (`lsa*`) about 5, the co-training ones
+(`co_reply*`) about 4, the others about 2). The third round's candidates use the unlabelled raw pool: `lsa*` learn latent dimensions from
 it (a truncated SVD of the word TF-IDF of the training texts and the pool, whose weights are folded back
 into one weight per feature), and `corpus_like` learns from it which words the segmented corpus dropped
 and takes them out of the raw development texts before tagging (the cross-validation texts, segmented,
 never had them); `win*` add runs of consecutive words from each training text as short messages of their own;
-`bias*` add one offset per category to its score, chosen for macro-F1 on a held-out part of the training rows. `--cache DIR` keeps the sets and
+`bias*` add one offset per category to its score, chosen for macro-F1 on a held-out part of the training rows.
+The fourth round's `co_reply*` (docs/tagging.md 「第四轮」) co-train with the official reply as a second view: pool
+petitions whose text and reply the recipe tags the same are learned as rows of that category (pool texts resembling a
+held-out row are left out of that fold), and the run prints how often the two views agree. `--cache DIR` keeps the sets and
 their features (gzipped JSON, keyed by the data files and the code that makes them), which saves the
 40 seconds or so of preparation on the next run; nothing is cached without it. The data folder is
 `--data`, else $MINQING_DATA, else ../shared/data beside the repository; when its files are missing the
@@ -67,7 +70,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-from _data import REPO, data_dir
+from _data import REPO, data_dir, rows
 from tagging_quality import NEAR, build_sets
 
 from bot.tagging.model import (
@@ -142,6 +145,11 @@ CANDIDATES: dict[str, tuple[dict, str]] = {
     "bias": ({"bias_tune": True}, ("one offset per category added to its score, chosen for macro-F1 on a held-out "
                                     "20% of the training rows (coordinate ascent), then fitted on all")),
     "bias_cw": ({"bias_tune": True, "cw": "multi"}, "the same, with every category the same total weight"),
+    "co_reply": ({"cotrain": "reply"}, ("raw pool petitions with an official reply, labelled where the model tags "
+                                        "the petition and its reply the same, learned beside the training rows")),
+    "co_reply_w0.5": ({"cotrain": "reply", "co_w": 0.5}, "the same, the pool rows weighted 0.5"),
+    "co_reply_m": ({"cotrain": "reply", "co_margin": 0.5},
+                   "the same, and only where both views lead their runner-up by at least 0.5"),
     "corpus_like": ({"corpus_like": True}, ("raw text made to look like the corpus before tagging: the words the "
                                              "corpus dropped (learned from the raw pool) taken out, the rest joined "
                                              "(changes only the development part's texts)")),
@@ -197,6 +205,8 @@ def prepare(folder: Path) -> dict:
         h = opening(t, True)
         heads.append(text_parts(h, True) if h else None)
     dev = sets["dev"]
+    replies = {(r["留言主题"].strip(), r["留言详情"].strip()): r["答复意见"].strip()
+               for r in rows(folder / "petitions_with_replies.csv") if r["答复意见"].strip()}
     return {
         "labels": [r["label"] for r in sets["train"]],
         "groups": repost_groups(texts).tolist(),
@@ -205,9 +215,27 @@ def prepare(folder: Path) -> dict:
         "dev_labels": [e["label"] for e in dev],
         "dev_tb": [text_parts(f"{e['title']}\n{e['body']}", False) for e in dev],
         "dev_t": [text_parts(e["title"], False) for e in dev],
+        "dev_reply": [text_parts(replies[k], False) if (k := (e["title"].strip(), e["body"].strip())) in replies
+                      else None for e in dev],
         "pool": [text_parts(f"{a}\n{b}", False) for a, b in sets["pool"]],
+        "pool_heads": [text_parts(h, False) if (h := opening(f"{a}\n{b}", False)) else None for a, b in sets["pool"]],
+        "pool_reply": [text_parts(replies[(a, b)], False) if (a, b) in replies else None for a, b in sets["pool"]],
+        "pool_near": pool_near(texts, [f"{a}\n{b}" for a, b in sets["pool"]]),
         "check": texts[:200],  # to compare the recomputed features with the model's own
     }
+
+
+def pool_near(texts: list[str], pool: list[str]) -> list[list[int]]:
+    """For each raw pool text, the training rows whose word TF-IDF cosine with it is >= NEAR: a pool text is
+    left out of a fold's training whenever one of them is in the held-out fold."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    v = TfidfVectorizer(analyzer=_same, sublinear_tf=True)
+    x = v.fit_transform([words(t, segmented=True) for t in texts])
+    sim = (v.transform([words(t, segmented=False) for t in pool]) @ x.T).tocsr()
+    sim.data[sim.data < NEAR] = 0
+    sim.eliminate_zeros()
+    return [sim.indices[sim.indptr[k]:sim.indptr[k + 1]].tolist() for k in range(len(pool))]
 
 
 def fingerprint(folder: Path) -> str:
@@ -243,6 +271,9 @@ def load(folder: Path, cache: Path | None) -> dict:
     data["full"] = [tuple(p) for p in data["full"]]
     data["heads"] = [tuple(p) if p else None for p in data["heads"]]
     data["pool"] = [tuple(p) for p in data["pool"]]
+    data["pool_heads"] = [tuple(p) if p else None for p in data["pool_heads"]]
+    data["pool_reply"] = [tuple(p) if p else None for p in data["pool_reply"]]
+    data["dev_reply"] = [tuple(p) if p else None for p in data["dev_reply"]]
     return data
 
 
@@ -377,11 +408,71 @@ def fit(idx, data: dict, cfg: dict, classes: list[str]) -> tuple:
     if cfg.get("bias_tune"):
         return fit_with_offsets(idx, data, cfg, classes)
     docs, ys, base = training_docs(idx, data, cfg)
+    if cfg.get("cotrain"):
+        extra = cotrain_docs(idx, data, cfg, classes)
+        docs += extra[0]
+        ys = np.concatenate([ys, extra[1]])
+        base = np.concatenate([base, extra[2]])
     if not cfg.get("lsa"):
         v, x = vectorize(docs, cfg)
         W, b = fit_linear(x, ys, classes, cfg, sample_weights(ys, cfg, classes, base))
         return (v, W, b, cfg)
     return fit_lsa(docs, ys, base, data, cfg, classes)
+
+
+def cotrain_docs(idx, data: dict, cfg: dict, classes: list[str]) -> tuple[list, np.ndarray, np.ndarray]:
+    """Co-training with the official reply as a second view: the recipe fitted on idx tags each raw pool
+    petition that has a reply, and its reply; where both get the same category (each leading its runner-up
+    by at least `co_margin`), the petition and its title become training rows of that category, weighted
+    `co_w`. Pool texts resembling a row outside idx (a held-out fold) are not used."""
+    m = fit(idx, data, dict(cfg, cotrain=None), classes)
+    inside = np.zeros(len(data["labels"]), dtype=bool)
+    inside[idx] = True
+    ks = [k for k, near in enumerate(data["pool_near"])
+          if data["pool_reply"][k] is not None and all(inside[j] for j in near)]
+    agreed = None
+    for view in ("pool", "pool_reply"):
+        s, empty = scores(m, [data[view][k] for k in ks])
+        top = np.sort(s, axis=1)
+        sure = (top[:, -1] - top[:, -2] >= cfg.get("co_margin", 0.0)) & ~empty
+        label = np.where(sure, s.argmax(axis=1), -1)
+        agreed = label if agreed is None else np.where(agreed == label, label, -1)
+    docs, ys, base = [], [], []
+    w = cfg.get("co_w", 1.0)
+    for k, c in zip(ks, agreed.tolist()):
+        if c < 0:
+            continue
+        for parts in (data["pool"][k], data["pool_heads"][k]):
+            if parts is not None:
+                docs.append(doc(parts, cfg["ng"]))
+                ys.append(classes[c])
+                base.append(w)
+    cfg.setdefault("_co_counts", []).append((len(ks), int((agreed >= 0).sum())))
+    return docs, np.array(ys), np.array(base)
+
+
+def agreement(data: dict, cfg: dict, classes: list[str]) -> str:
+    """How often the recipe (fitted on all training rows) tags a petition and its reply the same, on the
+    development messages that have a reply (and how often that shared category is right) and on the pool."""
+    m = fit(np.arange(len(data["labels"])), data, dict(cfg, cotrain=None), classes)
+
+    def same(texts: list, replies: list) -> np.ndarray:
+        return scores(m, texts)[0].argmax(axis=1), scores(m, replies)[0].argmax(axis=1)
+
+    dev = [k for k, r in enumerate(data["dev_reply"]) if r is not None]
+    a, b = same([data["dev_tb"][k] for k in dev], [data["dev_reply"][k] for k in dev])
+    truth = np.array([classes.index(data["dev_labels"][k]) for k in dev])
+    pool = [k for k, r in enumerate(data["pool_reply"]) if r is not None]
+    pa, pb = same([data["pool"][k] for k in pool], [data["pool_reply"][k] for k in pool])
+
+    def unsure(texts: list) -> float:  # the top category leads its runner-up by less than 0.5
+        top = np.sort(scores(m, texts)[0], axis=1)
+        return float((top[:, -1] - top[:, -2] < 0.5).mean())
+
+    return (f"  petition and reply tagged the same: development part {(a == b).mean():.1%} of {len(dev)} "
+            f"(right: {(a == truth)[a == b].mean():.1%}), raw pool {(pa == pb).mean():.1%} of {len(pool)}; "
+            f"top category less than 0.5 ahead: development part {unsure(data['dev_tb']):.1%}, "
+            f"raw pool {unsure(data['pool']):.1%}")
 
 
 def held_out_scores(idx, data: dict, cfg: dict, classes: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -484,6 +575,8 @@ def run(cfg: dict, data: dict, folds: list) -> dict:
         head.append(score(truth, predict(m, [data["heads"][i] or data["full"][i] for i in test_idx],
                                          classes)).macro_f1)
     m = fit(np.arange(len(labels)), data, cfg, classes)
+    if cfg.get("cotrain"):
+        print(agreement(data, cfg, classes))
     dev_tb, dev_t = data["dev_tb"], data["dev_t"]
     if cfg.get("corpus_like"):  # raw text made to look like the segmented corpus before it is tagged
         stop = corpus_stopwords(data)
@@ -600,7 +693,8 @@ def main() -> None:
         t = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:  # hinge loss: liblinear stops at its iteration limit
             warnings.simplefilter("always")
-            r = run(dict(BASE, **CANDIDATES[name][0]), data, folds)
+            cfg = dict(BASE, **CANDIDATES[name][0])
+            r = run(cfg, data, folds)
         results[name] = r
         unconverged = 0
         for w in caught:
@@ -609,6 +703,8 @@ def main() -> None:
             else:
                 warnings.showwarning(w.message, w.category, w.filename, w.lineno)
         note = f"; liblinear did not converge in {unconverged} fits" if unconverged else ""
+        if cfg.get("_co_counts"):  # pool petitions with a reply usable in each fit, and how many were labelled
+            note += "; co-training labelled " + ", ".join(f"{a}/{n}" for n, a in cfg["_co_counts"])
         print(f"{name}: CV full {spread(r['full'], 4)}, prefix {spread(r['head'], 4)}; "
               f"DEV {r['dev_tb']:.3f} / {r['dev_t']:.3f} ({time.perf_counter() - t:.0f} s{note})", flush=True)
     print()
