@@ -32,21 +32,21 @@ TF-IDF with sublinear term frequency, min_df=2, character 1-3-grams.
 
     python benchmarks/tagging_cv.py [--candidates base,c0.5,...] [--seed 20240611] [--data DIR] [--cache DIR]
 
-With the default seed and all candidates these are the tables in docs/tagging.md (about 130 minutes on
-one core; the ensembles take 5-11 minutes each, the latent-dimension ones (`lsa*`) about 5, the co-training ones
-(`co_reply*`) about 4, the others about 2). The third round's candidates use the unlabelled raw pool: `lsa*` learn latent dimensions from
-it (a truncated SVD of the word TF-IDF of the training texts and the pool, whose weights are folded back
-into one weight per feature), and `corpus_like` learns from it which words the segmented corpus dropped
-and takes them out of the raw development texts before tagging (the cross-validation texts, segmented,
-never had them); `win*` add runs of consecutive words from each training text as short messages of their own;
-`bias*` add one offset per category to its score, chosen for macro-F1 on a held-out part of the training rows.
-The fourth round's `co_reply*` (docs/tagging.md 「第四轮」) co-train with the official reply as a second view: pool
-petitions whose text and reply the recipe tags the same are learned as rows of that category (pool texts resembling a
-held-out row are left out of that fold), and the run prints how often the two views agree. `--cache DIR` keeps the sets and
-their features (gzipped JSON, keyed by the data files and the code that makes them), which saves the
-40 seconds or so of preparation on the next run; nothing is cached without it. The data folder is
-`--data`, else $MINQING_DATA, else ../shared/data beside the repository; when its files are missing the
-script says so and exits without running anything.
+With the default seed and all candidates these are the tables in docs/tagging.md (about 130 minutes on one core; the
+ensembles take 5-11 minutes each, the latent-dimension ones (`lsa*`) about 5, the co-training ones (`co_reply*`)
+about 4, the others about 2). The third round's candidates use the unlabelled raw pool: `lsa*` learn latent
+dimensions from it (a truncated SVD of the word TF-IDF of the training texts and the pool, whose weights are folded
+back into one weight per feature), and `corpus_like` learns from it which words the segmented corpus dropped and
+takes them out of the raw development texts before tagging (the cross-validation texts, segmented, never had them);
+`win*` add runs of consecutive words from each training text as short messages of their own; `bias*` add one offset
+per category to its score, chosen for macro-F1 on a held-out part of the training rows.
+The fourth round's `co_reply*` (docs/tagging.md 「第四轮」) co-train with the official reply as a second view:
+pool petitions whose text and reply the recipe tags the same are learned as rows of that category (pool texts
+resembling a held-out row are left out of that fold), and the run prints how often the two views agree. `--cache DIR` keeps the sets and their features
+(gzipped JSON, keyed by the data files and the code that makes them), which saves the 40 seconds or so of
+preparation on the next run; nothing is cached without it. The data folder is `--data`, else $MINQING_DATA, else
+../shared/data beside the repository; when its files are missing the script says so and exits without running
+anything.
 """
 
 from __future__ import annotations
