@@ -19,6 +19,7 @@ from sqlmodel import create_engine
 
 from storage import migrate
 from storage.locks import AdvisorySendLock, FileSendLock, LocalSendLock, SendLock
+from storage.oserrors import DAMAGED_ADVICE, damaged
 from storage.oserrors import reason as os_reason
 from storage.repository import SqlRepository
 from storage.tallies import Tallies
@@ -186,7 +187,12 @@ class Database:
                     raise SchemaOutdated(f"{self.safe_url} 已升级，但{self.county}的历史数据还没有补全：请用本县的配置"
                                          "运行 `minqing migrate --config 配置文件`")
         except SQLAlchemyDatabaseError as e:  # OperationalError, and a file SQLite finds corrupt
-            raise DatabaseError(f"无法打开数据库 {self.safe_url}：{e.orig}") from None
+            raise self._unopenable(e) from None
+
+    def _unopenable(self, e: SQLAlchemyDatabaseError) -> DatabaseError:
+        if damaged(e):
+            return DatabaseError(f"无法打开数据库 {self.safe_url}：数据库文件已损坏（{e.orig}）。{DAMAGED_ADVICE}")
+        return DatabaseError(f"无法打开数据库 {self.safe_url}：{e.orig}")
 
     def send_lock(self) -> SendLock:
         """A new handle on this county's send lock (see storage.locks); not yet taken."""
@@ -205,7 +211,7 @@ class Database:
         try:
             return inspect(self.engine).has_table("requests")
         except SQLAlchemyDatabaseError as e:  # OperationalError, and a file SQLite finds corrupt
-            raise DatabaseError(f"无法打开数据库 {self.safe_url}：{e.orig}") from None
+            raise self._unopenable(e) from None
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[SqlRepository]:
@@ -353,7 +359,8 @@ class Database:
         return batch[1] if batch is not None and batch[0] == threading.get_ident() else None
 
     def backup_to(self, target: Path) -> int:
-        """Copy a SQLite database to a new file `target` with SQLite's online backup; returns the pages copied."""
+        """Copy a SQLite database to a new file `target` with SQLite's online backup; returns the pages copied.
+        The copy is checked (`PRAGMA quick_check`): a damaged database is never passed off as a backup."""
         existed = target.exists()
         source = self.engine.raw_connection()
         try:
@@ -361,16 +368,26 @@ class Database:
             try:
                 with dest:
                     source.driver_connection.backup(dest)
-                return dest.execute("PRAGMA page_count").fetchone()[0]
+                problems = [row[0] for row in dest.execute("PRAGMA quick_check(5)")]
+                pages = dest.execute("PRAGMA page_count").fetchone()[0]
             finally:
                 dest.close()
         except (OSError, sqlite3.Error) as e:
             if not existed:  # a half-written copy must not pass for a backup
                 target.unlink(missing_ok=True)
-            said = os_reason(e) if isinstance(e, OSError) else str(e)
-            raise DatabaseError(f"无法写入备份文件 {target}：{said}") from None
+            if not damaged(e):
+                said = os_reason(e) if isinstance(e, OSError) else str(e)
+                raise DatabaseError(f"无法写入备份文件 {target}：{said}") from None
+            problems = [str(e)]  # too damaged even to be checked
         finally:
             source.close()
+        if problems != ["ok"]:
+            if not existed:
+                target.unlink(missing_ok=True)
+            raise DatabaseError(
+                f"数据库 {self.safe_url} 已损坏（SQLite 完整性检查：{'；'.join(str(x).replace(chr(10), ' ') for x in problems)[:300]}），没有写备份，"
+                f"也没有删除旧备份。{DAMAGED_ADVICE}")
+        return pages
 
     def dispose(self) -> None:
         """Write the message counts not yet written (storage.tallies), then close every connection."""

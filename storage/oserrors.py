@@ -28,3 +28,21 @@ def reason(e: OSError) -> str:
         return known
     said = e.strerror or str(e)
     return f"{said}（错误码 {e.errno}）" if e.errno is not None else said
+
+
+# SQLite's words when the file itself is broken (pages overwritten, truncated, text no longer UTF-8)
+_DAMAGED = ("database disk image is malformed", "file is not a database", "could not decode to utf-8")
+
+DAMAGED_ADVICE = "请停下机器人，用最近一份完好的备份恢复（docs/部署.md「恢复备份」）"
+
+
+def damaged(e: BaseException) -> bool:
+    """Whether an error (or the driver error it wraps) says the SQLite database file is damaged."""
+    seen = 0
+    while e is not None and seen < 5:
+        if any(words in str(e).lower() for words in _DAMAGED):
+            return True
+        e = getattr(e, "orig", None) or e.__cause__ or e.__context__
+        seen += 1
+    return False
+

@@ -25,6 +25,7 @@ from bot.cli.calendar import calendar_app
 from bot.cli.people import people_app
 from bot.cli.tagger import tagger_app
 from bot.config import ConfigError
+from storage.oserrors import DAMAGED_ADVICE, damaged
 from bot.logs import setup_logging
 
 app = typer.Typer(
@@ -115,6 +116,10 @@ def main(argv: list[str] | None = None) -> None:
 def _unexpected(e: Exception) -> NoReturn:
     """One line about an error nobody foresaw; the traceback only at `--log-level debug`."""
     log = logging.getLogger("minqing")
+    if damaged(e):  # a damaged SQLite file: say so, not the driver's words about one page
+        log.error("数据库文件已损坏，无法读取：%s", first_line(e)[:120], extra={"event": "database_damaged"})
+        log.error(DAMAGED_ADVICE, extra={"event": "database_damaged"})
+        sys.exit(FAILURE)
     if log.isEnabledFor(logging.DEBUG):
         log.exception("出错了：%s", e, extra={"event": "failed"})
     else:

@@ -331,3 +331,49 @@ def test_check_config_refuses_a_database_it_cannot_use(tmp_path):
                                                                   'database = "mysql://x/y"'), encoding="utf-8")
     r = run("check-config", str(bad))
     assert r.code == 2 and "bot.database" in r.err and "不支持的数据库" in r.err
+
+
+def _damage(path: Path, pages: slice) -> None:
+    """Overwrite the start of some pages, as a failing disk or a half-copied file does."""
+    data = bytearray(path.read_bytes())
+    for offset in list(range(0, len(data), 4096))[pages]:
+        data[offset:offset + 200] = bytes([0xA5]) * 200
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("pages", [slice(-2, None), slice(2, None)], ids=["data pages", "schema too"])
+def test_a_damaged_database_is_never_backed_up_and_old_backups_stay(tmp_path, pages):
+    import sqlite3
+
+    db = replay(tmp_path, ("2026-10-12T09:00:00+08:00", LT, "唐命学", "@民情直通车 路灯坏了"),
+                ("2026-10-12T09:05:00+08:00", LT, "石支书", "办结 #1 已修好"))
+    _damage(Path(db), pages)
+    with sqlite3.connect(db) as con:  # the file is damaged indeed
+        try:
+            found = con.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as e:
+            found = [(str(e),)]
+    assert found != [("ok",)]
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    old = ["minqing-20250101-020000.sqlite", "minqing-20250102-020000.sqlite"]
+    for name in old:
+        (folder / name).write_bytes(b"a good old backup")
+    r = run("backup", str(folder), "--keep", "1", "-c", CFG, "--db", db)
+    assert r.code == 1 and "已损坏" in r.err and "恢复" in r.err
+    assert sorted(p.name for p in folder.iterdir()) == old  # nothing written, nothing pruned
+    r = run("backup", str(tmp_path / "one.db"), "-c", CFG, "--db", db)
+    assert r.code == 1 and "已损坏" in r.err and not (tmp_path / "one.db").exists()
+    r = run("list", "-c", CFG, "--db", db)
+    assert r.code == 1 and "已损坏" in r.err and "Traceback" not in r.err
+
+
+def test_a_damaged_database_is_said_to_be_damaged():
+    from storage.oserrors import damaged
+
+    import sqlite3
+    from sqlalchemy.exc import OperationalError
+
+    wrapped = OperationalError("SELECT", {}, sqlite3.OperationalError("Could not decode to UTF-8 column 'result'"))
+    assert damaged(wrapped) and damaged(sqlite3.DatabaseError("database disk image is malformed"))
+    assert not damaged(sqlite3.OperationalError("database is locked"))
