@@ -70,7 +70,12 @@ def parse_line(raw: str, lineno: int, tz: ZoneInfo, bot_name: str) -> Line | Non
         ts = parse_time(obj.get("ts"), tz)
     except ValueError as e:
         raise ReplayInputError(lineno, str(e)) from None
-    if obj.get("tick") is True:
+    if obj.get("tick", False) is not False:  # "tick": false is an ordinary message
+        if obj["tick"] is not True:
+            raise ReplayInputError(lineno, "'tick' 只能写 true（只推进时间的一行）或 false")
+        chat = sorted(k for k in ("room", "sender", "sender_id", "text", "mentions", "id") if k in obj)
+        if chat:  # a message in a tick line would be dropped unseen
+            raise ReplayInputError(lineno, f"tick 行只推进时间，不能同时带消息（{'、'.join(chat)}）：请分成两行")
         return Line(ts, None)
     for key in ("sender", "text"):
         if not isinstance(obj.get(key), str):
@@ -90,7 +95,7 @@ def parse_line(raw: str, lineno: int, tz: ZoneInfo, bot_name: str) -> Line | Non
         raise ReplayInputError(lineno, "'mentions' 应是名字的列表，例如 [\"民情直通车\"]")
     text = obj["text"]
     if len(text) > MAX_TEXT:
-        log.warning("line %d: text of %d characters cut to %d", lineno, len(text), MAX_TEXT)
+        log.warning("第 %d 行：消息有 %d 个字，只读前 %d 个", lineno, len(text), MAX_TEXT)
         text = text[:MAX_TEXT]
     msg_id = obj.get("id") or derived_id(obj["ts"], room, obj["sender"], obj["text"])
     return Line(ts, Inbound(

@@ -129,7 +129,10 @@ def listing(db: str) -> list[dict]:
      "不是 UTF-8 文本"),
     (b'{"ts": "2026-10-12T09:10:00+08:00", "n": ' + b"9" * 5000 + b"}", "无法读取的值"),
     (b"{not json", "不是 JSON"),
-], ids=["year-9999", "year-1", "nested-json", "invalid-utf8", "huge-integer", "not-json"])
+    (message("2026-10-12T09:10:00+08:00", "报修 水管爆了", tick=True), "不能同时带消息（room、sender、text）"),
+    (b'{"ts": "2026-10-12T09:10:00+08:00", "tick": "yes"}', "'tick' 只能写 true"),
+], ids=["year-9999", "year-1", "nested-json", "invalid-utf8", "huge-integer", "not-json", "tick-with-message",
+        "tick-not-true"])
 def test_a_bad_replay_line_exits_3_with_its_number_keeping_the_lines_before(tmp_path, bad, reason):
     db = str(tmp_path / "r.db")
     f = tmp_path / "in.jsonl"
