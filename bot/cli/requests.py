@@ -17,6 +17,7 @@ from bot.cli.common import (
 )
 from bot.cli.listing import minute, request_json
 from bot.messaging.render import STATUS_NAMES, TIER_NAMES
+from bot.review.period import unit_problem
 from routing.model import EventKind, Request, Status, Tier
 from routing.ports import RequestFilter
 from routing.privacy import mask, mask_name
@@ -60,6 +61,11 @@ def list_requests(
         audit(database, "list_unmasked", {"status": status, "township": township, "village": village, "tier": tier})
     with database.transaction() as tx:
         requests = tx.find(flt)
+    # nothing found under a name no unit of the config has: a typo, not an empty list (a unit that left the
+    # config but has stored requests is listed all the same)
+    problem = None if requests else unit_problem(cfg, township, village)
+    if problem:
+        raise Exit(BAD_CONFIG, problem)
     rows = [request_json(r, cfg.tz, unmask=unmask) for r in requests]
     if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
@@ -205,3 +211,4 @@ def failed(config: ConfigOpt = Path("config.toml"), db: DbOpt = None, unmask: Un
                       escape(shown(r.text)[:40]), escape(shown(r.error)[:60]))
     out.print(table)
     out.print(f"共 {len(rows)} 条未处理的消息")
+

@@ -44,15 +44,21 @@ def make_scope(cfg: Config, date_from: str, date_to: str, township: str | None =
                category: str | None = None) -> Scope:
     """The scope the options describe, checked against the config (ValueError says what is wrong)."""
     start, end = parse_period(cfg, date_from, date_to)
+    problem = unit_problem(cfg, township, village)
+    if problem:
+        raise ValueError(problem)
+    return Scope(start, end, township or None, village or None, category or None)
+
+
+def unit_problem(cfg: Config, township: str | None, village: str | None) -> str | None:
+    """What is wrong with --township / --village, when they name no unit of the config."""
     county = cfg.county
     if township is not None and township not in {t.name for t in county.townships}:
-        raise ValueError(f"--township {township!r} 不是配置里{county.name}的镇（有：{'、'.join(t.name for t in county.townships)}）")
-    if village is not None:
-        names = {v.name for v in county.villages() if township is None or v.township == township}
-        if village not in names:
-            where = township or county.name
-            raise ValueError(f"--village {village!r} 不是配置里{where}的村")
-    return Scope(start, end, township or None, village or None, category or None)
+        return f"--township {township!r} 不是配置里{county.name}的镇（有：{'、'.join(t.name for t in county.townships)}）"
+    if village is not None and village not in {v.name for v in county.villages()
+                                               if township is None or v.township == township}:
+        return f"--village {village!r} 不是配置里{township or county.name}的村"
+    return None
 
 
 def collect(database: Database, scope: Scope, cfg: Config, as_of: datetime, *, overdue_listed: int | None = None):

@@ -377,3 +377,13 @@ def test_a_damaged_database_is_said_to_be_damaged():
     wrapped = OperationalError("SELECT", {}, sqlite3.OperationalError("Could not decode to UTF-8 column 'result'"))
     assert damaged(wrapped) and damaged(sqlite3.DatabaseError("database disk image is malformed"))
     assert not damaged(sqlite3.OperationalError("database is locked"))
+
+
+def test_list_names_an_unknown_township_or_village_instead_of_listing_nothing(tmp_path):
+    db = replay(tmp_path, ("2026-10-12T09:00:00+08:00", LT, "唐命学", "@民情直通车 路灯坏了"))
+    for option, name in (("--township", "火星镇"), ("--township", "盘信"), ("--village", "楼台")):
+        r = run("list", option, name, "-c", CFG, "--db", db)
+        assert r.code == 2 and "不是配置里" in r.err, r.err
+    r = run("list", "--township", "普觉镇", "-c", CFG, "--db", db)  # a unit with no request: an empty list
+    assert r.code == 0 and "共 0 条" in r.out
+    assert json.loads(run("list", "--village", "楼台村", "-c", CFG, "--db", db, "--json").out)[0]["text"] == "路灯坏了"
