@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import getpass
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -68,10 +69,16 @@ def first_line(e: BaseException) -> str:
     return lines[0] if lines else type(cause).__name__
 
 
-def folder_must_exist(path: Path, what: str) -> None:
-    """Exit with status 2 when the folder a file is to be written in does not exist."""
+def output_path_ok(path: Path, what: str) -> None:
+    """Exit with status 2 when a file cannot be written at `path`: its folder is missing or not writable, or the
+    path is something other than a regular file (a link, a device, a pipe, a folder), which writing would replace."""
     if not path.parent.is_dir():
         raise Exit(BAD_CONFIG, f"{what}：文件夹 {path.parent} 不存在，请先建好这个文件夹或换一个位置")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        kind = ("符号链接" if path.is_symlink() else "文件夹" if path.is_dir() else "设备或管道等特殊文件")
+        raise Exit(BAD_CONFIG, f"{what}：{path} 是{kind}，不是普通文件，不会覆盖它；请换一个普通文件的路径")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise Exit(BAD_CONFIG, f"{what}：没有权限在文件夹 {path.parent} 里写文件，请换一个位置")
 
 
 def load(path: Path) -> Config:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.alerts import channels
 from bot.app import model_problem
 from bot.cli.common import (
-    BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, err, first_line, folder_must_exist, load, load_years, open_database,
+    BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, err, first_line, output_path_ok, load, load_years, open_database,
     stdout,
 )
 from bot.clock import SystemClock
@@ -125,9 +125,9 @@ def backup(
     if keep is not None and not folder:
         raise Exit(BAD_CONFIG, f"--keep 只能配合文件夹使用：{target} 不是已有的文件夹")
     if not folder:
+        output_path_ok(target, "备份文件")
         if target.exists():
             raise Exit(BAD_CONFIG, f"{target} 已存在：请换一个新文件名（备份从不覆盖文件）")
-        folder_must_exist(target, "备份文件")
     database = open_database(cfg, db, must_exist=True)
     try:
         out_file = _backup_name(target, ".sqlite" if database.is_sqlite else ".dump", cfg.tz) if folder else target

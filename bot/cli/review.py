@@ -26,7 +26,7 @@ from bot.cli.common import (
     Exit,
     UnmaskOpt,
     audit,
-    folder_must_exist,
+    output_path_ok,
     load,
     open_database,
     stdout,
@@ -129,7 +129,7 @@ def export_cmd(
         raise Exit(BAD_CONFIG, f"--format 只能是 csv 或 xlsx（现在是 {fmt or '空'!r}）")
     cfg = load(config)
     scope = scope_or_exit(cfg, date_from, date_to, township, village, category)
-    folder_must_exist(out, "--out")
+    output_path_ok(out, "--out")
     database = open_database(cfg, db, must_exist=True)
     if category is not None:
         category_or_exit(cfg, database, category)
@@ -198,7 +198,7 @@ def report_cmd(
         raise Exit(BAD_CONFIG, "需要 --from 和 --to（或 --request N）")
     from bot.review.report import OVERDUE_LISTED, previous_scope, write_report  # matplotlib: loaded only when needed
     scope = scope_or_exit(cfg, date_from, date_to, township)
-    folder_must_exist(out, "--out")
+    output_path_ok(out, "--out")
     database = open_database(cfg, db, must_exist=True)
     now = SystemClock().now()
     n = jobs or parts.default_jobs()
@@ -221,7 +221,7 @@ def _request_page(cfg: Config, number: int, out: Path, db: str | None) -> None:
     """`report --request N`: the request's timeline page."""
     from bot.review.report import write_page
     from bot.review.timeline import render_timeline
-    folder_must_exist(out, "--out")
+    output_path_ok(out, "--out")
     database = open_database(cfg, db, must_exist=True)
     now = SystemClock().now()
     try:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import BAD_CONFIG, BAD_INPUT, FAILURE, ConfigOpt, DbOpt, Exit, folder_must_exist, load, \
+from bot.cli.common import BAD_CONFIG, BAD_INPUT, FAILURE, ConfigOpt, DbOpt, Exit, output_path_ok, load, \
     open_database
 from bot.tagging.model import ModelError, load_model
 from storage.oserrors import reason as os_reason
@@ -73,6 +73,7 @@ def train(
     from bot.tagging.training import DataError, read_texts
     from bot.tagging.training import train as train_model
 
+    output_path_ok(out, "--out")
     segmented = _segmented(form)
     texts: list[str] = []
     labels: list[str] = []
@@ -147,7 +148,7 @@ def corrections(
     from routing.privacy import masked
 
     cfg = load(config)
-    folder_must_exist(out, "--out")
+    output_path_ok(out, "--out")
     database = open_database(cfg, db)
     with database.transaction() as tx:
         corrected = tx.corrected()

@@ -623,10 +623,10 @@ def _xlsx(review, requests, stray_ratings, path: Path, tz: ZoneInfo, county: Cou
         about.column_dimensions["A"].width = 100
         for line in notes:
             about.append([line])
+        wb.save(path)
     except BaseException:
         for ws in wb.worksheets:  # finish the sheets' streams, or they complain when collected
             if not ws.closed:
                 ws.close()
         raise
-    wb.save(path)
     return sheet.rows

@@ -2,6 +2,7 @@
 values and database files at the command line (a clear message and the documented exit status, no traceback)."""
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -200,6 +201,61 @@ def test_backup_into_a_missing_folder_exits_2(tmp_path):
     r = run("backup", str(tmp_path / "no" / "copy.db"), "-c", CFG, "--db", db)
     clean(r, 2, "文件夹", "不存在")
     assert not (tmp_path / "no").exists()
+
+
+def _replayed(tmp_path) -> str:
+    db = str(tmp_path / "r.db")
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(FIRST + b"\n")
+    assert run("replay", "-c", CFG, "--db", db, str(f)).code == 0
+    return db
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "folder"])
+@pytest.mark.parametrize("command", [
+    ("export", "--from", "2026-10-01", "--to", "2026-10-31", "--out"),
+    ("export", "--from", "2026-10-01", "--to", "2026-10-31", "--format", "xlsx", "--out"),
+    ("report", "--from", "2026-10-01", "--to", "2026-10-31", "--out"),
+    ("tagger", "corrections", "--out"),
+    ("backup",),
+], ids=["csv", "xlsx", "report", "corrections", "backup"])
+def test_an_output_path_that_is_no_regular_file_is_never_replaced(tmp_path, kind, command):
+    import os
+
+    db = _replayed(tmp_path)
+    target = tmp_path / "out.csv"
+    kept = tmp_path / "kept.txt"
+    kept.write_text("keep me", encoding="utf-8")
+    if kind == "symlink":
+        target.symlink_to(kept)
+    elif kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.mkdir()
+    if command == ("backup",) and kind == "folder":
+        return  # a folder is where backup writes its series of files
+    r = run(*command, str(target), "-c", CFG, "--db", db)
+    clean(r, 2, "不是普通文件", "不会覆盖")
+    assert target.is_symlink() if kind == "symlink" else target.is_fifo() if kind == "fifo" else target.is_dir()
+    assert kept.read_text(encoding="utf-8") == "keep me"
+
+
+def test_an_output_folder_that_cannot_be_written_is_said_before_any_work(tmp_path, monkeypatch):
+    import os
+
+    import bot.cli.common as common
+
+    db = _replayed(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.access
+    monkeypatch.setattr(common.os, "access", lambda p, mode: False if Path(p) == locked else real(p, mode))
+    for command in (("export", "--from", "2026-10-01", "--to", "2026-10-31", "--out", str(locked / "x.xlsx"),
+                     "-c", CFG, "--db", db),
+                    ("tagger", "train", str(tmp_path / "none.csv"), "--out", str(locked / "m.npz")),
+                    ("backup", str(locked / "b.db"), "-c", CFG, "--db", db)):
+        clean(run(*command), 2, "没有权限在文件夹", str(locked))
+    assert list(locked.iterdir()) == []
 
 
 @pytest.mark.parametrize("content, reason", [
