@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from routing.durations import Duration, DurationError
+from routing.durations import Duration, DurationError, Unit
 from routing.model import Role
 from routing.notices import NoticeRules
 from routing.org import County, Member, Township, Village
@@ -89,6 +89,19 @@ def _period(value: Any) -> str:
 
 
 DurationStr = Annotated[str, BeforeValidator(_duration)]
+
+
+def _repeat(value: Any) -> str:
+    """A repeating interval: at least an hour, or every overdue request would be reminded of in its group again
+    and again (and a WeChat account that posts that often is soon restricted)."""
+    value = _duration(value)
+    d = Duration.parse(value)
+    if d.unit in (Unit.HOURS, Unit.WORKHOURS) and d.amount < 1:
+        raise ValueError(f"时长 {value!r} 太短：重复提醒至少隔 1 小时，否则群里会被反复刷屏")
+    return value
+
+
+RepeatStr = Annotated[str, BeforeValidator(_repeat)]
 DateStr = Annotated[str, BeforeValidator(_date)]
 PeriodStr = Annotated[str, BeforeValidator(_period)]
 ClockStr = Annotated[str, BeforeValidator(_clock)]
@@ -211,7 +224,7 @@ class SlaCfg(_Section):
     resolve: DurationStr = "5 workdays"
     urgent_acknowledge: DurationStr = "2 hours"
     urgent_resolve: DurationStr = "1 workdays"
-    remind_every: DurationStr = "1 workdays"
+    remind_every: RepeatStr = "1 workdays"
     rating_window: DurationStr = "3 days"
     category: list[SlaCategoryCfg] = []
 

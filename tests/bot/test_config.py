@@ -199,3 +199,15 @@ def test_the_next_years_guess_is_warned_of_from_1_november_and_not_once_it_is_im
     config.policy.calendar.use_years([YearDays(2027, statutory_days(2027), frozenset())])
     assert calendar_warnings(config, date(2026, 11, 1)) == []
     assert "2028" in calendar_warnings(config, date(2028, 1, 5))[0]
+
+
+@pytest.mark.parametrize("every, ok", [("0.01 hours", False), ("0.5 workhours", False), ("1 hours", True),
+                                       ("1 workhours", True), ("1 workdays", True)])
+def test_reminders_repeat_at_most_hourly(every, ok):
+    text = TEXT.replace('remind_every = "1 workdays"', f'remind_every = "{every}"')
+    assert f'remind_every = "{every}"' in text
+    if ok:
+        assert str(parse_config(text).policy.sla.remind_every) == every
+    else:
+        (found,) = problems(text)
+        assert found[0] == "sla.remind_every" and "至少隔 1 小时" in found[1]
