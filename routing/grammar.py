@@ -75,6 +75,7 @@ class Problem(str, enum.Enum):
     MISSING_NUMBER = "missing_number"
     BAD_NUMBER = "bad_number"
     MISSING_ARG = "missing_arg"
+    SEVERAL_NUMBERS = "several_numbers"  # 认领 #1 #2: one request per command
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,9 @@ _BOUNDARY = _SEPARATORS + "！？!?~～…\n"  # what may end a command word, be
 MAX_NUMBER_DIGITS = 9  # the longest number (of a request, of a notice) a command can name
 _NUMBER = re.compile(rf"^#?\s*(\d{{1,{MAX_NUMBER_DIGITS}}})(?!\d)号?")
 _LONG_NUMBER = re.compile(rf"(#?)\s*\d{{{MAX_NUMBER_DIGITS + 1},}}")  # more digits than any number the bot gives
+_GLUED_LETTER = re.compile(r"[A-Za-z]")  # #1e5, #3a: a number run into letters is not one the bot gave
+_MARKED_NUMBER = re.compile(r"[\s、,，和及与/]*#\s*\d")  # 认领 #1 #2, 满意 #1、#2
+_BARE_NUMBER = re.compile(r"[\s、,，和及与/]*\d+[\s、,，。.!！]*$")  # 认领 1 2 (a command that takes no text)
 
 
 def _too_long_number(text: str) -> bool:
@@ -223,10 +227,11 @@ def _parse_after(spec: S, verb: str, rest: str) -> Parsed[S] | Malformed[S] | No
     number: int | None = None
     if word is not None:
         if rest.startswith(word):  # 收到 通知#3, 进度 通知 3
-            m = _NUMBER.match(rest[len(word):].lstrip(" \t"))
+            after_word = rest[len(word):].lstrip(" \t")
+            m = _NUMBER.match(after_word)
             if m is None:
-                if _too_long_number(rest[len(word):].lstrip(" \t")):
-                    return Malformed(spec, verb, Problem.BAD_NUMBER)  # 收到 通知#1234567890: no notice has it
+                if _too_long_number(after_word) or after_word.startswith("#"):
+                    return Malformed(spec, verb, Problem.BAD_NUMBER)  # 收到 通知#1234567890, 通知#-1: no notice has it
                 return None  # 收到通知了, 进度 通知: chat
             number = int(m.group(1))
             rest = rest[len(word):].lstrip(" \t")[m.end():]
@@ -239,6 +244,10 @@ def _parse_after(spec: S, verb: str, rest: str) -> Parsed[S] | Malformed[S] | No
         if m:
             number = int(m.group(1))
             rest = rest[m.end():]
+            if _GLUED_LETTER.match(rest):
+                return Malformed(spec, verb, Problem.BAD_NUMBER)
+            if _MARKED_NUMBER.match(rest) or (spec.arg is Need.NONE and _BARE_NUMBER.match(rest)):
+                return Malformed(spec, verb, Problem.SEVERAL_NUMBERS)
         elif rest.startswith("#"):
             return Malformed(spec, verb, Problem.BAD_NUMBER)
         elif rest[:1].isdigit():

@@ -28,6 +28,12 @@ TABLE: list[tuple[str, tuple | None]] = [
     ("认领 #7 👍", (C, "认领", 7, "")),
     ("认领", (M, "missing_number")),
     ("认领 #", (M, "bad_number")),
+    ("认领 #1 #2", (M, "several_numbers")),
+    ("认领 #1、#2", (M, "several_numbers")),
+    ("认领 1 2", (M, "several_numbers")),
+    ("认领 #1和#2", (M, "several_numbers")),
+    ("认领 #1e5", (M, "bad_number")),
+    ("认领 #3 谢谢", (C, "认领", 3, "")),
     ("认领了吗", None),
     ("认领的人是谁", None),
     ("认领了 #3", None),
@@ -173,7 +179,8 @@ TABLE: list[tuple[str, tuple | None]] = [
     ("进度 通知#3", (C, "进度", 3, "")),
     ("查询 通知 3", (C, "查询", 3, "")),
     ("进度 通知", None),
-    ("收到 通知#1234567890", (M, "bad_number")),  # more digits than any notice number
+    ("收到 通知#1234567890", (M, "bad_number")),
+    ("收到 通知#-1", (M, "bad_number")),  # more digits than any notice number
     ("进度 通知 13812345678", (M, "bad_number")),
     ("收到 通知 #0000000001", (M, "bad_number")),  # ten digits, whatever they are
     ("收到 通知1234567890👍", (M, "bad_number")),
