@@ -129,6 +129,8 @@ class BotCfg(_Section):
         backend = v.split(":", 1)[0].lower()
         if backend not in ("sqlite", "postgresql", "postgresql+psycopg"):
             raise ValueError(f"不支持的数据库 {backend!r}：写 sqlite:///文件名.db，或 postgresql+psycopg://用户@主机/库名")
+        if backend == "sqlite" and v.split("://", 1)[-1].lstrip("/") in ("", ":memory:"):
+            raise ValueError("这是内存数据库：机器人一停，所有诉求就都没了；请写 sqlite:///文件名.db")
         return v
 
     @field_validator("timezone")

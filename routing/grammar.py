@@ -96,8 +96,12 @@ MAX_NUMBER_DIGITS = 9  # the longest number (of a request, of a notice) a comman
 _NUMBER = re.compile(rf"^#?\s*(\d{{1,{MAX_NUMBER_DIGITS}}})(?!\d)号?")
 _LONG_NUMBER = re.compile(rf"(#?)\s*\d{{{MAX_NUMBER_DIGITS + 1},}}")  # more digits than any number the bot gives
 _GLUED_LETTER = re.compile(r"[A-Za-z]")  # #1e5, #3a: a number run into letters is not one the bot gave
-_MARKED_NUMBER = re.compile(r"[\s、,，和及与/]*#\s*\d")  # 认领 #1 #2, 满意 #1、#2
-_BARE_NUMBER = re.compile(r"[\s、,，和及与/]*\d+[\s、,，。.!！]*$")  # 认领 1 2 (a command that takes no text)
+# a second request number: nothing but numbers after the first (满意 #1 #2, 认领 1 2); #N after the number of a
+# command that takes no text (认领 #1和#2 谢谢); numbers listed (办结 #1、#2 都修好了) -- but 无效 #5 与 #3 重复
+# names #3 in its reason
+_MARKED_NUMBER = re.compile(r"[\s、,，/和及与]*#\s*\d")
+_ONLY_NUMBERS = re.compile(r"(?:[\s、,，/和及与]*#?\s*\d+号?)+[\s、,，。.!！]*$")
+_LISTED_NUMBER = re.compile(r"\s*[、,，/]\s*#?\s*\d")
 
 
 def _too_long_number(text: str) -> bool:
@@ -246,7 +250,7 @@ def _parse_after(spec: S, verb: str, rest: str) -> Parsed[S] | Malformed[S] | No
             rest = rest[m.end():]
             if _GLUED_LETTER.match(rest):
                 return Malformed(spec, verb, Problem.BAD_NUMBER)
-            if _MARKED_NUMBER.match(rest) or (spec.arg is Need.NONE and _BARE_NUMBER.match(rest)):
+            if _ONLY_NUMBERS.match(rest) or (_MARKED_NUMBER if spec.arg is Need.NONE else _LISTED_NUMBER).match(rest):
                 return Malformed(spec, verb, Problem.SEVERAL_NUMBERS)
         elif rest.startswith("#"):
             return Malformed(spec, verb, Problem.BAD_NUMBER)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import hashlib
+import os
 import logging
 import sqlite3
 import threading
@@ -126,6 +127,9 @@ class Database:
         except ArgumentError as e:
             raise DatabaseError(f"不是数据库 URL：{url!r}（{e}）") from None
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+            raise DatabaseError(f"不支持的数据库 {parsed.get_backend_name()!r}：民情直通车用 SQLite（文件路径或 "
+                                "sqlite:///文件名.db）或 PostgreSQL（postgresql+psycopg://用户@主机/库名）")
         self._file: Path | None = None  # the SQLite database's file (None: in memory, or not SQLite)
         self._local_send_lock = threading.Lock()
         self._batch: tuple[int, Connection] | None = None  # (thread, connection) of a group commit
@@ -142,6 +146,8 @@ class Database:
                 folder = Path(db).expanduser().parent
                 if not folder.exists():
                     raise DatabaseError(f"数据库所在的文件夹 {folder} 不存在")
+                if not Path(db).expanduser().exists() and not os.access(folder, os.W_OK | os.X_OK):
+                    raise DatabaseError(f"没有权限在文件夹 {folder} 里建数据库文件：请换一个位置，或让运行机器人的用户能写这个文件夹")
                 check_sqlite_file(Path(db).expanduser())
                 self._file = Path(db).expanduser().resolve()
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
@@ -190,6 +196,10 @@ class Database:
             raise self._unopenable(e) from None
 
     def _unopenable(self, e: SQLAlchemyDatabaseError) -> DatabaseError:
+        said = str(e.orig).lower()
+        if self.is_sqlite and ("unable to open database file" in said or "readonly database" in said):
+            return DatabaseError(f"无法打开数据库 {self.safe_url}：数据库文件或它所在的文件夹没有写权限（SQLite 还要在同一"
+                                 "文件夹里写日志文件），请让运行机器人的用户能写它们")
         if damaged(e):
             return DatabaseError(f"无法打开数据库 {self.safe_url}：数据库文件已损坏（{e.orig}）。{DAMAGED_ADVICE}")
         return DatabaseError(f"无法打开数据库 {self.safe_url}：{e.orig}")

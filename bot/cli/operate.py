@@ -76,6 +76,10 @@ def check_config(path: Annotated[Path, typer.Argument(help="要检查的配置�
         out.print("告警：" + "，".join(n for n in named if n), markup=False, highlight=False)
         for p in problems:  # this shell may lack the bot's environment: a warning here, an error at `run`
             err.print(f"警告：{p}", markup=False, highlight=False)
+    from bot.wechat.supervisor import data_dir_problem
+
+    if problem := data_dir_problem(config.data_dir):  # this shell's user may not be the bot's: a warning here
+        err.print(f"警告：{problem}", markup=False, highlight=False)
     _imported_years(config)
     for w in calendar_warnings(config, SystemClock().now().astimezone(config.tz).date()):
         err.print(f"警告：{w}", markup=False, highlight=False)

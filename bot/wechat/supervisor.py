@@ -94,8 +94,8 @@ def live_settings(config: Config, environ: Mapping[str, str] | None = None) -> L
         problems.append(f"没有网关 token：请把环境变量 {w.token_env}（由配置 [wechaty] token_env 指定）"
                         "设为 puppet-service 网关的 token")
     data_dir = config.data_dir
-    if not data_dir.is_dir():
-        problems.append(f"[bot] data_dir：{data_dir} 不是文件夹")
+    if problem := data_dir_problem(data_dir):
+        problems.append(problem)
     if problems:
         raise StartupError("无法启动：" + "；".join(problems))
     found, alert_problems = channels(config.raw.alerts, env)
@@ -112,6 +112,17 @@ def live_settings(config: Config, environ: Mapping[str, str] | None = None) -> L
         per_minute=s.per_minute,
         alert_channels=tuple(found),
     )
+
+
+def data_dir_problem(data_dir: Path) -> str | None:
+    """What keeps the bot from keeping its files in `[bot] data_dir`, if anything."""
+    if not data_dir.exists():
+        return f"[bot] data_dir：文件夹 {data_dir} 不存在，请先建好它"
+    if not data_dir.is_dir():
+        return f"[bot] data_dir：{data_dir} 不是文件夹"
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        return f"[bot] data_dir：没有权限在文件夹 {data_dir} 里写文件，请让运行机器人的用户能写它"
+    return None
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

@@ -328,3 +328,15 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_only_at_debug_level(t
     assert len(r.err.strip().splitlines()) == 1 and "second line" not in r.err, r.err
     r = run("--log-level", "debug", "show", "1", "-c", CFG)
     assert r.code == 1 and "Traceback" in r.err and "second line" in r.err
+
+
+def test_an_unsupported_database_or_a_folder_that_cannot_hold_one_is_said_in_chinese(tmp_path, monkeypatch):
+    import storage.db
+
+    clean(run("list", "-c", CFG, "--db", "mysql://u@h/db"), 1, "不支持的数据库 'mysql'")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = storage.db.os.access
+    monkeypatch.setattr(storage.db.os, "access", lambda p, mode: False if Path(p) == locked else real(p, mode))
+    clean(run("list", "-c", CFG, "--db", str(locked / "new.db")), 1, "没有权限在文件夹", "建数据库文件")
+    assert list(locked.iterdir()) == []

@@ -211,3 +211,9 @@ def test_reminders_repeat_at_most_hourly(every, ok):
     else:
         (found,) = problems(text)
         assert found[0] == "sla.remind_every" and "至少隔 1 小时" in found[1]
+
+
+@pytest.mark.parametrize("url", ["sqlite:///", "sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_is_refused(url):
+    (found,) = problems(TEXT.replace('database = "sqlite:///minqing.db"', f'database = "{url}"'))
+    assert found[0] == "bot.database" and "内存数据库" in found[1]

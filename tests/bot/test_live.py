@@ -52,8 +52,21 @@ def test_settings_name_every_problem(example_config):
     assert "WECHATY_PUPPET_SERVICE_ENDPOINT：'no-port' 不是“主机:端口”的写法" in str(e.value)
     assert "请把环境变量 WECHATY_PUPPET_SERVICE_TOKEN" in str(e.value)
     cfg = config_with(replace={'data_dir = ""': 'data_dir = "no/such/folder"'})
-    with pytest.raises(StartupError, match="data_dir：.* 不是文件夹"):
+    with pytest.raises(StartupError, match="data_dir：文件夹 .* 不存在，请先建好它"):
         live_settings(cfg, {"WECHATY_PUPPET_SERVICE_TOKEN": "tok"})
+
+
+def test_a_data_dir_that_is_a_file_or_cannot_be_written_is_named(tmp_path, monkeypatch):
+    import bot.wechat.supervisor as supervisor
+
+    a_file = tmp_path / "f"
+    a_file.write_text("x", encoding="utf-8")
+    assert "不是文件夹" in supervisor.data_dir_problem(a_file)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    monkeypatch.setattr(supervisor.os, "access", lambda path, mode: Path(path) != locked)
+    assert "没有权限在文件夹" in supervisor.data_dir_problem(locked)
+    assert supervisor.data_dir_problem(tmp_path) is None
 
 
 def test_run_refuses_to_start_without_a_token(tmp_path, monkeypatch):

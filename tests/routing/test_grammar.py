@@ -50,7 +50,7 @@ def test_commands(text, verb, number, arg):
     ("办结 #3", Problem.MISSING_ARG),
     ("退回 3", Problem.MISSING_ARG),
     ("上报 #1e5", Problem.BAD_NUMBER),
-    ("上报 #1 #2 需要镇里协调", Problem.SEVERAL_NUMBERS),
+    ("上报 #1、#2 需要镇里协调", Problem.SEVERAL_NUMBERS),
     ("满意 #1 #2", Problem.SEVERAL_NUMBERS),
     ("办结 #1、#2 都修好了", Problem.SEVERAL_NUMBERS),
 ])
