@@ -169,8 +169,8 @@ class Relay:
             log.warning("could not note room %r: %s", msg.room, e.orig)
             return
         if first:
-            log.warning("messages from a room not in the config are ignored: %r (add it to the config to "
-                        "serve it; `minqing rooms` lists the rooms seen)", msg.room)
+            log.warning("不在配置里的群“%s”发来了消息，机器人不处理（要服务这个群，请把它写进配置；"
+                        "`minqing rooms` 列出见过的群）", msg.room, extra={"event": "room_not_configured"})
 
     def _handle(self, msg: Inbound) -> int:
         for attempt in (1, 2):

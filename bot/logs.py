@@ -136,7 +136,7 @@ def setup_logging(level: int = logging.WARNING, fmt: str = "text") -> None:
     root.setLevel(level)
     # the libraries are chatty at INFO; their warnings still come through
     # (sqlalchemy: at DEBUG its engine would log the rows it reads, people's texts among them)
-    for noisy in ("apscheduler", "matplotlib", "urllib3", "sqlalchemy"):
+    for noisy in ("alembic", "apscheduler", "matplotlib", "urllib3", "sqlalchemy"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 

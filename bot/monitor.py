@@ -146,8 +146,8 @@ class Monitor:
         missing = missing_rooms(self.config.county.rooms, topics)
         for m in missing:
             hint = f"，账号所在的群里最接近的是“{m.closest}”" if m.closest else ""
-            log.warning("configured room %r is not among the account's %d groups%s", m.room, len(set(topics)),
-                        f" (closest: {m.closest!r})" if m.closest else "", extra={"event": "room_missing"})
+            log.warning("配置里的群“%s”不在机器人微信账号的 %d 个群里%s", m.room, len(set(topics)), hint,
+                        extra={"event": "room_missing"})
             self.alerter.alert(f"room_missing:{m.room}", "配置的群找不到",
                                f"配置里的群“{m.room}”不在机器人微信账号的群里{hint}。"
                                "这个群里的诉求现在收不到：请核对配置里的群名（一字不差），或把机器人拉进这个群。")

@@ -47,6 +47,10 @@ def known_revisions() -> set[str]:
     return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
+class NewerSchema(Exception):
+    """The database was written by a newer version of the program."""
+
+
 @dataclass(frozen=True, slots=True)
 class State:
     """Where a database stands: empty, or at a revision, and whether that is the newest."""
@@ -93,6 +97,9 @@ def upgrade(engine: Engine, policies: Mapping[str, Policy]) -> tuple[str | None,
             SQLModel.metadata.create_all(conn)
             command.stamp(alembic_config(conn), "head")
             return None, head()
+        if before.revision not in known_revisions():
+            raise NewerSchema(f"数据库由更新版本的民情直通车写入（数据库版本 {before.revision}），这个版本不能降级它："
+                              "请先升级本程序")
         cfg = alembic_config(conn, policies)
         if MigrationContext.configure(conn).get_current_revision() is None:
             command.stamp(cfg, BASELINE)

@@ -9,7 +9,7 @@ import chinese_calendar
 import typer
 
 from bot.calendar_files import read_year_file
-from bot.cli.common import BAD_INPUT, ConfigOpt, DbOpt, Exit, err, load, load_years, open_database, stdout
+from bot.cli.common import BAD_CONFIG, BAD_INPUT, ConfigOpt, DbOpt, Exit, err, load, load_years, open_database, stdout
 from bot.clock import SystemClock
 from bot.config import Config
 from routing.holidays import NoticeError, YearDays, statutory_days
@@ -42,7 +42,7 @@ def import_year(
     """导入一年的放假安排：存进数据库，覆盖 chinese_calendar 对这一年的数据；之后按推测日历算出、还没到的时限会重算。"""
     cfg = load(config)
     if year is not None and not YEAR_MIN <= year <= YEAR_MAX:
-        raise Exit(BAD_INPUT, f"--year {year} 不是合理的年份")
+        raise Exit(BAD_CONFIG, f"--year {year} 不是合理的年份（{YEAR_MIN}–{YEAR_MAX}）")
     try:
         days = read_year_file(file, year)
     except NoticeError as e:
@@ -87,8 +87,8 @@ def show(
     db: DbOpt = None,
 ) -> None:
     """列出一年的放假日（“YYYY-MM-DD 休”，假期中的周末也列出）和调休上班日（“YYYY-MM-DD 班”），每行一天。"""
-    if not YEAR_MIN <= year <= YEAR_MAX:
-        raise Exit(BAD_INPUT, f"{year} 不是合理的年份")
+    if not YEAR_MIN <= year <= YEAR_MAX:  # the command line is wrong, not an input file: usage, exit 2
+        raise Exit(BAD_CONFIG, f"{year} 不是合理的年份（{YEAR_MIN}–{YEAR_MAX}）")
     cfg = load(config)
     database = open_database(cfg, db)
     try:

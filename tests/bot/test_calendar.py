@@ -208,3 +208,9 @@ def test_the_bot_recomputes_at_start_what_was_registered_before_an_import(guesse
     with db.snapshot() as tx:
         req, events = tx.get(1), tx.events(1)
     assert events[-1].kind is EventKind.RESCHEDULED and req.resolve_due_at == local("2099-02-06 10:00")
+
+
+@pytest.mark.parametrize("args", [("show", "1800"), ("show", "3000"), ("import", "any.txt", "--year", "1800")])
+def test_a_year_out_of_range_on_the_command_line_is_a_usage_error(tmp_path, args):
+    r = run("calendar", *args, "-c", str(EXAMPLE), "--db", str(tmp_path / "c.db"))
+    assert r.code == 2 and "不是合理的年份（2000–2200）" in r.err

@@ -193,6 +193,17 @@ def test_a_new_database_is_created_at_the_newest_revision(database):
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
 
 
+def test_migrate_refuses_a_database_written_by_a_newer_version_and_leaves_it(tmp_path):
+    # SQLite only: the version table of a shared PostgreSQL test database must not be touched
+    database = Database(f"sqlite:///{tmp_path / 'newer.db'}", "松桃县")
+    with database.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    r = run("migrate", "-c", str(EXAMPLE), "--db", database.url)
+    assert r.code == 1 and "更新版本的民情直通车" in r.err and "9999_future" in r.err and "Can't locate" not in r.err
+    with database.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "9999_future"
+
+
 def test_counties_sharing_a_database_upgrade_together_and_each_fills_in_its_own(old_db, tmp_path):
     other = tmp_path / "other.toml"
     other.write_text(EXAMPLE.read_text(encoding="utf-8").replace(f'name = "{COUNTY}"', 'name = "别的县"', 1),
