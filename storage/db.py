@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Connection, event, inspect
+from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
@@ -203,6 +203,18 @@ class Database:
         if damaged(e):
             return DatabaseError(f"无法打开数据库 {self.safe_url}：数据库文件已损坏（{e.orig}）。{DAMAGED_ADVICE}")
         return DatabaseError(f"无法打开数据库 {self.safe_url}：{e.orig}")
+
+    def other_counties(self) -> dict[str, int]:
+        """On a SQLite file with no request of this county: the counties whose requests it holds, and how many
+        (a county renamed in the config finds its own history under the old name). Empty otherwise; PostgreSQL
+        databases are shared by counties on purpose, where a county that has just started has none."""
+        if not self.is_sqlite or not self.has_tables():
+            return {}
+        with self.engine.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM requests WHERE county = :c LIMIT 1"), {"c": self.county}).first():
+                return {}
+            rows = conn.execute(text("SELECT county, COUNT(*) FROM requests GROUP BY county ORDER BY 2 DESC LIMIT 5"))
+            return {county: n for county, n in rows}
 
     def send_lock(self) -> SendLock:
         """A new handle on this county's send lock (see storage.locks); not yet taken."""

@@ -98,9 +98,17 @@ def open_database(config: Config, db: str | None, *, must_exist: bool = False) -
             raise Exit(FAILURE, f"{database.safe_url} 里还没有民情直通车的数据")
         database.create()
         load_years(config, database)
+        if others := database.other_counties():
+            err.print(f"警告：{other_counties_warning(config.county.name, others)}", markup=False, highlight=False)
         return database
     except DatabaseError as e:
         raise Exit(FAILURE, str(e)) from None
+
+
+def other_counties_warning(county: str, others: dict[str, int]) -> str:
+    held = "、".join(f"“{name}”的 {n} 件" for name, n in others.items())
+    return (f"数据库里没有“{county}”（配置里的县名）的诉求，却有{held}。如果改过配置里的县名，原来的诉求、编号、"
+            "提醒和三率都接不上（新诉求会从 #1 重新编号）：请把 [county] name 改回原来的名字。")
 
 
 def load_years(config: Config, database: Database) -> list[YearDays]:

@@ -19,6 +19,7 @@ from bot.alerts import channels
 from bot.app import model_problem
 from bot.cli.common import (
     BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, err, first_line, output_path_ok, load, load_years, open_database,
+    other_counties_warning,
     stdout,
 )
 from bot.clock import SystemClock
@@ -99,6 +100,8 @@ def _imported_years(config) -> None:
     try:
         if database.has_tables():
             load_years(config, database)
+            if others := database.other_counties():
+                err.print(f"警告：{other_counties_warning(config.county.name, others)}", markup=False, highlight=False)
     except (DatabaseError, SQLAlchemyError):
         pass
     finally:

@@ -387,3 +387,18 @@ def test_list_names_an_unknown_township_or_village_instead_of_listing_nothing(tm
     r = run("list", "--township", "普觉镇", "-c", CFG, "--db", db)  # a unit with no request: an empty list
     assert r.code == 0 and "共 0 条" in r.out
     assert json.loads(run("list", "--village", "楼台村", "-c", CFG, "--db", db, "--json").out)[0]["text"] == "路灯坏了"
+
+
+def test_a_renamed_county_is_warned_that_its_history_is_under_the_old_name(tmp_path):
+    db = replay(tmp_path, ("2026-10-12T09:00:00+08:00", LT, "唐命学", "@民情直通车 路灯坏了"))
+    text = Path(CFG).read_text(encoding="utf-8")
+    assert 'name = "松桃县"' in text
+    renamed = tmp_path / "renamed.toml"
+    renamed.write_text(text.replace('name = "松桃县"', 'name = "松桃苗族自治县"', 1)
+                       .replace('database = "sqlite:///minqing.db"', f'database = "sqlite:///{db}"'), encoding="utf-8")
+    for args in (("list", "-c", str(renamed)), ("check-config", str(renamed))):
+        r = run(*args)
+        assert "没有“松桃苗族自治县”（配置里的县名）的诉求，却有“松桃县”的 1 件" in r.err, r.err
+        assert "请把 [county] name 改回" in r.err
+    r = run("list", "-c", CFG, "--db", db)  # the county's own name: no warning
+    assert r.code == 0 and "警告" not in r.err

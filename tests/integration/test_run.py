@@ -118,7 +118,7 @@ def test_a_request_goes_up_to_the_township_and_its_result_comes_back(gateway: Ga
 
     assert bot.stop(signal.SIGTERM) == 0
     unknown = [r for r in bot.records if UNCONFIGURED in r["msg"] and r["level"] == "warning"]
-    assert len(unknown) == 1 and "not in the config" in unknown[0]["msg"]
+    assert len(unknown) == 1 and "不在配置里的群" in unknown[0]["msg"] and unknown[0]["event"] == "room_not_configured"
     assert not [m for m in gateway.sent_messages() if m.room == UNCONFIGURED]
 
     # what the operator sees afterwards
@@ -330,7 +330,7 @@ def test_at_login_a_misnamed_room_is_reported_with_the_closest_group(gateway: Ga
     checked = bot.wait_log("rooms_checked", timeout=30)
     assert "1 configured ones missing" in checked["msg"], checked
     (missing,) = bot.events("room_missing")
-    assert typo in missing["msg"] and f"closest: '{OTHER_VILLAGE}'" in missing["msg"]
+    assert typo in missing["msg"] and f"最接近的是“{OTHER_VILLAGE}”" in missing["msg"]
     rooms = subprocess.run([sys.executable, "-m", "bot.cli", "rooms", "-c", str(bot.config_path)],
                            capture_output=True, text=True, timeout=60, cwd=bot.cwd, env=bot.env)
     assert rooms.returncode == 0, rooms.stderr
