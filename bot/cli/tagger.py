@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bot.cli.common import BAD_CONFIG, BAD_INPUT, FAILURE, ConfigOpt, DbOpt, Exit, output_path_ok, load, \
-    open_database
+from bot.cli.common import BAD_CONFIG, BAD_INPUT, FAILURE, ConfigOpt, DbOpt, Exit, load, open_database, \
+    output_path_ok
 from bot.tagging.model import ModelError, load_model
 from storage.oserrors import reason as os_reason
 
@@ -135,6 +136,11 @@ def evaluate(
     except ModelError as e:
         raise Exit(BAD_INPUT, str(e)) from None  # the model evaluated is input, as its CSV is
     data = _read(csv_path, text_col, label_col)
+    unknown = Counter(label for label in data.labels if label not in set(model.classes))
+    if unknown:  # rows the model cannot get right: said, not silently counted as its errors
+        listed = "、".join(f"{name}（{n} 条）" for name, n in unknown.most_common())
+        typer.echo(f"警告：评估文件里有模型不认识的分类：{listed}。模型只会给出它训练过的 {len(model.classes)} 个分类，"
+                   "这些行一定算分错；请检查分类名的写法，或用含这些分类的数据重新训练。", err=True)
     typer.echo(format_evaluation(evaluate_model(model, data.texts, data.labels, segmented)))
 
 

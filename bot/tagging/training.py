@@ -48,8 +48,12 @@ def _columns(p: Path, header: list[str], wanted: Sequence[Sequence[str]]) -> lis
     for cols in wanted:
         if all(c in header for c in cols):
             return list(cols)
-    names = " or ".join("+".join(map(repr, cols)) for cols in wanted)
-    raise DataError(f"{p}：没有 {names} 列（现有的列：{'、'.join(header) or '无'}）")
+    raise DataError(f"{p}：没有文本列（{_alternatives(wanted)}）（现有的列：{'、'.join(header) or '无'}）")
+
+
+def _alternatives(wanted: Sequence[Sequence[str]]) -> str:
+    """Column choices as people read them: tokens 或 text, 留言主题+留言详情."""
+    return " 或 ".join("+".join(cols) for cols in wanted)
 
 
 def read_labelled(path: str | Path, text_cols: Sequence[str] | None = None, label_col: str = "label") -> Labelled:
@@ -64,9 +68,10 @@ def read_labelled(path: str | Path, text_cols: Sequence[str] | None = None, labe
             header = list(reader.fieldnames or [])
             wanted = [tuple(text_cols)] if text_cols else list(DEFAULT_TEXT_COLS)
             if label_col not in header:
-                missing = [c for c in (*wanted[0], label_col) if c not in header]
-                raise DataError(f"{p}：没有 {', '.join(map(repr, missing))} 列"
-                                f"（现有的列：{'、'.join(header) or '无'}）")
+                has_text = any(all(c in header for c in cols) for cols in wanted)
+                missing = ("" if has_text else f"文本列（{_alternatives(wanted)}）和") + f"分类列 {label_col}"
+                raise DataError(f"{p}：没有{missing}（现有的列：{'、'.join(header) or '无'}；"
+                                f"训练文件的表头例如 text,{label_col}）")
             cols = _columns(p, header, wanted)
             for row in reader:
                 text = "\n".join((row.get(c) or "").strip() for c in cols).strip()

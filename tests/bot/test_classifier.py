@@ -171,13 +171,24 @@ def test_cli_joins_several_text_columns(tmp_path, minqing):
     args = ["--text-col", "title", "--text-col", "body", "--label-col", "category"]
     assert minqing("tagger", "train", str(path), "--out", str(out), *args)[0] == 0
     code, output = minqing("tagger", "eval", str(path), "--model", str(out), *args)
-    assert code == 0 and "准确率" in output
+    assert code == 0 and "准确率" in output and "不认识的分类" not in output
+    # an evaluation file with a category the model was never trained on: said, and still evaluated
+    other = _write_csv(tmp_path / "other.csv", [(r[0], r[1], "民政") for r in rows[:4]] + rows[4:],
+                       ("title", "body", "category"))
+    code, output = minqing("tagger", "eval", str(other), "--model", str(out), *args)
+    assert code == 0 and "警告：评估文件里有模型不认识的分类：民政（4 条）" in output and "准确率" in output
 
 
 def test_cli_exit_codes(segmented_csv, tmp_path, minqing):
     bad = _write_csv(tmp_path / "bad.csv", [("x", "y")], ("text", "category"))
     code, output = minqing("tagger", "train", str(bad), "--out", str(tmp_path / "m.npz"))
-    assert code == 3 and "没有 'tokens', 'label' 列" in output
+    assert code == 3 and "没有分类列 label（现有的列：text、category；训练文件的表头例如 text,label）" in output
+    bad = _write_csv(tmp_path / "bad2.csv", [("x", "y")], ("内容", "category"))
+    code, output = minqing("tagger", "train", str(bad), "--out", str(tmp_path / "m.npz"))
+    assert code == 3 and "没有文本列（tokens 或 text）和分类列 label" in output
+    bad = _write_csv(tmp_path / "bad3.csv", [("x", "y")], ("内容", "label"))
+    code, output = minqing("tagger", "train", str(bad), "--out", str(tmp_path / "m.npz"))
+    assert code == 3 and "没有文本列（tokens 或 text）（现有的列：内容、label）" in output
     one = _write_csv(tmp_path / "one.csv", [("学校 老师", "教育文体")] * 3)
     assert minqing("tagger", "train", str(one), "--out", str(tmp_path / "m.npz"))[0] == 3
     assert minqing("tagger", "train", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "m.npz"))[0] == 3
