@@ -173,6 +173,8 @@ class Database:
         try:
             with self.engine.connect() as conn:
                 st = migrate.state(conn)
+                if tables := migrate.foreign_tables(conn):
+                    raise DatabaseError(f"{self.safe_url}：{migrate.ForeignDatabase(tables)}")
             if st.empty:
                 try:
                     migrate.create(self.engine)

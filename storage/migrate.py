@@ -68,12 +68,35 @@ class State:
         return self.revision == head()
 
 
+BASELINE_COLUMNS = {"county", "number", "status", "tier", "village", "township"}  # 0.1.0's requests table has these
+
+
 def state(conn: Connection) -> State:
     """The schema revision of a database (0.1.0's, which had no version table, is the baseline)."""
     revision = MigrationContext.configure(conn).get_current_revision()
     if revision is not None:
         return State(revision)
-    return State(BASELINE if inspect(conn).has_table("requests") else None)
+    insp = inspect(conn)
+    if insp.has_table("requests") and BASELINE_COLUMNS <= {c["name"] for c in insp.get_columns("requests")}:
+        return State(BASELINE)
+    return State(None)
+
+
+def foreign_tables(conn: Connection) -> list[str]:
+    """On a SQLite file holding none of this program's tables: the tables another program put there (creating ours
+    beside them would mix two programs' data in one file). PostgreSQL databases are shared on purpose: none."""
+    if conn.dialect.name != "sqlite" or not state(conn).empty:
+        return []
+    return sorted(inspect(conn).get_table_names())
+
+
+class ForeignDatabase(Exception):
+    """A SQLite file that holds another program's tables."""
+
+    def __init__(self, tables: list[str]) -> None:
+        shown = "、".join(tables[:5]) + (f" 等 {len(tables)} 张表" if len(tables) > 5 else "")
+        super().__init__(f"这个文件里已有别的程序的表（{shown}），不是民情直通车的数据库：请换一个新文件名，"
+                         "或用民情直通车建的数据库")
 
 
 def create(engine: Engine) -> None:
@@ -92,6 +115,8 @@ def upgrade(engine: Engine, policies: Mapping[str, Policy]) -> tuple[str | None,
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _LOCK})
+        if tables := foreign_tables(conn):
+            raise ForeignDatabase(tables)
         before = state(conn)
         if before.empty:
             SQLModel.metadata.create_all(conn)

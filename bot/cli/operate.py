@@ -25,7 +25,7 @@ from bot.cli.common import (
 from bot.clock import SystemClock
 from bot.config import calendar_warnings
 from storage.db import Database, DatabaseError, database_url
-from storage.migrate import NewerSchema, upgrade
+from storage.migrate import ForeignDatabase, NewerSchema, upgrade
 
 
 def check_config(path: Annotated[Path, typer.Argument(help="要检查的配置文件。")]) -> None:
@@ -249,7 +249,7 @@ def migrate(config: ConfigOpt = Path("config.toml"), db: DbOpt = None) -> None:
         raise Exit(FAILURE, str(e)) from None
     try:
         before, after = upgrade(database.engine, {cfg.county.name: cfg.policy})
-    except NewerSchema as e:
+    except (NewerSchema, ForeignDatabase) as e:
         raise Exit(FAILURE, f"{database.safe_url}：{e}") from None
     except (DatabaseError, SQLAlchemyError) as e:
         raise Exit(FAILURE, f"升级失败，数据库未改变：{first_line(e)}") from None

@@ -340,3 +340,20 @@ def test_an_unsupported_database_or_a_folder_that_cannot_hold_one_is_said_in_chi
     monkeypatch.setattr(storage.db.os, "access", lambda p, mode: False if Path(p) == locked else real(p, mode))
     clean(run("list", "-c", CFG, "--db", str(locked / "new.db")), 1, "没有权限在文件夹", "建数据库文件")
     assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["list", "replay", "migrate"])
+def test_a_sqlite_file_of_another_program_gets_none_of_our_tables(tmp_path, command):
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as con:
+        con.execute("CREATE TABLE foo (x INTEGER)")
+        con.execute("CREATE TABLE requests (id INTEGER, body TEXT)")  # a table of the same name, not ours
+    replay_input = tmp_path / "in.jsonl"
+    replay_input.write_bytes(FIRST + b"\n")
+    args = {"list": ("list",), "replay": ("replay", str(replay_input)), "migrate": ("migrate",)}[command]
+    clean(run(*args, "-c", CFG, "--db", str(other)), 1, "已有别的程序的表（foo、requests）", "不是民情直通车的数据库")
+    with sqlite3.connect(other) as con:
+        assert sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")) == [
+            "foo", "requests"]
