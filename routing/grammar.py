@@ -95,14 +95,23 @@ _BOUNDARY = _SEPARATORS + "！？!?~～…\n"  # what may end a command word, be
 MAX_NUMBER_DIGITS = 9  # the longest number (of a request, of a notice) a command can name
 _NUMBER = re.compile(rf"^#?\s*(\d{{1,{MAX_NUMBER_DIGITS}}})(?!\d)号?")
 _LONG_NUMBER = re.compile(rf"(#?)\s*\d{{{MAX_NUMBER_DIGITS + 1},}}")  # more digits than any number the bot gives
-_GLUED_LETTER = re.compile(r"[A-Za-z]")  # #1e5, #3a: a number run into letters is not one the bot gave
-# a second request number: nothing but numbers after the first (满意 #1 #2, 认领 1 2); #N after the number of a
-# command that takes no text (认领 #1和#2 谢谢); numbers listed (办结 #1、#2 都修好了) -- but 无效 #5 与 #3 重复
-# names #3 in its reason
-_MARKED_NUMBER = re.compile(r"[\s、,，/和及与]*#\s*\d")
-_ONLY_NUMBERS = re.compile(r"(?:[\s、,，/和及与]*#?\s*\d+号?)+[\s、,，。.!！]*$")
-_LISTED_NUMBER = re.compile(r"\s*[、,，/]\s*#?\s*\d")
+_GLUED_LETTER = re.compile(r"[A-Za-z]+\d")  # #1e5, #3a2: a number run into letters and digits is not one the bot gave
+# A second number after the first (the quantifiers are possessive: a line of many digits must not make the match
+# backtrack exponentially, and every chat message that starts with a command word and a number is matched):
+# - nothing but numbers follow (认领 1 2; 满意 #1 #2 -- for a command that takes text, only with a #: 满意 #3 10);
+# - #N follows a command that takes no text (认领 #1和#2 谢谢);
+# - a number is listed after a 、 , or / and stands alone (办结 #1、#2 都修好了, 办结 #1，2 都修好了) -- but not
+#   the start of a reason (办结 #3，2号楼路灯已修好; 上报 #5，3户受影响), nor a request named in one (无效 #5 与 #3 重复)
+_ONLY_NUMBERS = re.compile(r"(?:[\s、,，/和及与]*+#?+\s*+\d++号?+)++[\s、,，。.!！]*+$")
+_MARKED_NUMBER = re.compile(r"[\s、,，/和及与]*+#\s*+\d")
+_LISTED_NUMBER = re.compile(r"\s*+[、,，/]\s*+(?:#\s*+\d|\d++号?+(?=[\s、,，/和及与]|$))")
 
+
+def _another_number(rest: str, takes_text: bool) -> bool:
+    """Whether a second number follows the one a command names (see the patterns above)."""
+    if _ONLY_NUMBERS.match(rest):
+        return not takes_text or "#" in rest
+    return bool((_LISTED_NUMBER if takes_text else _MARKED_NUMBER).match(rest))
 
 def _too_long_number(text: str) -> bool:
     """True when text starts with a number too long for any the bot gives, meant as one: marked with # (通知#…), or
@@ -238,7 +247,9 @@ def _parse_after(spec: S, verb: str, rest: str) -> Parsed[S] | Malformed[S] | No
                     return Malformed(spec, verb, Problem.BAD_NUMBER)  # 收到 通知#1234567890, 通知#-1: no notice has it
                 return None  # 收到通知了, 进度 通知: chat
             number = int(m.group(1))
-            rest = rest[len(word):].lstrip(" \t")[m.end():]
+            rest = after_word[m.end():]
+            if _GLUED_LETTER.match(rest):  # 收到 通知#3e5 (收到 通知#1、通知#2 acknowledges both: see routing.noticing)
+                return Malformed(spec, verb, Problem.BAD_NUMBER)
         elif rest.startswith("#") or rest[:1].isdigit():
             return None  # 收到 #3: a request's number, not this command's
         if number is None and spec.number is Need.REQUIRED:
@@ -250,7 +261,7 @@ def _parse_after(spec: S, verb: str, rest: str) -> Parsed[S] | Malformed[S] | No
             rest = rest[m.end():]
             if _GLUED_LETTER.match(rest):
                 return Malformed(spec, verb, Problem.BAD_NUMBER)
-            if _ONLY_NUMBERS.match(rest) or (_MARKED_NUMBER if spec.arg is Need.NONE else _LISTED_NUMBER).match(rest):
+            if _another_number(rest, spec.arg is not Need.NONE):
                 return Malformed(spec, verb, Problem.SEVERAL_NUMBERS)
         elif rest.startswith("#"):
             return Malformed(spec, verb, Problem.BAD_NUMBER)

@@ -105,10 +105,11 @@ def open_database(config: Config, db: str | None, *, must_exist: bool = False) -
         raise Exit(FAILURE, str(e)) from None
 
 
-def other_counties_warning(county: str, others: dict[str, int]) -> str:
-    held = "、".join(f"“{name}”的 {n} 件" for name, n in others.items())
-    return (f"数据库里没有“{county}”（配置里的县名）的诉求，却有{held}。如果改过配置里的县名，原来的诉求、编号、"
-            "提醒和三率都接不上（新诉求会从 #1 重新编号）：请把 [county] name 改回原来的名字。")
+def other_counties_warning(county: str, others: list[str]) -> str:
+    held = "、".join(f"“{name}”" for name in others)
+    return (f"数据库里没有“{county}”（配置里的县名）的诉求，却有{held}的。如果改过配置里的县名，原来的诉求、编号、"
+            "提醒和三率都接不上（新诉求会从 #1 重新编号）：请把 [county] name 改回原来的名字。几个县共用这个文件、"
+            "本县刚开始用时，登记第一件诉求后这条警告就不再出现。")
 
 
 def load_years(config: Config, database: Database) -> list[YearDays]:

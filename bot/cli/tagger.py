@@ -136,7 +136,8 @@ def evaluate(
     except ModelError as e:
         raise Exit(BAD_INPUT, str(e)) from None  # the model evaluated is input, as its CSV is
     data = _read(csv_path, text_col, label_col)
-    unknown = Counter(label for label in data.labels if label not in set(model.classes))
+    known = set(model.classes)
+    unknown = Counter(label for label in data.labels if label not in known)
     if unknown:  # rows the model cannot get right: said, not silently counted as its errors
         listed = "、".join(f"{name}（{n} 条）" for name, n in unknown.most_common())
         typer.echo(f"警告：评估文件里有模型不认识的分类：{listed}。模型只会给出它训练过的 {len(model.classes)} 个分类，"

@@ -95,3 +95,17 @@ def test_normalize_and_strip_mentions():
     assert normalize("  认领\u3000＃１ ") == "认领 #1"
     assert strip_leading_mentions("@民情直通车 @张三 你好", BOT) == "你好"
     assert strip_leading_mentions("@民情直通车你好", BOT) == "你好"
+
+
+@pytest.mark.parametrize("text, verb, arg", [
+    ("认领 #1 " + "1" * 60 + "x", "认领", ""),
+    ("办结 #3 " + " ".join(str(i) for i in range(1, 60)) + "号楼的灯都换了",
+     "办结", " ".join(str(i) for i in range(1, 60)) + "号楼的灯都换了"),
+    ("上报 #5 13812345678 13987654321 13711112222 13611112222 户主张三",
+     "上报", "13812345678 13987654321 13711112222 13611112222 户主张三"),
+])
+def test_long_runs_of_digits_after_a_number_are_read_at_once(text, verb, arg):
+    # the second-number patterns are possessive: with backtracking, these lines took minutes to hours
+    result = p(text)
+    assert isinstance(result, Parsed) and (result.verb, result.number, result.arg) == (verb, int(text.split("#")[1][0]),
+                                                                                        arg)
