@@ -113,6 +113,7 @@ def _another_number(rest: str, takes_text: bool) -> bool:
         return not takes_text or "#" in rest
     return bool((_LISTED_NUMBER if takes_text else _MARKED_NUMBER).match(rest))
 
+
 def _too_long_number(text: str) -> bool:
     """True when text starts with a number too long for any the bot gives, meant as one: marked with # (通知#…), or
     standing at the end or before 号, punctuation or an emoji. 通知13800001111明天来开会 is a phone number in chat."""

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import hashlib
-import os
+import itertools
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -143,13 +143,14 @@ class Database:
         if self.is_sqlite:
             db = parsed.database
             if db and db != ":memory:":
-                folder = Path(db).expanduser().parent
-                if not folder.exists():
-                    raise DatabaseError(f"数据库所在的文件夹 {folder} 不存在")
-                if not Path(db).expanduser().exists() and not os.access(folder, os.W_OK | os.X_OK):
-                    raise DatabaseError(f"没有权限在文件夹 {folder} 里建数据库文件：请换一个位置，或让运行机器人的用户能写这个文件夹")
-                check_sqlite_file(Path(db).expanduser())
-                self._file = Path(db).expanduser().resolve()
+                path = Path(db).expanduser()
+                if not path.parent.exists():
+                    raise DatabaseError(f"数据库所在的文件夹 {path.parent} 不存在")
+                if not path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+                    raise DatabaseError(f"没有权限在文件夹 {path.parent} 里建数据库文件：请换一个位置，"
+                                        "或让运行机器人的用户能写这个文件夹")
+                check_sqlite_file(path)
+                self._file = path.resolve()
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
         else:
             kwargs["pool_pre_ping"] = True
@@ -173,7 +174,7 @@ class Database:
         try:
             with self.engine.connect() as conn:
                 st = migrate.state(conn)
-                if tables := migrate.foreign_tables(conn):
+                if tables := migrate.foreign_tables(conn, st):
                     raise DatabaseError(f"{self.safe_url}：{migrate.ForeignDatabase(tables)}")
             if st.empty:
                 try:

@@ -82,10 +82,11 @@ def state(conn: Connection) -> State:
     return State(None)
 
 
-def foreign_tables(conn: Connection) -> list[str]:
-    """On a SQLite file holding none of this program's tables: the tables another program put there (creating ours
-    beside them would mix two programs' data in one file). PostgreSQL databases are shared on purpose: none."""
-    if conn.dialect.name != "sqlite" or not state(conn).empty:
+def foreign_tables(conn: Connection, current: State) -> list[str]:
+    """On a SQLite file holding none of this program's tables (`current`, as `state` read it): the tables another
+    program put there (creating ours beside them would mix two programs' data in one file). PostgreSQL databases are
+    shared on purpose: none."""
+    if conn.dialect.name != "sqlite" or not current.empty:
         return []
     return sorted(inspect(conn).get_table_names())
 
@@ -115,9 +116,9 @@ def upgrade(engine: Engine, policies: Mapping[str, Policy]) -> tuple[str | None,
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _LOCK})
-        if tables := foreign_tables(conn):
-            raise ForeignDatabase(tables)
         before = state(conn)
+        if tables := foreign_tables(conn, before):
+            raise ForeignDatabase(tables)
         if before.empty:
             SQLModel.metadata.create_all(conn)
             command.stamp(alembic_config(conn), "head")

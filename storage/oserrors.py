@@ -45,4 +45,3 @@ def damaged(e: BaseException) -> bool:
         e = getattr(e, "orig", None) or e.__cause__ or e.__context__
         seen += 1
     return False
-

@@ -25,8 +25,8 @@ from bot.cli.calendar import calendar_app
 from bot.cli.people import people_app
 from bot.cli.tagger import tagger_app
 from bot.config import ConfigError
-from storage.oserrors import DAMAGED_ADVICE, damaged
 from bot.logs import setup_logging
+from storage.oserrors import DAMAGED_ADVICE, damaged
 
 app = typer.Typer(
     name="minqing",

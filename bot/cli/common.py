@@ -98,18 +98,22 @@ def open_database(config: Config, db: str | None, *, must_exist: bool = False) -
             raise Exit(FAILURE, f"{database.safe_url} 里还没有民情直通车的数据")
         database.create()
         load_years(config, database)
-        if others := database.other_counties():
-            err.print(f"警告：{other_counties_warning(config.county.name, others)}", markup=False, highlight=False)
+        warn_other_counties(config, database)
         return database
     except DatabaseError as e:
         raise Exit(FAILURE, str(e)) from None
 
 
-def other_counties_warning(county: str, others: list[str]) -> str:
+def warn_other_counties(config: Config, database: Database) -> None:
+    """Warn when the database holds only other counties' requests (the county renamed in the config?)."""
+    others = database.other_counties()
+    if not others:
+        return
     held = "、".join(f"“{name}”" for name in others)
-    return (f"数据库里没有“{county}”（配置里的县名）的诉求，却有{held}的。如果改过配置里的县名，原来的诉求、编号、"
-            "提醒和三率都接不上（新诉求会从 #1 重新编号）：请把 [county] name 改回原来的名字。几个县共用这个文件、"
-            "本县刚开始用时，登记第一件诉求后这条警告就不再出现。")
+    county = config.county.name
+    err.print(f"警告：数据库里没有“{county}”（配置里的县名）的诉求，却有{held}的。如果改过配置里的县名，原来的诉求、编号、"
+              "提醒和三率都接不上（新诉求会从 #1 重新编号）：请把 [county] name 改回原来的名字。几个县共用这个文件、"
+              "本县刚开始用时，登记第一件诉求后这条警告就不再出现。", markup=False, highlight=False)
 
 
 def load_years(config: Config, database: Database) -> list[YearDays]:

@@ -18,9 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.alerts import channels
 from bot.app import model_problem
 from bot.cli.common import (
-    BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, err, first_line, output_path_ok, load, load_years, open_database,
-    other_counties_warning,
-    stdout,
+    BAD_CONFIG, FAILURE, ConfigOpt, DbOpt, Exit, err, first_line, load, load_years, open_database, output_path_ok,
+    stdout, warn_other_counties,
 )
 from bot.clock import SystemClock
 from bot.config import calendar_warnings
@@ -100,8 +99,7 @@ def _imported_years(config) -> None:
     try:
         if database.has_tables():
             load_years(config, database)
-            if others := database.other_counties():
-                err.print(f"警告：{other_counties_warning(config.county.name, others)}", markup=False, highlight=False)
+            warn_other_counties(config, database)
     except (DatabaseError, SQLAlchemyError):
         pass
     finally:

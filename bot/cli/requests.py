@@ -211,4 +211,3 @@ def failed(config: ConfigOpt = Path("config.toml"), db: DbOpt = None, unmask: Un
                       escape(shown(r.text)[:40]), escape(shown(r.error)[:60]))
     out.print(table)
     out.print(f"共 {len(rows)} 条未处理的消息")
-
